@@ -1,0 +1,211 @@
+//! The denoiser graph behind the [`Denoise`] trait: one ONNX Runtime call per step for all
+//! guidance branches, through an I/O binding whose tensors are allocated once and rewritten in
+//! place, so that a step allocates no tensor memory.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ndarray::{ArrayD, Axis};
+use ort::session::IoBinding;
+use ort::value::{DynTensor, Tensor};
+
+use crate::error::{Error, Result};
+use crate::sampler::{Branches, Denoise};
+use crate::session_cache::SharedSession;
+
+/// Element type the graph wants for its timestep input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestepType {
+    F32,
+    I64,
+}
+
+/// Names and types of the denoiser's inputs and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenoiserIo {
+    pub latent: String,
+    pub timestep: String,
+    pub timestep_type: TimestepType,
+    /// 1 for `[batch]`, 0 for a scalar timestep shared by the batch.
+    pub timestep_rank: usize,
+    pub prediction: String,
+}
+
+/// Conditions of one guidance branch: graph input name → tensor with a leading batch dim of 1.
+pub type BranchConditions = Vec<(String, ArrayD<f32>)>;
+
+enum TimestepTensor {
+    F32(Tensor<f32>),
+    I64(Tensor<i64>),
+}
+
+/// An ONNX denoiser with its conditions bound for one chunk or window.
+pub struct OnnxDenoiser {
+    session: Arc<SharedSession>,
+    io: DenoiserIo,
+    binding: IoBinding,
+    x: Tensor<f32>,
+    t: TimestepTensor,
+    out: Tensor<f32>,
+    branches: Branches,
+    latent_len: usize,
+    /// Time spent inside `Session::run`, for overhead accounting.
+    pub run_time: Duration,
+    pub runs: u32,
+}
+
+fn ort_err(graph: &SharedSession, e: impl std::fmt::Display) -> Error {
+    Error::Inference {
+        graph: graph.graph.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl OnnxDenoiser {
+    /// Binds `conditions` (one entry per branch, in [`Branches`] order) and allocates the latent,
+    /// timestep and output tensors for `latent_shape` (without the batch dimension).
+    pub fn new(
+        session: Arc<SharedSession>,
+        io: DenoiserIo,
+        latent_shape: &[usize],
+        conditions: &[BranchConditions],
+    ) -> Result<Self> {
+        let branches = match conditions.len() {
+            1 => Branches::Conditional,
+            2 => Branches::Cfg,
+            3 => Branches::CfgNegativeAudio,
+            n => {
+                return Err(Error::Invalid(format!(
+                    "{n} guidance branches; expected 1, 2 or 3"
+                )))
+            }
+        };
+        let b = conditions.len();
+        let latent_len: usize = latent_shape.iter().product();
+        let mut batched_shape = vec![b];
+        batched_shape.extend_from_slice(latent_shape);
+
+        let guard = session.lock();
+        let alloc = guard.allocator();
+        let mk = |e| ort_err(&session, e);
+        let x = Tensor::<f32>::new(alloc, batched_shape.clone()).map_err(mk)?;
+        let mut out = Tensor::<f32>::new(alloc, batched_shape).map_err(mk)?;
+        let t_shape: Vec<usize> = if io.timestep_rank == 0 {
+            vec![]
+        } else {
+            vec![b]
+        };
+        let t = match io.timestep_type {
+            TimestepType::F32 => TimestepTensor::F32(Tensor::new(alloc, t_shape).map_err(mk)?),
+            TimestepType::I64 => TimestepTensor::I64(Tensor::new(alloc, t_shape).map_err(mk)?),
+        };
+        let mut binding = guard.create_binding().map_err(mk)?;
+        drop(guard);
+
+        binding.bind_input(&io.latent, &x).map_err(mk)?;
+        match &t {
+            TimestepTensor::F32(t) => binding.bind_input(&io.timestep, t),
+            TimestepTensor::I64(t) => binding.bind_input(&io.timestep, t),
+        }
+        .map_err(mk)?;
+        for (name, _) in &conditions[0] {
+            let parts: Vec<_> = conditions
+                .iter()
+                .map(|branch| {
+                    branch
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, a)| a.view())
+                        .ok_or_else(|| {
+                            Error::Invalid(format!("condition {name} missing in a guidance branch"))
+                        })
+                })
+                .collect::<Result<_>>()?;
+            if parts.iter().any(|p| p.shape().first() != Some(&1)) {
+                return Err(Error::Invalid(format!(
+                    "condition {name} must have a batch dimension of 1"
+                )));
+            }
+            let stacked = ndarray::concatenate(Axis(0), &parts).map_err(|e| {
+                Error::Invalid(format!("condition {name}: branches differ in shape: {e}"))
+            })?;
+            let tensor: DynTensor = Tensor::from_array(stacked.as_standard_layout().into_owned())
+                .map_err(mk)?
+                .upcast();
+            // The binding keeps the tensor alive; conditions are fixed for the whole chunk.
+            binding.bind_input(name, &tensor).map_err(mk)?;
+        }
+        binding.bind_output(&io.prediction, &mut out).map_err(mk)?;
+        Ok(Self {
+            session,
+            io,
+            binding,
+            x,
+            t,
+            out,
+            branches,
+            latent_len,
+            run_time: Duration::ZERO,
+            runs: 0,
+        })
+    }
+
+    pub fn io(&self) -> &DenoiserIo {
+        &self.io
+    }
+}
+
+impl Denoise for OnnxDenoiser {
+    fn branches(&self) -> Branches {
+        self.branches
+    }
+
+    fn latent_len(&self) -> usize {
+        self.latent_len
+    }
+
+    fn predict(&mut self, x: &[f32], t: f32, out: &mut [f32]) -> Result<()> {
+        let n = self.latent_len;
+        {
+            let (_, data) = self
+                .x
+                .try_extract_tensor_mut::<f32>()
+                .map_err(|e| ort_err(&self.session, e))?;
+            for chunk in data.chunks_exact_mut(n) {
+                chunk.copy_from_slice(x);
+            }
+        }
+        match &mut self.t {
+            TimestepTensor::F32(tt) => tt.try_extract_tensor_mut::<f32>().map(|(_, d)| d.fill(t)),
+            TimestepTensor::I64(tt) => tt
+                .try_extract_tensor_mut::<i64>()
+                .map(|(_, d)| d.fill(t.round() as i64)),
+        }
+        .map_err(|e| ort_err(&self.session, e))?;
+        let start = Instant::now();
+        {
+            let mut session = self.session.lock();
+            session
+                .run_binding(&self.binding)
+                .map_err(|e| ort_err(&self.session, e))?;
+        }
+        self.run_time += start.elapsed();
+        self.runs += 1;
+        let (shape, data) = self
+            .out
+            .try_extract_tensor::<f32>()
+            .map_err(|e| ort_err(&self.session, e))?;
+        if data.len() != out.len() {
+            return Err(ort_err(
+                &self.session,
+                format!(
+                    "output {} has shape {shape:?}, expected {} values",
+                    self.io.prediction,
+                    out.len()
+                ),
+            ));
+        }
+        out.copy_from_slice(data);
+        Ok(())
+    }
+}

@@ -1,0 +1,39 @@
+//! Error types of the runtime. Every error renders as one line that names what failed and, where
+//! there is one, how to fix it: the elements post these verbatim.
+
+use std::path::PathBuf;
+
+/// A problem with a model package, located by package, file and field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model package {}: {file}: {field}: {problem}", package.display())]
+pub struct PackageError {
+    /// The package directory as the user gave it.
+    pub package: PathBuf,
+    /// The file inside the package (`model.toml`, a graph, an asset).
+    pub file: String,
+    /// The manifest field (`graph[2].inputs[0].name`), or `-` when the whole file is at fault.
+    pub field: String,
+    /// What is wrong, in words.
+    pub problem: String,
+}
+
+/// Anything the runtime can fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Package(#[from] PackageError),
+    /// ONNX Runtime could not be loaded; the message lists every path tried.
+    #[error("{0}")]
+    OrtLoad(String),
+    /// An explicitly requested execution provider could not be registered.
+    #[error("{0}")]
+    Provider(String),
+    /// A graph failed to run or returned something unexpected.
+    #[error("graph {graph}: {message}")]
+    Inference { graph: String, message: String },
+    /// A caller passed tensors or settings that do not fit.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,259 @@
+//! Loading a package's graphs through the session cache and checking each graph's real inputs
+//! and outputs against the manifest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ndarray::{ArrayD, ArrayViewD};
+use ort::value::TensorRef;
+
+use super::{Dim, GraphSpec, ModelPackage, Role, TensorSpec};
+use crate::denoiser::{DenoiserIo, TimestepType};
+use crate::error::{Error, PackageError, Result};
+use crate::package::DType;
+use crate::provider::{ProviderConfig, ProviderKind};
+use crate::session_cache::{self, Port, SharedSession};
+
+/// Progress while a package loads, for the element's `Progress` messages and log.
+#[derive(Debug, Clone)]
+pub enum LoadEvent {
+    /// About to load graph `index` of `total` (TensorRT may build an engine now: minutes).
+    Loading {
+        index: usize,
+        total: usize,
+        file: String,
+    },
+    /// Graph loaded on `provider`; `skipped` lists providers that failed first, with reasons.
+    Loaded {
+        file: String,
+        provider: ProviderKind,
+        skipped: Vec<(ProviderKind, String)>,
+        shared: bool,
+        load_time: Duration,
+    },
+}
+
+/// A graph of a package, loaded.
+#[derive(Debug, Clone)]
+pub struct LoadedGraph {
+    pub spec: GraphSpec,
+    pub session: Arc<SharedSession>,
+}
+
+/// A package with every graph loaded and checked.
+#[derive(Debug, Clone)]
+pub struct LoadedPackage {
+    pub package: ModelPackage,
+    pub graphs: Vec<LoadedGraph>,
+}
+
+fn check_ports(
+    pkg: &ModelPackage,
+    spec: &GraphSpec,
+    what: &str,
+    declared: &[TensorSpec],
+    real: &[Port],
+) -> Result<(), PackageError> {
+    let err = |j: usize, part: &str, problem: String| {
+        pkg.error(
+            &spec.file,
+            format!("graph[{}].{what}[{j}].{part}", spec.index),
+            problem,
+        )
+    };
+    for (j, d) in declared.iter().enumerate() {
+        let Some(p) = real.iter().find(|p| p.name == d.name) else {
+            let names: Vec<&str> = real.iter().map(|p| p.name.as_str()).collect();
+            let kind = if what == "inputs" { "input" } else { "output" };
+            return Err(err(
+                j,
+                "name",
+                format!(
+                    "the graph has no {kind} {:?} (it has: {})",
+                    d.name,
+                    names.join(", ")
+                ),
+            ));
+        };
+        if p.dtype != Some(d.dtype.to_ort()) {
+            let got = p.dtype.map_or("a non-tensor value".to_string(), |t| {
+                DType::ALL
+                    .iter()
+                    .find(|d| d.to_ort() == t)
+                    .map_or(format!("{t:?}"), |d| d.as_str().to_string())
+            });
+            return Err(err(
+                j,
+                "dtype",
+                format!(
+                    "{:?} is {got} in the graph, the manifest says {}",
+                    d.name,
+                    d.dtype.as_str()
+                ),
+            ));
+        }
+        if p.shape.len() != d.shape.len() {
+            return Err(err(
+                j,
+                "shape",
+                format!(
+                    "{:?} has rank {} in the graph ({:?}), the manifest says rank {}",
+                    d.name,
+                    p.shape.len(),
+                    p.shape,
+                    d.shape.len()
+                ),
+            ));
+        }
+        for (k, (&real_dim, decl)) in p.shape.iter().zip(&d.shape).enumerate() {
+            if let Dim::Fixed(n) = decl {
+                if real_dim >= 0 && real_dim as usize != *n {
+                    return Err(err(
+                        j,
+                        "shape",
+                        format!(
+                            "{:?} dimension {k} is {real_dim} in the graph, the manifest says {n}",
+                            d.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if what == "inputs" {
+        if let Some(p) = real
+            .iter()
+            .find(|p| !declared.iter().any(|d| d.name == p.name))
+        {
+            return Err(pkg.error(
+                &spec.file,
+                format!("graph[{}].inputs", spec.index),
+                format!(
+                    "graph input {:?} is not declared in the manifest, so nothing would feed it",
+                    p.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl LoadedPackage {
+    /// Loads every graph (shared with other users of the same graph and provider settings).
+    pub fn load(
+        package: ModelPackage,
+        config: &ProviderConfig,
+        progress: &mut dyn FnMut(LoadEvent),
+    ) -> Result<Self> {
+        let total = package.graphs.len();
+        let mut graphs = Vec::with_capacity(total);
+        for (index, spec) in package.graphs.iter().enumerate() {
+            progress(LoadEvent::Loading {
+                index,
+                total,
+                file: spec.file.clone(),
+            });
+            let (session, report) =
+                session_cache::get_or_load(&spec.path, config).map_err(|e| {
+                    let problem = match e {
+                        Error::Provider(m) => m,
+                        other => other.to_string(),
+                    };
+                    Error::Package(package.error(
+                        &spec.file,
+                        format!("graph[{index}].file"),
+                        problem,
+                    ))
+                })?;
+            check_ports(&package, spec, "inputs", &spec.inputs, &session.inputs)?;
+            check_ports(&package, spec, "outputs", &spec.outputs, &session.outputs)?;
+            progress(LoadEvent::Loaded {
+                file: spec.file.clone(),
+                provider: report.provider,
+                skipped: report.skipped,
+                shared: report.shared,
+                load_time: report.load_time,
+            });
+            graphs.push(LoadedGraph {
+                spec: spec.clone(),
+                session,
+            });
+        }
+        Ok(Self { package, graphs })
+    }
+
+    pub fn graph(&self, role: Role) -> Option<&LoadedGraph> {
+        self.graphs.iter().find(|g| g.spec.role == role)
+    }
+
+    /// The denoiser's I/O names and timestep type, from the manifest (already checked against
+    /// the graph).
+    pub fn denoiser_io(&self) -> Result<(Arc<SharedSession>, DenoiserIo)> {
+        let g = self
+            .graph(Role::Denoiser)
+            .ok_or_else(|| Error::Invalid("package has no denoiser".into()))?;
+        let slot = |s: &str| {
+            g.spec
+                .input(s)
+                .ok_or_else(|| Error::Invalid(format!("denoiser has no {s} input")))
+        };
+        let (latent, ts) = (slot("latent")?, slot("timestep")?);
+        let pred = g
+            .spec
+            .output("prediction")
+            .ok_or_else(|| Error::Invalid("denoiser has no prediction output".into()))?;
+        let io = DenoiserIo {
+            latent: latent.name.clone(),
+            timestep: ts.name.clone(),
+            timestep_type: if ts.dtype == DType::I64 {
+                TimestepType::I64
+            } else {
+                TimestepType::F32
+            },
+            timestep_rank: ts.shape.len(),
+            prediction: pred.name.clone(),
+        };
+        Ok((g.session.clone(), io))
+    }
+}
+
+impl LoadedGraph {
+    /// Runs the graph on float inputs given by slot, returning float outputs by slot. For
+    /// encoders and decoders, which run once per chunk (not per step).
+    pub fn run_f32(
+        &self,
+        inputs: &[(&str, ArrayViewD<'_, f32>)],
+        outputs: &[&str],
+    ) -> Result<Vec<ArrayD<f32>>> {
+        let fail = |m: String| Error::Inference {
+            graph: self.spec.file.clone(),
+            message: m,
+        };
+        let mut values = Vec::with_capacity(inputs.len());
+        for (slot, array) in inputs {
+            let spec = self
+                .spec
+                .input(slot)
+                .ok_or_else(|| fail(format!("no input slot {slot}")))?;
+            let t = TensorRef::from_array_view(array.view()).map_err(|e| fail(e.to_string()))?;
+            values.push((spec.name.clone(), t));
+        }
+        let mut session = self.session.lock();
+        let out = session.run(values).map_err(|e| fail(e.to_string()))?;
+        outputs
+            .iter()
+            .map(|slot| {
+                let spec = self
+                    .spec
+                    .output(slot)
+                    .ok_or_else(|| fail(format!("no output slot {slot}")))?;
+                let v = out
+                    .get(&spec.name)
+                    .ok_or_else(|| fail(format!("output {} missing", spec.name)))?;
+                v.try_extract_array::<f32>()
+                    .map(|a| a.to_owned())
+                    .map_err(|e| fail(e.to_string()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,238 @@
+//! Model packages: a directory with `model.toml`, ONNX graphs and assets (see `models/README.md`
+//! for the contract). [`ModelPackage::open`] parses and checks the manifest and the files without
+//! ONNX Runtime; [`LoadedPackage::load`] then loads every graph and checks its real inputs and
+//! outputs against the manifest.
+
+mod load;
+mod manifest;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use load::{LoadEvent, LoadedGraph, LoadedPackage};
+
+use crate::error::PackageError;
+use crate::sampler::SamplerKind;
+use crate::time::Rate;
+
+/// The manifest file name inside a package.
+pub const MANIFEST: &str = "model.toml";
+/// The contract version this runtime reads.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    AudioToVideo,
+    VideoToAudio,
+}
+
+impl Task {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Task::AudioToVideo => "audio-to-video",
+            Task::VideoToAudio => "video-to-audio",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    AudioEncoder,
+    Denoiser,
+    Decoder,
+    ReferenceEncoder,
+    VideoEncoder,
+    TextEncoder,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::AudioEncoder => "audio_encoder",
+            Role::Denoiser => "denoiser",
+            Role::Decoder => "decoder",
+            Role::ReferenceEncoder => "reference_encoder",
+            Role::VideoEncoder => "video_encoder",
+            Role::TextEncoder => "text_encoder",
+        }
+    }
+}
+
+/// Tensor element types the contract allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F16,
+    I64,
+    I32,
+    U8,
+}
+
+impl DType {
+    pub const ALL: [DType; 5] = [DType::F32, DType::F16, DType::I64, DType::I32, DType::U8];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F16 => "float16",
+            DType::I64 => "int64",
+            DType::I32 => "int32",
+            DType::U8 => "uint8",
+        }
+    }
+
+    pub(crate) fn to_ort(self) -> ort::value::TensorElementType {
+        use ort::value::TensorElementType as T;
+        match self {
+            DType::F32 => T::Float32,
+            DType::F16 => T::Float16,
+            DType::I64 => T::Int64,
+            DType::I32 => T::Int32,
+            DType::U8 => T::Uint8,
+        }
+    }
+}
+
+/// A dimension: fixed, or symbolic (dynamic, named for documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(usize),
+    Symbol(String),
+}
+
+/// A graph input or output as the manifest declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorSpec {
+    pub slot: String,
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<Dim>,
+}
+
+/// One graph of the package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphSpec {
+    /// Position in the manifest's `[[graph]]` list, for error messages.
+    pub index: usize,
+    pub role: Role,
+    /// The file as written in the manifest.
+    pub file: String,
+    /// The file resolved inside the package.
+    pub path: PathBuf,
+    /// Video encoders: their name (`video:<name>` slot of the denoiser), rate and size.
+    pub name: Option<String>,
+    pub fps: Option<Rate>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Text encoders: `true` for masked mean pooling + L2 normalisation in the runtime.
+    pub mean_pooling: bool,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+impl GraphSpec {
+    pub fn input(&self, slot: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|t| t.slot == slot)
+    }
+
+    pub fn output(&self, slot: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|t| t.slot == slot)
+    }
+}
+
+/// Timing of an audio-to-video package, in output frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkTiming {
+    pub chunk_frames: u32,
+    pub context_frames: u32,
+    pub lookahead_frames: u32,
+}
+
+/// Timing of a video-to-audio package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowTiming {
+    pub window_ms: u32,
+    pub overlap_ms: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    Chunk(ChunkTiming),
+    Window(WindowTiming),
+}
+
+/// Default sampler settings of a package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplerDefaults {
+    pub kind: SamplerKind,
+    pub steps: u32,
+    pub guidance_scale: f32,
+    pub negative_audio_scale: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioSpec {
+    pub rate: u32,
+    pub channels: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoSpec {
+    pub width: u32,
+    pub height: u32,
+    pub fps: Rate,
+}
+
+/// A parsed and checked package (no graph loaded yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPackage {
+    /// The directory as given.
+    pub dir: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub license: String,
+    pub description: String,
+    pub task: Task,
+    pub audio: AudioSpec,
+    /// The output video of an audio-to-video package.
+    pub video: Option<VideoSpec>,
+    pub timing: Timing,
+    pub latent_shape: Vec<usize>,
+    pub sampler: SamplerDefaults,
+    pub tokenizer: Option<PathBuf>,
+    pub avatars: BTreeMap<String, PathBuf>,
+    pub default_avatar: Option<String>,
+    pub graphs: Vec<GraphSpec>,
+}
+
+impl ModelPackage {
+    /// Reads and checks `dir/model.toml` and the files it names.
+    pub fn open(dir: &Path) -> Result<Self, PackageError> {
+        validate::open(dir)
+    }
+
+    /// The first graph with this role.
+    pub fn graph(&self, role: Role) -> Option<&GraphSpec> {
+        self.graphs.iter().find(|g| g.role == role)
+    }
+
+    /// All graphs with this role (several video encoders).
+    pub fn graphs_with(&self, role: Role) -> impl Iterator<Item = &GraphSpec> {
+        self.graphs.iter().filter(move |g| g.role == role)
+    }
+
+    pub(crate) fn error(
+        &self,
+        file: &str,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> PackageError {
+        PackageError {
+            package: self.dir.clone(),
+            file: file.to_string(),
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}

@@ -1,0 +1,698 @@
+//! Checking a manifest: every problem becomes a [`PackageError`] naming file and field.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::manifest::{RawDim, RawGraph, RawManifest, RawSampler, RawTensor};
+use super::*;
+use crate::sampler::{BetaSchedule, Prediction, SamplerKind};
+
+struct Ctx<'a> {
+    dir: &'a Path,
+    /// The package directory with symlinks resolved, to catch links that lead outside.
+    real_dir: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn err(
+        &self,
+        file: &str,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> PackageError {
+        PackageError {
+            package: self.dir.to_path_buf(),
+            file: file.to_string(),
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn manifest_err(&self, field: impl Into<String>, problem: impl Into<String>) -> PackageError {
+        self.err(MANIFEST, field, problem)
+    }
+
+    /// Resolves a manifest path inside the package: relative, no `..`, existing, and still inside
+    /// the package once symlinks are followed.
+    fn file(&self, field: &str, rel: &str) -> Result<PathBuf, PackageError> {
+        let p = Path::new(rel);
+        if rel.is_empty() {
+            return Err(self.manifest_err(field, "empty path"));
+        }
+        if p.is_absolute() {
+            return Err(self.manifest_err(
+                field,
+                format!("path {rel:?} is absolute; paths must be relative to the package"),
+            ));
+        }
+        if p.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(self.manifest_err(
+                field,
+                format!("path {rel:?} contains '..' and would escape the package directory"),
+            ));
+        }
+        let full = self.dir.join(p);
+        let real = full
+            .canonicalize()
+            .map_err(|_| self.err(rel, field, "file not found in the package"))?;
+        if !real.starts_with(&self.real_dir) {
+            return Err(self.manifest_err(
+                field,
+                format!("path {rel:?} leads outside the package directory (symlink)"),
+            ));
+        }
+        if !real.is_file() {
+            return Err(self.err(rel, field, "not a regular file"));
+        }
+        Ok(full)
+    }
+}
+
+fn one_of<'a>(value: &str, allowed: &[&'a str]) -> Result<&'a str, String> {
+    allowed
+        .iter()
+        .find(|a| **a == value)
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "unknown value {value:?} (expected one of: {})",
+                allowed.join(", ")
+            )
+        })
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(v: T, lo: T, hi: T) -> Result<T, String> {
+    if v >= lo && v <= hi {
+        Ok(v)
+    } else {
+        Err(format!("{v} is out of range {lo}..={hi}"))
+    }
+}
+
+/// Line number of a byte offset, for TOML syntax errors.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+pub(super) fn open(dir: &Path) -> Result<ModelPackage, PackageError> {
+    let early = |field: &str, problem: String| PackageError {
+        package: dir.to_path_buf(),
+        file: MANIFEST.into(),
+        field: field.into(),
+        problem,
+    };
+    let real_dir = dir
+        .canonicalize()
+        .map_err(|e| early("-", format!("package directory not readable: {e}")))?;
+    let ctx = Ctx { dir, real_dir };
+    let text = std::fs::read_to_string(dir.join(MANIFEST))
+        .map_err(|e| early("-", format!("cannot read the manifest: {e}")))?;
+    let raw: RawManifest = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map_or(0, |s| line_of(&text, s.start));
+        early(&format!("line {line}"), e.message().replace('\n', " "))
+    })?;
+    check(&ctx, raw)
+}
+
+fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
+    if raw.schema != SCHEMA {
+        return Err(ctx.manifest_err(
+            "schema",
+            format!(
+                "schema {} is not supported (this runtime reads {SCHEMA})",
+                raw.schema
+            ),
+        ));
+    }
+    for (field, v) in [
+        ("package.name", &raw.package.name),
+        ("package.version", &raw.package.version),
+        ("package.license", &raw.package.license),
+    ] {
+        if v.trim().is_empty() {
+            return Err(ctx.manifest_err(field, "must not be empty"));
+        }
+    }
+    let task = match one_of(&raw.package.task, &["audio-to-video", "video-to-audio"]) {
+        Ok("audio-to-video") => Task::AudioToVideo,
+        Ok(_) => Task::VideoToAudio,
+        Err(e) => return Err(ctx.manifest_err("package.task", e)),
+    };
+    let audio = raw
+        .audio
+        .as_ref()
+        .ok_or_else(|| ctx.manifest_err("audio", "missing table [audio]"))?;
+    let audio = AudioSpec {
+        rate: in_range(audio.rate, 8000, 192_000).map_err(|e| ctx.manifest_err("audio.rate", e))?,
+        channels: in_range(audio.channels, 1, 8)
+            .map_err(|e| ctx.manifest_err("audio.channels", e))?,
+    };
+    let video = match (&raw.video, task) {
+        (Some(v), Task::AudioToVideo) => Some(VideoSpec {
+            width: in_range(v.width, 16, 8192).map_err(|e| ctx.manifest_err("video.width", e))?,
+            height: in_range(v.height, 16, 8192)
+                .map_err(|e| ctx.manifest_err("video.height", e))?,
+            fps: Rate::parse(&v.fps).ok_or_else(|| {
+                ctx.manifest_err(
+                    "video.fps",
+                    format!("{:?} is not a positive fraction like \"25/1\"", v.fps),
+                )
+            })?,
+        }),
+        (None, Task::AudioToVideo) => {
+            return Err(ctx.manifest_err(
+                "video",
+                "missing table [video] (required for audio-to-video)",
+            ))
+        }
+        (_, Task::VideoToAudio) => None,
+    };
+    let t = &raw.timing;
+    let need = |v: Option<u32>, field: &str| {
+        v.ok_or_else(|| {
+            ctx.manifest_err(field, format!("missing (required for {})", task.as_str()))
+        })
+    };
+    let timing = match task {
+        Task::AudioToVideo => Timing::Chunk(ChunkTiming {
+            chunk_frames: in_range(need(t.chunk_frames, "timing.chunk_frames")?, 1, 10_000)
+                .map_err(|e| ctx.manifest_err("timing.chunk_frames", e))?,
+            context_frames: in_range(t.context_frames.unwrap_or(0), 0, 10_000)
+                .map_err(|e| ctx.manifest_err("timing.context_frames", e))?,
+            lookahead_frames: in_range(t.lookahead_frames.unwrap_or(0), 0, 10_000)
+                .map_err(|e| ctx.manifest_err("timing.lookahead_frames", e))?,
+        }),
+        Task::VideoToAudio => {
+            let window_ms = in_range(need(t.window_ms, "timing.window_ms")?, 100, 600_000)
+                .map_err(|e| ctx.manifest_err("timing.window_ms", e))?;
+            let overlap_ms = t.overlap_ms.unwrap_or(0);
+            if overlap_ms * 2 >= window_ms {
+                return Err(ctx.manifest_err(
+                    "timing.overlap_ms",
+                    format!("{overlap_ms} must be less than half the window ({window_ms} ms)"),
+                ));
+            }
+            Timing::Window(WindowTiming {
+                window_ms,
+                overlap_ms,
+            })
+        }
+    };
+    if raw.latent.shape.is_empty() || raw.latent.shape.iter().any(|&d| d <= 0) {
+        return Err(ctx.manifest_err(
+            "latent.shape",
+            format!(
+                "{:?} must be a non-empty list of positive sizes",
+                raw.latent.shape
+            ),
+        ));
+    }
+    let latent_shape: Vec<usize> = raw.latent.shape.iter().map(|&d| d as usize).collect();
+    let sampler = sampler(ctx, &raw.sampler)?;
+
+    let mut graphs = Vec::new();
+    for (i, g) in raw.graphs.iter().enumerate() {
+        graphs.push(graph(ctx, task, i, g)?);
+    }
+    check_roles(ctx, task, &graphs)?;
+    check_latent(ctx, &graphs, &latent_shape)?;
+
+    let tokenizer = match &raw.assets.tokenizer {
+        Some(t) => Some(ctx.file("assets.tokenizer", t)?),
+        None if graphs.iter().any(|g| g.role == Role::TextEncoder) => {
+            return Err(ctx.manifest_err(
+                "assets.tokenizer",
+                "missing: a text_encoder needs a tokenizer.json",
+            ));
+        }
+        None => None,
+    };
+    let mut avatars = BTreeMap::new();
+    for (name, file) in &raw.assets.avatars {
+        avatars.insert(
+            name.clone(),
+            ctx.file(&format!("assets.avatars.{name}"), file)?,
+        );
+    }
+    if let Some(d) = &raw.assets.default_avatar {
+        if !avatars.contains_key(d) {
+            return Err(ctx.manifest_err(
+                "assets.default_avatar",
+                format!("{d:?} is not one of assets.avatars"),
+            ));
+        }
+    }
+    Ok(ModelPackage {
+        dir: ctx.dir.to_path_buf(),
+        name: raw.package.name,
+        version: raw.package.version,
+        license: raw.package.license,
+        description: raw.package.description,
+        task,
+        audio,
+        video,
+        timing,
+        latent_shape,
+        sampler,
+        tokenizer,
+        avatars,
+        default_avatar: raw.assets.default_avatar,
+        graphs,
+    })
+}
+
+fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
+    let e = |field: &str, p: String| ctx.manifest_err(format!("sampler.{field}"), p);
+    let steps = in_range(s.steps, 1, 1000).map_err(|p| e("steps", p))? as u32;
+    let finite = |v: f64, field: &str, hi: f64| {
+        if v.is_finite() {
+            in_range(v, 0.0, hi)
+                .map(|v| v as f32)
+                .map_err(|p| e(field, p))
+        } else {
+            Err(e(field, format!("{v} is not a finite number")))
+        }
+    };
+    let guidance_scale = finite(s.guidance_scale, "guidance_scale", 50.0)?;
+    let negative_audio_scale = finite(s.negative_audio_scale, "negative_audio_scale", 50.0)?;
+    let kind = match one_of(&s.kind, &["ddim", "flow-euler"]).map_err(|p| e("kind", p))? {
+        "flow-euler" => {
+            one_of(&s.prediction, &["velocity"]).map_err(|p| {
+                e(
+                    "prediction",
+                    format!("{p}; flow-euler models predict velocity"),
+                )
+            })?;
+            SamplerKind::FlowEuler
+        }
+        _ => {
+            let prediction =
+                match one_of(&s.prediction, &["eps", "v", "x0"]).map_err(|p| e("prediction", p))? {
+                    "eps" => Prediction::Eps,
+                    "v" => Prediction::V,
+                    _ => Prediction::X0,
+                };
+            let train_steps = in_range(s.train_steps.unwrap_or(1000), 1, 100_000)
+                .map_err(|p| e("train_steps", p))? as usize;
+            if steps as usize > train_steps {
+                return Err(e(
+                    "steps",
+                    format!("{steps} exceeds train_steps ({train_steps})"),
+                ));
+            }
+            let eta = finite(s.eta.unwrap_or(0.0), "eta", 1.0)?;
+            let name = s.beta_schedule.as_deref().unwrap_or("linear");
+            let schedule = match one_of(name, &["linear", "scaled-linear", "cosine"])
+                .map_err(|p| e("beta_schedule", p))?
+            {
+                "cosine" => BetaSchedule::Cosine,
+                lin => {
+                    let start = s.beta_start.unwrap_or(1e-4);
+                    let end = s.beta_end.unwrap_or(0.02);
+                    if !(start > 0.0 && start < end && end < 1.0) {
+                        return Err(e(
+                            "beta_start",
+                            format!("need 0 < beta_start ({start}) < beta_end ({end}) < 1"),
+                        ));
+                    }
+                    if lin == "linear" {
+                        BetaSchedule::Linear { start, end }
+                    } else {
+                        BetaSchedule::ScaledLinear { start, end }
+                    }
+                }
+            };
+            SamplerKind::Ddim {
+                prediction,
+                schedule,
+                train_steps,
+                eta,
+            }
+        }
+    };
+    Ok(SamplerDefaults {
+        kind,
+        steps,
+        guidance_scale,
+        negative_audio_scale,
+    })
+}
+
+/// Slots a role accepts: (slot, required). `video:*` is checked separately.
+fn slots(
+    task: Task,
+    role: Role,
+) -> (
+    &'static [(&'static str, bool)],
+    &'static [(&'static str, bool)],
+) {
+    match (task, role) {
+        (Task::AudioToVideo, Role::AudioEncoder) => (&[("audio", true)], &[("features", true)]),
+        (Task::AudioToVideo, Role::Denoiser) => (
+            &[
+                ("latent", true),
+                ("timestep", true),
+                ("audio_features", true),
+                ("previous_motion", false),
+                ("reference", false),
+            ],
+            &[("prediction", true)],
+        ),
+        (Task::AudioToVideo, Role::Decoder) => (
+            &[
+                ("motion", true),
+                ("reference_image", false),
+                ("reference", false),
+            ],
+            &[("frames", true)],
+        ),
+        (Task::AudioToVideo, Role::ReferenceEncoder) => {
+            (&[("image", true)], &[("reference", true)])
+        }
+        (Task::VideoToAudio, Role::VideoEncoder) => (&[("frames", true)], &[("features", true)]),
+        (Task::VideoToAudio, Role::TextEncoder) => (
+            &[
+                ("input_ids", true),
+                ("attention_mask", true),
+                ("token_type_ids", false),
+            ],
+            &[("embedding", true)],
+        ),
+        (Task::VideoToAudio, Role::Denoiser) => (
+            &[
+                ("latent", true),
+                ("timestep", true),
+                ("text", false),
+                ("audio", false),
+            ],
+            &[("prediction", true)],
+        ),
+        (Task::VideoToAudio, Role::Decoder) => (&[("latent", true)], &[("waveform", true)]),
+        (Task::VideoToAudio, Role::AudioEncoder) => (&[("waveform", true)], &[("features", true)]),
+        _ => (&[], &[]),
+    }
+}
+
+fn roles(task: Task) -> &'static [(&'static str, Role)] {
+    match task {
+        Task::AudioToVideo => &[
+            ("audio_encoder", Role::AudioEncoder),
+            ("denoiser", Role::Denoiser),
+            ("decoder", Role::Decoder),
+            ("reference_encoder", Role::ReferenceEncoder),
+        ],
+        Task::VideoToAudio => &[
+            ("video_encoder", Role::VideoEncoder),
+            ("text_encoder", Role::TextEncoder),
+            ("denoiser", Role::Denoiser),
+            ("decoder", Role::Decoder),
+            ("audio_encoder", Role::AudioEncoder),
+        ],
+    }
+}
+
+fn dtype(s: &str) -> Result<DType, String> {
+    Ok(
+        match one_of(s, &["float32", "float16", "int64", "int32", "uint8"])? {
+            "float32" => DType::F32,
+            "float16" => DType::F16,
+            "int64" => DType::I64,
+            "int32" => DType::I32,
+            _ => DType::U8,
+        },
+    )
+}
+
+fn tensor(ctx: &Ctx, field: &str, t: &RawTensor) -> Result<TensorSpec, PackageError> {
+    if t.name.is_empty() {
+        return Err(ctx.manifest_err(format!("{field}.name"), "must not be empty"));
+    }
+    let dtype = dtype(&t.dtype).map_err(|p| ctx.manifest_err(format!("{field}.dtype"), p))?;
+    let shape = t
+        .shape
+        .iter()
+        .map(|d| match d {
+            RawDim::Fixed(n) if *n > 0 => Ok(Dim::Fixed(*n as usize)),
+            RawDim::Fixed(n) => Err(ctx.manifest_err(
+                format!("{field}.shape"),
+                format!("dimension {n} must be positive or a name"),
+            )),
+            RawDim::Symbol(s) => Ok(Dim::Symbol(s.clone())),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(TensorSpec {
+        slot: t.slot.clone(),
+        name: t.name.clone(),
+        dtype,
+        shape,
+    })
+}
+
+fn graph(ctx: &Ctx, task: Task, i: usize, g: &RawGraph) -> Result<GraphSpec, PackageError> {
+    let f = |s: &str| format!("graph[{i}].{s}");
+    let names: Vec<&str> = roles(task).iter().map(|(n, _)| *n).collect();
+    let role = one_of(&g.role, &names)
+        .map_err(|p| ctx.manifest_err(f("role"), format!("{p} for task {}", task.as_str())))?;
+    let role = roles(task)
+        .iter()
+        .find(|(n, _)| *n == role)
+        .map(|(_, r)| *r)
+        .unwrap_or(Role::Denoiser);
+    let path = ctx.file(&f("file"), &g.file)?;
+    let (in_slots, out_slots) = slots(task, role);
+    let mut inputs = Vec::new();
+    for (j, t) in g.inputs.iter().enumerate() {
+        let field = f(&format!("inputs[{j}]"));
+        let video_slot =
+            task == Task::VideoToAudio && role == Role::Denoiser && t.slot.starts_with("video:");
+        if !video_slot && !in_slots.iter().any(|(s, _)| *s == t.slot) {
+            let allowed: Vec<&str> = in_slots.iter().map(|(s, _)| *s).collect();
+            return Err(ctx.manifest_err(
+                format!("{field}.slot"),
+                format!(
+                    "unknown slot {:?} for {} (expected one of: {}{})",
+                    t.slot,
+                    role.as_str(),
+                    allowed.join(", "),
+                    if task == Task::VideoToAudio && role == Role::Denoiser {
+                        ", video:<encoder name>"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        inputs.push(tensor(ctx, &field, t)?);
+    }
+    let mut outputs = Vec::new();
+    for (j, t) in g.outputs.iter().enumerate() {
+        let field = f(&format!("outputs[{j}]"));
+        if !out_slots.iter().any(|(s, _)| *s == t.slot) {
+            let allowed: Vec<&str> = out_slots.iter().map(|(s, _)| *s).collect();
+            return Err(ctx.manifest_err(
+                format!("{field}.slot"),
+                format!(
+                    "unknown slot {:?} for {} (expected one of: {})",
+                    t.slot,
+                    role.as_str(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        outputs.push(tensor(ctx, &field, t)?);
+    }
+    for (list, decl, what) in [
+        (in_slots, &inputs, "inputs"),
+        (out_slots, &outputs, "outputs"),
+    ] {
+        for (slot, required) in list {
+            let n = decl.iter().filter(|t| t.slot == *slot).count();
+            if *required && n == 0 {
+                return Err(ctx.manifest_err(
+                    f(what),
+                    format!("missing required slot {slot:?} for {}", role.as_str()),
+                ));
+            }
+            if n > 1 {
+                return Err(ctx.manifest_err(f(what), format!("slot {slot:?} appears {n} times")));
+            }
+        }
+    }
+    let mut spec = GraphSpec {
+        index: i,
+        role,
+        file: g.file.clone(),
+        path,
+        name: g.name.clone(),
+        fps: None,
+        width: g.width,
+        height: g.height,
+        mean_pooling: false,
+        inputs,
+        outputs,
+    };
+    if role == Role::VideoEncoder {
+        if g.name.as_deref().is_none_or(str::is_empty) {
+            return Err(ctx.manifest_err(
+                f("name"),
+                "a video_encoder needs a name (its denoiser slot is video:<name>)",
+            ));
+        }
+        let fps = g
+            .fps
+            .as_deref()
+            .ok_or_else(|| ctx.manifest_err(f("fps"), "missing (required for video_encoder)"))?;
+        spec.fps = Some(Rate::parse(fps).ok_or_else(|| {
+            ctx.manifest_err(
+                f("fps"),
+                format!("{fps:?} is not a positive fraction like \"8/1\""),
+            )
+        })?);
+        for (v, field) in [(g.width, "width"), (g.height, "height")] {
+            in_range(
+                v.ok_or_else(|| {
+                    ctx.manifest_err(f(field), "missing (required for video_encoder)")
+                })?,
+                1,
+                8192,
+            )
+            .map_err(|p| ctx.manifest_err(f(field), p))?;
+        }
+    }
+    if role == Role::TextEncoder {
+        spec.mean_pooling = match one_of(g.pooling.as_deref().unwrap_or("none"), &["mean", "none"])
+        {
+            Ok(p) => p == "mean",
+            Err(p) => return Err(ctx.manifest_err(f("pooling"), p)),
+        };
+    }
+    Ok(spec)
+}
+
+fn check_roles(ctx: &Ctx, task: Task, graphs: &[GraphSpec]) -> Result<(), PackageError> {
+    let count = |r: Role| graphs.iter().filter(|g| g.role == r).count();
+    let required: &[Role] = match task {
+        Task::AudioToVideo => &[Role::AudioEncoder, Role::Denoiser, Role::Decoder],
+        Task::VideoToAudio => &[
+            Role::VideoEncoder,
+            Role::TextEncoder,
+            Role::Denoiser,
+            Role::Decoder,
+        ],
+    };
+    for r in required {
+        if count(*r) == 0 {
+            return Err(ctx.manifest_err(
+                "graph",
+                format!(
+                    "missing a graph with role {:?} (required for {})",
+                    r.as_str(),
+                    task.as_str()
+                ),
+            ));
+        }
+    }
+    for r in [
+        Role::AudioEncoder,
+        Role::Denoiser,
+        Role::Decoder,
+        Role::ReferenceEncoder,
+        Role::TextEncoder,
+    ] {
+        if count(r) > 1 {
+            return Err(ctx.manifest_err(
+                "graph",
+                format!(
+                    "role {:?} appears {} times; only video_encoder may repeat",
+                    r.as_str(),
+                    count(r)
+                ),
+            ));
+        }
+    }
+    let encoders: Vec<&GraphSpec> = graphs
+        .iter()
+        .filter(|g| g.role == Role::VideoEncoder)
+        .collect();
+    for (k, e) in encoders.iter().enumerate() {
+        if encoders[..k].iter().any(|o| o.name == e.name) {
+            return Err(ctx.manifest_err(
+                format!("graph[{}].name", e.index),
+                format!(
+                    "video encoder name {:?} is used twice",
+                    e.name.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    if let Some(d) = graphs.iter().find(|g| g.role == Role::Denoiser) {
+        for (j, t) in d.inputs.iter().enumerate() {
+            if let Some(name) = t.slot.strip_prefix("video:") {
+                if !encoders.iter().any(|e| e.name.as_deref() == Some(name)) {
+                    return Err(ctx.manifest_err(
+                        format!("graph[{}].inputs[{j}].slot", d.index),
+                        format!("no video_encoder named {name:?}"),
+                    ));
+                }
+            }
+        }
+        if task == Task::VideoToAudio {
+            for e in &encoders {
+                let slot = format!("video:{}", e.name.as_deref().unwrap_or(""));
+                if d.input(&slot).is_none() {
+                    return Err(ctx.manifest_err(
+                        format!("graph[{}].inputs", d.index),
+                        format!(
+                            "video encoder {:?} feeds no denoiser input (add slot {slot:?})",
+                            e.name.as_deref().unwrap_or("")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The denoiser's latent input and prediction output must match `latent.shape` where fixed.
+fn check_latent(ctx: &Ctx, graphs: &[GraphSpec], latent: &[usize]) -> Result<(), PackageError> {
+    let Some(d) = graphs.iter().find(|g| g.role == Role::Denoiser) else {
+        return Ok(());
+    };
+    for (t, what) in [
+        (d.input("latent"), "inputs"),
+        (d.output("prediction"), "outputs"),
+    ] {
+        let Some(t) = t else { continue };
+        let field = format!("graph[{}].{what}.{}", d.index, t.slot);
+        if t.shape.len() != latent.len() + 1 {
+            return Err(ctx.manifest_err(
+                field,
+                format!(
+                    "rank {} but latent.shape {latent:?} needs rank {} (batch first)",
+                    t.shape.len(),
+                    latent.len() + 1
+                ),
+            ));
+        }
+        for (dim, &want) in t.shape[1..].iter().zip(latent) {
+            if let Dim::Fixed(n) = dim {
+                if *n != want {
+                    return Err(ctx.manifest_err(
+                        field,
+                        format!("shape {:?} disagrees with latent.shape {latent:?}", t.shape),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(ts) = d.input("timestep") {
+        if ts.shape.len() > 1 || !matches!(ts.dtype, DType::F32 | DType::I64) {
+            return Err(ctx.manifest_err(
+                format!("graph[{}].inputs.timestep", d.index),
+                "timestep must be float32 or int64 of shape [batch] or []",
+            ));
+        }
+    }
+    Ok(())
+}

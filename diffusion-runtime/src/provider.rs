@@ -1,0 +1,116 @@
+//! Execution providers: which hardware a graph runs on.
+
+use std::path::PathBuf;
+
+use ort::ep::{self, ExecutionProviderDispatch};
+
+/// What the user asked for (`execution-provider` property).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProviderChoice {
+    /// TensorRT, then CUDA, then CPU: the first that registers.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+/// The provider a session actually got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+impl ProviderKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProviderKind::Cpu => "CPU",
+            ProviderKind::Cuda => "CUDA",
+            ProviderKind::TensorRt => "TensorRT",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything that changes how a session is built; part of the session cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProviderConfig {
+    pub choice: ProviderChoice,
+    pub device_id: u32,
+    /// TensorRT engine and timing cache directory.
+    pub engine_cache_dir: PathBuf,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            choice: ProviderChoice::Auto,
+            device_id: 0,
+            engine_cache_dir: default_engine_cache_dir(),
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/gst-generative/tensorrt` (or `~/.cache/...`, or the temp dir without a home).
+pub fn default_engine_cache_dir() -> PathBuf {
+    let base = match std::env::var_os("XDG_CACHE_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => match std::env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(".cache"),
+            None => std::env::temp_dir(),
+        },
+    };
+    base.join("gst-generative").join("tensorrt")
+}
+
+impl ProviderConfig {
+    /// Providers to try, in order, for this choice.
+    pub fn attempts(&self) -> &'static [ProviderKind] {
+        match self.choice {
+            ProviderChoice::Auto => &[
+                ProviderKind::TensorRt,
+                ProviderKind::Cuda,
+                ProviderKind::Cpu,
+            ],
+            ProviderChoice::Cpu => &[ProviderKind::Cpu],
+            ProviderChoice::Cuda => &[ProviderKind::Cuda],
+            ProviderChoice::TensorRt => &[ProviderKind::TensorRt],
+        }
+    }
+
+    /// The `ort` dispatch for one provider, set to fail loudly so that we see why it did not
+    /// register and can move on (auto) or report it (explicit).
+    pub(crate) fn dispatch(&self, kind: ProviderKind) -> Option<ExecutionProviderDispatch> {
+        let device = i32::try_from(self.device_id).unwrap_or(i32::MAX);
+        match kind {
+            // CPU is what a session has without any provider registered.
+            ProviderKind::Cpu => None,
+            ProviderKind::Cuda => Some(
+                ep::CUDA::default()
+                    .with_device_id(device)
+                    .build()
+                    .error_on_failure(),
+            ),
+            ProviderKind::TensorRt => {
+                let dir = self.engine_cache_dir.to_string_lossy().into_owned();
+                Some(
+                    ep::TensorRT::default()
+                        .with_device_id(device)
+                        .with_engine_cache(true)
+                        .with_engine_cache_path(&dir)
+                        .with_timing_cache(true)
+                        .with_timing_cache_path(&dir)
+                        .build()
+                        .error_on_failure(),
+                )
+            }
+        }
+    }
+}

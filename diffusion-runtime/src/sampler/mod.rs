@@ -1,0 +1,180 @@
+//! The sampling loop: DDIM (eps, v, x0 prediction) and flow-matching Euler (velocity), with
+//! guidance branches batched into one denoiser call per step.
+//!
+//! The loop allocates nothing: every buffer is sized when the [`Sampler`] is made and reused.
+
+pub mod guidance;
+pub mod schedule;
+
+pub use guidance::{Branches, Guidance};
+pub use schedule::BetaSchedule;
+
+use crate::error::{Error, Result};
+use crate::rng::NoiseRng;
+
+/// What the denoiser predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prediction {
+    Eps,
+    V,
+    X0,
+    Velocity,
+}
+
+/// The sampler family and its schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SamplerKind {
+    Ddim {
+        prediction: Prediction,
+        schedule: BetaSchedule,
+        train_steps: usize,
+        /// 0 = deterministic DDIM; 1 = DDPM-like ancestral noise.
+        eta: f32,
+    },
+    /// Flow matching, t from 0 (noise) to 1 (data), `x_t = t·x1 + (1 − t)·x0`, velocity
+    /// `x1 − x0` (MMAudio's convention).
+    FlowEuler,
+}
+
+/// One denoising step, batched over guidance branches.
+pub trait Denoise {
+    /// Number of branches each call evaluates (1, 2 or 3; see [`Branches`]).
+    fn branches(&self) -> Branches;
+    /// Number of latent elements per branch.
+    fn latent_len(&self) -> usize;
+    /// Predicts for every branch at once: `x` (one latent, `latent_len`) is the same for all
+    /// branches; `out` receives `branches × latent_len` values, branch-major. `t` is the
+    /// timestep as the graph expects it (a training index for DDIM, t ∈ [0, 1) for flow).
+    fn predict(&mut self, x: &[f32], t: f32, out: &mut [f32]) -> Result<()>;
+}
+
+/// A reusable sampler for one latent size and branch count.
+pub struct Sampler {
+    kind: SamplerKind,
+    alphas_cumprod: Vec<f64>,
+    pred: Vec<f32>,
+    guided: Vec<f32>,
+    noise: Vec<f32>,
+}
+
+impl Sampler {
+    pub fn new(kind: SamplerKind, latent_len: usize, branches: Branches) -> Self {
+        let alphas_cumprod = match &kind {
+            SamplerKind::Ddim {
+                schedule,
+                train_steps,
+                ..
+            } => schedule::alphas_cumprod(*schedule, *train_steps),
+            SamplerKind::FlowEuler => Vec::new(),
+        };
+        let needs_noise = matches!(kind, SamplerKind::Ddim { eta, .. } if eta > 0.0);
+        Self {
+            kind,
+            alphas_cumprod,
+            pred: vec![0.0; latent_len * branches.count()],
+            guided: vec![0.0; latent_len],
+            noise: if needs_noise {
+                vec![0.0; latent_len]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    pub fn kind(&self) -> &SamplerKind {
+        &self.kind
+    }
+
+    /// Draws `x` from N(0, I) with `rng` and denoises it in `steps` steps. `x` holds the sample
+    /// on return. Same seed, inputs and graph → the same bits on CPU.
+    pub fn sample(
+        &mut self,
+        denoiser: &mut dyn Denoise,
+        rng: &mut NoiseRng,
+        steps: usize,
+        guidance: Guidance,
+        x: &mut [f32],
+    ) -> Result<()> {
+        let n = self.guided.len();
+        let branches = denoiser.branches();
+        if x.len() != n || denoiser.latent_len() != n || self.pred.len() != n * branches.count() {
+            return Err(Error::Invalid(format!(
+                "sampler sized for {n} latent values × {} branches, got x of {} and a denoiser \
+                 with {} values × {} branches",
+                self.pred.len() / n.max(1),
+                x.len(),
+                denoiser.latent_len(),
+                branches.count()
+            )));
+        }
+        if steps == 0 {
+            return Err(Error::Invalid("steps must be at least 1".into()));
+        }
+        rng.fill_normal(x);
+        match self.kind.clone() {
+            SamplerKind::FlowEuler => {
+                let dt = 1.0 / steps as f32;
+                for k in 0..steps {
+                    let t = k as f32 / steps as f32;
+                    denoiser.predict(x, t, &mut self.pred)?;
+                    guidance::combine(&self.pred, branches, guidance, &mut self.guided);
+                    for (xi, &v) in x.iter_mut().zip(&self.guided) {
+                        *xi += dt * v;
+                    }
+                }
+            }
+            SamplerKind::Ddim {
+                prediction,
+                train_steps,
+                eta,
+                ..
+            } => {
+                for k in 0..steps {
+                    let t = schedule::ddim_timestep(train_steps, steps, k).unwrap_or(0);
+                    let a_t = self.alphas_cumprod[t];
+                    // The last step lands on clean data (ᾱ = 1).
+                    let a_prev = schedule::ddim_timestep(train_steps, steps, k + 1)
+                        .map_or(1.0, |p| self.alphas_cumprod[p]);
+                    denoiser.predict(x, t as f32, &mut self.pred)?;
+                    guidance::combine(&self.pred, branches, guidance, &mut self.guided);
+                    self.ddim_update(prediction, a_t, a_prev, eta, rng, x);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// x ← √ᾱ_prev·x̂0 + √(1 − ᾱ_prev − σ²)·ε̂ + σ·z, with x̂0 and ε̂ recovered from the guided
+    /// prediction according to what the model predicts.
+    fn ddim_update(
+        &mut self,
+        prediction: Prediction,
+        a_t: f64,
+        a_prev: f64,
+        eta: f32,
+        rng: &mut NoiseRng,
+        x: &mut [f32],
+    ) {
+        let sigma =
+            f64::from(eta) * ((1.0 - a_prev) / (1.0 - a_t)).sqrt() * (1.0 - a_t / a_prev).sqrt();
+        let (sa, s1a) = (a_t.sqrt(), (1.0 - a_t).sqrt());
+        let c_x0 = a_prev.sqrt() as f32;
+        let c_eps = (1.0 - a_prev - sigma * sigma).max(0.0).sqrt() as f32;
+        let (sa32, s1a32) = (sa as f32, s1a as f32);
+        let (inv_sa, inv_s1a) = ((1.0 / sa) as f32, (1.0 / s1a) as f32);
+        if sigma > 0.0 {
+            rng.fill_normal(&mut self.noise);
+        }
+        for (i, (xi, &m)) in x.iter_mut().zip(&self.guided).enumerate() {
+            let (x0, eps) = match prediction {
+                Prediction::Eps => ((*xi - s1a32 * m) * inv_sa, m),
+                Prediction::X0 => (m, (*xi - sa32 * m) * inv_s1a),
+                Prediction::V | Prediction::Velocity => {
+                    (sa32 * *xi - s1a32 * m, sa32 * m + s1a32 * *xi)
+                }
+            };
+            let z = if sigma > 0.0 { self.noise[i] } else { 0.0 };
+            *xi = c_x0 * x0 + c_eps * eps + sigma as f32 * z;
+        }
+    }
+}

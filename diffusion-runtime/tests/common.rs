@@ -1,0 +1,26 @@
+//! Helpers shared by the runtime's integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use diffusion_runtime::ort_env;
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures")
+}
+
+/// Loads ONNX Runtime the way an element does (setup-installed copy, env, system).
+#[track_caller]
+pub fn load_ort() {
+    if let Err(e) = ort_env::ensure_loaded(None) {
+        panic!("these tests need ONNX Runtime; run scripts/setup.sh first: {e}");
+    }
+}
+
+/// Mean and (population) standard deviation.
+pub fn mean_std(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}

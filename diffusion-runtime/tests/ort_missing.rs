@@ -1,0 +1,40 @@
+//! A missing or wrong ONNX Runtime library is an error that lists what was tried and how to
+//! fix it, never a panic. Alone in its test binary: nothing here may load a real library.
+
+use std::path::Path;
+
+use diffusion_runtime::ort_env::ensure_loaded;
+
+#[test]
+fn missing_and_wrong_libraries_are_clear_errors() {
+    let e = ensure_loaded(Some(Path::new("/nonexistent/libonnxruntime.so")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/nonexistent/libonnxruntime.so (property ort-library): no such file"),
+        "{e}"
+    );
+    assert!(e.contains("Fix: run scripts/setup.sh"), "{e}");
+    assert!(!e.contains('\n'));
+
+    // A real shared library that is not ONNX Runtime.
+    let libc = [
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists());
+    if let Some(libz) = libc {
+        let e = ensure_loaded(Some(Path::new(libz)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an ONNX Runtime library"), "{e}");
+    }
+
+    // A file that is not a library at all.
+    let junk = std::env::temp_dir().join(format!("not-a-library-{}.so", std::process::id()));
+    std::fs::write(&junk, b"not an ELF file").unwrap();
+    let e = ensure_loaded(Some(&junk)).unwrap_err().to_string();
+    let _ = std::fs::remove_file(&junk);
+    assert!(e.contains(&junk.display().to_string()), "{e}");
+}

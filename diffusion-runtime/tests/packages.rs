@@ -1,0 +1,330 @@
+//! Model packages: the fixtures open and load; each kind of broken package gives a one-line
+//! error naming the package, the file and the problem.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{fixtures, load_ort};
+use diffusion_runtime::package::{LoadEvent, LoadedPackage, ModelPackage, Role, Task, Timing};
+use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
+
+fn cpu() -> ProviderConfig {
+    ProviderConfig {
+        choice: ProviderChoice::Cpu,
+        ..Default::default()
+    }
+}
+
+/// A private copy of a fixture package to break.
+fn copy_fixture(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dst = std::env::temp_dir().join(format!(
+        "gst-generative-test-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dst);
+    copy_dir(&fixtures().join(name), &dst);
+    dst
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+fn edit_manifest(dir: &Path, from: &str, to: &str) {
+    let p = dir.join("model.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "fixture manifest lacks {from:?}");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Opens and loads the package; returns the error line.
+#[track_caller]
+fn load_error(dir: &Path) -> String {
+    load_ort();
+    let result = ModelPackage::open(dir)
+        .map_err(diffusion_runtime::Error::from)
+        .and_then(|p| LoadedPackage::load(p, &cpu(), &mut |_| {}));
+    let msg = match result {
+        Ok(_) => panic!("package {} loaded but should not have", dir.display()),
+        Err(e) => e.to_string(),
+    };
+    assert!(!msg.contains('\n'), "error is not one line: {msg}");
+    assert!(
+        msg.starts_with(&format!("model package {}: ", dir.display())),
+        "error does not name the package: {msg}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    msg
+}
+
+#[track_caller]
+fn assert_has(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "{p:?} missing from: {msg}");
+    }
+}
+
+#[test]
+fn fixture_packages_open_and_load() {
+    load_ort();
+    let presenter = ModelPackage::open(&fixtures().join("presenter")).unwrap();
+    assert_eq!(presenter.task, Task::AudioToVideo);
+    assert_eq!(presenter.latent_shape, vec![10, 6]);
+    assert!(
+        matches!(presenter.timing, Timing::Chunk(c) if c.chunk_frames == 10 && c.lookahead_frames == 2)
+    );
+    assert_eq!(presenter.default_avatar.as_deref(), Some("default"));
+    let mut events = Vec::new();
+    let loaded = LoadedPackage::load(presenter, &cpu(), &mut |e| events.push(e)).unwrap();
+    assert_eq!(loaded.graphs.len(), 3);
+    let loaded_events = events
+        .iter()
+        .filter(|e| matches!(e, LoadEvent::Loaded { .. }))
+        .count();
+    assert_eq!(loaded_events, 3);
+
+    let foley = ModelPackage::open(&fixtures().join("foley")).unwrap();
+    assert_eq!(foley.task, Task::VideoToAudio);
+    assert_eq!(foley.graphs_with(Role::VideoEncoder).count(), 2);
+    assert!(foley
+        .tokenizer
+        .as_ref()
+        .unwrap()
+        .ends_with("tokenizer.json"));
+    let foley = LoadedPackage::load(foley, &cpu(), &mut |_| {}).unwrap();
+    let (_, io) = foley.denoiser_io().unwrap();
+    assert_eq!(
+        (io.latent.as_str(), io.prediction.as_str()),
+        ("x", "velocity")
+    );
+}
+
+#[test]
+fn broken_toml_names_the_line() {
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, "[latent]", "[latent");
+    assert_has(&load_error(&d), &["model.toml: line 27: unclosed table"]);
+}
+
+#[test]
+fn unknown_field_is_rejected() {
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, "steps = 4", "stepz = 4");
+    assert_has(&load_error(&d), &["model.toml", "unknown field `stepz`"]);
+}
+
+#[test]
+fn missing_graph_file() {
+    let d = copy_fixture("presenter");
+    std::fs::remove_file(d.join("denoiser.onnx")).unwrap();
+    assert_has(
+        &load_error(&d),
+        &[": denoiser.onnx: graph[1].file: file not found in the package"],
+    );
+}
+
+#[test]
+fn wrong_input_name() {
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, r#"name = "x""#, r#"name = "noisy""#);
+    assert_has(
+        &load_error(&d),
+        &[": denoiser.onnx: graph[1].inputs[0].name: the graph has no input \"noisy\" (it has: x, t, audio, prev)"],
+    );
+}
+
+#[test]
+fn wrong_dtype_and_rank() {
+    let d = copy_fixture("presenter");
+    edit_manifest(
+        &d,
+        r#"name = "t", dtype = "float32""#,
+        r#"name = "t", dtype = "int64""#,
+    );
+    assert_has(&load_error(&d), &["denoiser.onnx: graph[1].inputs[1].dtype: \"t\" is float32 in the graph, the manifest says int64"]);
+    let d = copy_fixture("foley");
+    edit_manifest(
+        &d,
+        r#"shape = ["batch", 16]"#,
+        r#"shape = ["batch", 16, 1]"#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["denoiser.onnx: graph[", "has rank 2 in the graph"],
+    );
+}
+
+#[test]
+fn undeclared_graph_input() {
+    let d = copy_fixture("presenter");
+    edit_manifest(
+        &d,
+        "  { slot = \"previous_motion\", name = \"prev\", dtype = \"float32\", shape = [\"batch\", 2, 6] },\n",
+        "",
+    );
+    assert_has(
+        &load_error(&d),
+        &["denoiser.onnx: graph[1].inputs: graph input \"prev\" is not declared"],
+    );
+}
+
+#[test]
+fn path_escaping_the_package() {
+    let d = copy_fixture("presenter");
+    edit_manifest(
+        &d,
+        r#"file = "decoder.onnx""#,
+        r#"file = "../presenter/decoder.onnx""#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["model.toml: graph[2].file: path \"../presenter/decoder.onnx\" contains '..'"],
+    );
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, r#"file = "decoder.onnx""#, r#"file = "/etc/passwd""#);
+    assert_has(
+        &load_error(&d),
+        &["graph[2].file: path \"/etc/passwd\" is absolute"],
+    );
+    let d = copy_fixture("presenter");
+    std::os::unix::fs::symlink(
+        fixtures().join("presenter/decoder.onnx"),
+        d.join("outside.onnx"),
+    )
+    .unwrap();
+    edit_manifest(&d, r#"file = "decoder.onnx""#, r#"file = "outside.onnx""#);
+    assert_has(
+        &load_error(&d),
+        &["graph[2].file: path \"outside.onnx\" leads outside the package directory"],
+    );
+}
+
+#[test]
+fn corrupted_onnx_file() {
+    let d = copy_fixture("presenter");
+    let p = d.join("audio_encoder.onnx");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    bytes.extend_from_slice(b"\xff\xff garbage");
+    std::fs::write(&p, bytes).unwrap();
+    assert_has(
+        &load_error(&d),
+        &[": audio_encoder.onnx: graph[0].file: cannot load graph: CPU: "],
+    );
+}
+
+#[test]
+fn unknown_task_role_and_slot() {
+    let d = copy_fixture("presenter");
+    edit_manifest(
+        &d,
+        r#"task = "audio-to-video""#,
+        r#"task = "text-to-video""#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["model.toml: package.task: unknown value \"text-to-video\""],
+    );
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, r#"role = "decoder""#, r#"role = "vocoder""#);
+    assert_has(
+        &load_error(&d),
+        &["model.toml: graph[2].role: unknown value \"vocoder\""],
+    );
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, r#"slot = "previous_motion""#, r#"slot = "past""#);
+    assert_has(
+        &load_error(&d),
+        &["graph[1].inputs[3].slot: unknown slot \"past\" for denoiser"],
+    );
+    let d = copy_fixture("foley");
+    edit_manifest(&d, r#"slot = "video:sync""#, r#"slot = "video:flow""#);
+    assert_has(&load_error(&d), &["no video_encoder named \"flow\""]);
+}
+
+#[test]
+fn sampler_settings_out_of_range() {
+    for (from, to, expect) in [
+        (
+            "steps = 4",
+            "steps = 0",
+            "sampler.steps: 0 is out of range 1..=1000",
+        ),
+        (
+            "guidance_scale = 1.0",
+            "guidance_scale = -2.0",
+            "sampler.guidance_scale: -2 is out of range",
+        ),
+        ("eta = 0.0", "eta = 1.5", "sampler.eta: 1.5 is out of range"),
+        (
+            "beta_end = 0.02",
+            "beta_end = 0.00001",
+            "sampler.beta_start: need 0 < beta_start",
+        ),
+        (
+            r#"prediction = "eps""#,
+            r#"prediction = "velocity""#,
+            "sampler.prediction: unknown value \"velocity\"",
+        ),
+        (
+            "steps = 4",
+            "steps = 2000",
+            "sampler.steps: 2000 is out of range",
+        ),
+    ] {
+        let d = copy_fixture("presenter");
+        edit_manifest(&d, from, to);
+        assert_has(&load_error(&d), &["model.toml: ", expect]);
+    }
+    let d = copy_fixture("foley");
+    edit_manifest(&d, r#"prediction = "velocity""#, r#"prediction = "eps""#);
+    assert_has(
+        &load_error(&d),
+        &["sampler.prediction", "flow-euler models predict velocity"],
+    );
+}
+
+#[test]
+fn latent_shape_must_match_denoiser() {
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, "shape = [10, 6]", "shape = [12, 6]");
+    assert_has(
+        &load_error(&d),
+        &[
+            "graph[1].inputs.latent: shape",
+            "disagrees with latent.shape [12, 6]",
+        ],
+    );
+}
+
+#[test]
+fn missing_manifest_and_required_role() {
+    let d = copy_fixture("presenter");
+    std::fs::remove_file(d.join("model.toml")).unwrap();
+    assert_has(
+        &load_error(&d),
+        &["model.toml: -: cannot read the manifest"],
+    );
+    let d = copy_fixture("presenter");
+    let p = d.join("model.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let decoder = text.find("[[graph]]\nrole = \"decoder\"").unwrap();
+    std::fs::write(&p, &text[..decoder]).unwrap();
+    assert_has(
+        &load_error(&d),
+        &["model.toml: graph: missing a graph with role \"decoder\""],
+    );
+}

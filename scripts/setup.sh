@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for building and running the plugins: system packages, the
+# pinned ONNX Runtime (sha256-checked), the Python packages for model tooling, a release build,
+# and the plugins installed where GStreamer finds them. Idempotent; prints what it does.
+#   scripts/setup.sh           # everything
+#   scripts/setup.sh --no-build  # packages and ONNX Runtime only
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+build=1
+[ "${1:-}" = "--no-build" ] && build=0
+
+APT_PACKAGES=(
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-espeak
+  pkg-config meson ninja-build python3-pip python3-venv unzip ca-certificates curl build-essential
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "Installing Debian packages: ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  say "Debian packages already installed"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install a Rust toolchain (rustup, 1.85 or newer) first" >&2
+  exit 1
+fi
+
+# A private Python environment for the model tooling (fixture generator, training scripts).
+VENV="$DATA_HOME/gst-generative/venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "Creating Python environment $VENV"
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import onnx, numpy' 2>/dev/null; then
+  say "Installing Python packages (onnx, numpy) into $VENV"
+  "$VENV/bin/pip" install -q "onnx==1.23.2" "numpy>=1.26,<3"
+fi
+
+if [ ! -f "$ORT_DIR/libonnxruntime.so.$ORT_VERSION" ]; then
+  say "Installing ONNX Runtime $ORT_VERSION (CPU) into $ORT_DIR"
+  dl="$CACHE_HOME/gst-generative/wheels"
+  mkdir -p "$dl" "$ORT_DIR"
+  if [ ! -f "$dl/$ORT_WHEEL" ]; then
+    "$VENV/bin/pip" download -q --no-deps --only-binary=:all: --python-version 3.11 \
+      --platform manylinux_2_28_x86_64 "onnxruntime==$ORT_VERSION" -d "$dl"
+  fi
+  echo "$ORT_WHEEL_SHA256  $dl/$ORT_WHEEL" | sha256sum -c -
+  tmp=$(mktemp -d)
+  unzip -q -o "$dl/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" -d "$tmp"
+  install -m 0644 "$tmp/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/"
+  rm -rf "$tmp"
+else
+  say "ONNX Runtime $ORT_VERSION already installed in $ORT_DIR"
+fi
+ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
+
+if [ "$build" -eq 1 ]; then
+  say "Building the plugins (cargo build --release)"
+  (cd "$REPO_ROOT" && cargo build --release --locked -p gst-plugin-mirage -p gst-plugin-v2a)
+  say "Installing the plugins into $USER_PLUGIN_DIR (GStreamer's per-user plugin directory)"
+  mkdir -p "$USER_PLUGIN_DIR"
+  install -m 0755 "$REPO_ROOT/target/release/libgstmirage.so" "$REPO_ROOT/target/release/libgstv2a.so" "$USER_PLUGIN_DIR/"
+fi
+say "Setup done"
