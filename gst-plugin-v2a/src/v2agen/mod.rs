@@ -1,0 +1,46 @@
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+/// Where the model runs (`execution-provider` property).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstV2aExecutionProvider")]
+pub enum ExecutionProvider {
+    #[default]
+    #[enum_value(name = "Auto: TensorRT, then CUDA, then CPU", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu = 1,
+    #[enum_value(name = "CUDA (error if unavailable)", nick = "cuda")]
+    Cuda = 2,
+    #[enum_value(name = "TensorRT (error if unavailable)", nick = "tensorrt")]
+    TensorRt = 3,
+}
+
+impl From<ExecutionProvider> for diffusion_runtime::provider::ProviderChoice {
+    fn from(p: ExecutionProvider) -> Self {
+        use diffusion_runtime::provider::ProviderChoice as C;
+        match p {
+            ExecutionProvider::Auto => C::Auto,
+            ExecutionProvider::Cpu => C::Cpu,
+            ExecutionProvider::Cuda => C::Cuda,
+            ExecutionProvider::TensorRt => C::TensorRt,
+        }
+    }
+}
+
+glib::wrapper! {
+    pub struct V2aGen(ObjectSubclass<imp::V2aGen>) @extends gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    gst::Element::register(
+        Some(plugin),
+        "v2agen",
+        gst::Rank::NONE,
+        V2aGen::static_type(),
+    )
+}

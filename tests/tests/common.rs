@@ -1,0 +1,50 @@
+//! Helpers for whole-element tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use gst::prelude::*;
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().expect("gst init");
+        gstmirage::plugin_register_static().expect("register mirage");
+        gstv2a::plugin_register_static().expect("register v2a");
+    });
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/fixtures")
+        .join(name)
+}
+
+/// Puts `element` in a pipeline, asks for READY and returns the error text posted, if any,
+/// together with every `Progress` message type seen.
+pub fn go_ready(element: &gst::Element) -> (Result<(), String>, Vec<gst::ProgressType>) {
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(element).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let result = pipeline.set_state(gst::State::Ready);
+    let mut progress = Vec::new();
+    let mut error = None;
+    while let Some(msg) = bus.pop() {
+        match msg.view() {
+            gst::MessageView::Progress(p) => progress.push(p.get().0),
+            gst::MessageView::Error(e) => error = Some(e.error().message().to_string()),
+            _ => {}
+        }
+    }
+    let outcome = match (result, error) {
+        (Ok(_), None) => Ok(()),
+        (Ok(_), Some(e)) => Err(format!(
+            "state change succeeded but an error was posted: {e}"
+        )),
+        (Err(_), Some(e)) => Err(e),
+        (Err(_), None) => Err("state change failed without an error message".into()),
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    (outcome, progress)
+}

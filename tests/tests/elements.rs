@@ -1,0 +1,194 @@
+//! Both elements: registration, pads, properties and model loading at READY.
+
+mod common;
+
+use common::{fixture, go_ready, init};
+use gst::prelude::*;
+
+#[track_caller]
+fn assert_properties(factory: &str, names: &[&str]) {
+    let e = gst::ElementFactory::make(factory).build().unwrap();
+    for n in names {
+        let p = e
+            .find_property(n)
+            .unwrap_or_else(|| panic!("{factory} lacks property {n}"));
+        assert!(
+            !p.blurb().unwrap_or_default().is_empty(),
+            "{factory}:{n} has no blurb"
+        );
+    }
+}
+
+#[test]
+fn miragegen_pads_and_properties() {
+    init();
+    assert_properties(
+        "miragegen",
+        &[
+            "model",
+            "avatar",
+            "steps",
+            "guidance-scale",
+            "seed",
+            "execution-provider",
+            "device-id",
+            "engine-cache-dir",
+            "ort-library",
+            "adaptive-steps",
+            "min-steps",
+        ],
+    );
+    let e = gst::ElementFactory::make("miragegen").build().unwrap();
+    let sink = e.static_pad("sink").unwrap();
+    let src = e.static_pad("src").unwrap();
+    assert!(sink
+        .pad_template_caps()
+        .iter()
+        .all(|s| s.name() == "audio/x-raw"));
+    assert!(src
+        .pad_template_caps()
+        .iter()
+        .all(|s| s.name() == "video/x-raw"));
+    // Defaults come from the package: 0 steps / negative guidance mean "package default".
+    assert_eq!(e.property::<u32>("steps"), 0);
+    assert_eq!(e.property::<f64>("guidance-scale"), -1.0);
+    e.set_property_from_str("execution-provider", "cpu");
+    let v = e.property_value("execution-provider");
+    assert_eq!(
+        glib::EnumValue::from_value(&v).map(|(_, ev)| ev.nick()),
+        Some("cpu")
+    );
+}
+
+#[test]
+fn v2agen_pads_and_properties() {
+    init();
+    assert_properties(
+        "v2agen",
+        &[
+            "model",
+            "prompt",
+            "negative-prompt",
+            "guidance-scale",
+            "negative-audio-scale",
+            "steps",
+            "seed",
+            "mix-existing",
+            "execution-provider",
+            "device-id",
+            "engine-cache-dir",
+            "ort-library",
+        ],
+    );
+    let e = gst::ElementFactory::make("v2agen").build().unwrap();
+    for p in ["sink", "src", "audio_src"] {
+        assert!(e.static_pad(p).is_some(), "no {p} pad");
+    }
+    let pad = e
+        .request_pad_simple("audio_sink")
+        .expect("audio_sink request pad");
+    assert_eq!(pad.name(), "audio_sink");
+    e.release_request_pad(&pad);
+    assert!(e.static_pad("audio_sink").is_none());
+    assert!(
+        e.request_pad_simple("audio_sink").is_some(),
+        "can request again after release"
+    );
+}
+
+#[test]
+fn no_model_is_a_clear_error_at_ready() {
+    init();
+    for factory in ["miragegen", "v2agen"] {
+        let e = gst::ElementFactory::make(factory).build().unwrap();
+        let (r, _) = go_ready(&e);
+        let msg = r.unwrap_err();
+        assert!(
+            msg.starts_with("no model package: set the model property"),
+            "{factory}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn fixture_packages_load_at_ready_with_progress() {
+    init();
+    for (factory, pkg) in [("miragegen", "presenter"), ("v2agen", "foley")] {
+        let e = gst::ElementFactory::make(factory)
+            .property("model", fixture(pkg).to_str().unwrap())
+            .property_from_str("execution-provider", "cpu")
+            .build()
+            .unwrap();
+        let (r, progress) = go_ready(&e);
+        r.unwrap_or_else(|m| panic!("{factory}: {m}"));
+        assert_eq!(
+            progress.first(),
+            Some(&gst::ProgressType::Start),
+            "{factory}: {progress:?}"
+        );
+        assert_eq!(
+            progress.last(),
+            Some(&gst::ProgressType::Complete),
+            "{factory}: {progress:?}"
+        );
+        assert!(
+            progress
+                .iter()
+                .filter(|p| **p == gst::ProgressType::Continue)
+                .count()
+                >= 3
+        );
+    }
+}
+
+#[test]
+fn broken_package_and_wrong_task_fail_at_ready() {
+    init();
+    let dir = std::env::temp_dir().join(format!("gst-generative-elem-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["model.toml", "audio_encoder.onnx", "denoiser.onnx"] {
+        std::fs::copy(fixture("presenter").join(f), dir.join(f)).unwrap();
+    }
+    let e = gst::ElementFactory::make("miragegen")
+        .property("model", dir.to_str().unwrap())
+        .build()
+        .unwrap();
+    let msg = go_ready(&e).0.unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        msg.contains(": decoder.onnx: graph[2].file: file not found in the package"),
+        "{msg}"
+    );
+
+    let e = gst::ElementFactory::make("miragegen")
+        .property("model", fixture("foley").to_str().unwrap())
+        .build()
+        .unwrap();
+    let msg = go_ready(&e).0.unwrap_err();
+    assert!(
+        msg.contains("package.task: is \"video-to-audio\", this element needs \"audio-to-video\""),
+        "{msg}"
+    );
+}
+
+#[test]
+fn elements_do_not_pretend_to_generate() {
+    init();
+    let e = gst::ElementFactory::make("miragegen")
+        .property("model", fixture("presenter").to_str().unwrap())
+        .build()
+        .unwrap();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&e).unwrap();
+    assert!(pipeline.set_state(gst::State::Paused).is_err());
+    let bus = pipeline.bus().unwrap();
+    let err = std::iter::from_fn(|| bus.pop())
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().message().to_string()),
+            _ => None,
+        })
+        .expect("an error message");
+    assert!(err.contains("does not generate video yet"), "{err}");
+    pipeline.set_state(gst::State::Null).unwrap();
+}
