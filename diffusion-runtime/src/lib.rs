@@ -12,6 +12,7 @@ pub mod provider;
 pub mod rng;
 pub mod sampler;
 pub mod session_cache;
+pub mod tensor;
 pub mod time;
 
 pub use error::{Error, PackageError, Result};

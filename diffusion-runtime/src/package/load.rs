@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ndarray::{ArrayD, ArrayViewD};
+use ort::session::SessionInputValue;
 use ort::value::TensorRef;
 
 use super::{Dim, GraphSpec, ModelPackage, Role, TensorSpec};
@@ -31,6 +32,13 @@ pub enum LoadEvent {
         shared: bool,
         load_time: Duration,
     },
+}
+
+/// An input tensor for [`LoadedGraph::run`].
+#[derive(Debug, Clone)]
+pub enum GraphInput<'a> {
+    F32(ArrayViewD<'a, f32>),
+    I64(ArrayViewD<'a, i64>),
 }
 
 /// A graph of a package, loaded.
@@ -225,18 +233,35 @@ impl LoadedGraph {
         inputs: &[(&str, ArrayViewD<'_, f32>)],
         outputs: &[&str],
     ) -> Result<Vec<ArrayD<f32>>> {
+        let inputs: Vec<(&str, GraphInput)> = inputs
+            .iter()
+            .map(|(s, a)| (*s, GraphInput::F32(a.view())))
+            .collect();
+        self.run(&inputs, outputs)
+    }
+
+    /// Runs the graph on inputs of any supported type given by slot; float outputs by slot.
+    pub fn run(
+        &self,
+        inputs: &[(&str, GraphInput<'_>)],
+        outputs: &[&str],
+    ) -> Result<Vec<ArrayD<f32>>> {
         let fail = |m: String| Error::Inference {
             graph: self.spec.file.clone(),
             message: m,
         };
-        let mut values = Vec::with_capacity(inputs.len());
+        let mut values: Vec<(String, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
         for (slot, array) in inputs {
             let spec = self
                 .spec
                 .input(slot)
                 .ok_or_else(|| fail(format!("no input slot {slot}")))?;
-            let t = TensorRef::from_array_view(array.view()).map_err(|e| fail(e.to_string()))?;
-            values.push((spec.name.clone(), t));
+            let value: SessionInputValue<'_> = match array {
+                GraphInput::F32(a) => TensorRef::from_array_view(a.view()).map(Into::into),
+                GraphInput::I64(a) => TensorRef::from_array_view(a.view()).map(Into::into),
+            }
+            .map_err(|e| fail(e.to_string()))?;
+            values.push((spec.name.clone(), value));
         }
         let mut session = self.session.lock();
         let out = session.run(values).map_err(|e| fail(e.to_string()))?;
