@@ -138,7 +138,7 @@ fn conditions(
     pkg: &LoadedPackage,
     timed: &mut Timed,
     rng: &mut NoiseRng,
-) -> (f64, Vec<(String, ArrayD<f32>)>, Option<ArrayD<f32>>) {
+) -> (f64, BranchConditions, Option<ArrayD<f32>>) {
     let den = pkg.graph(Role::Denoiser).expect("denoiser");
     let p = &pkg.package;
     let mut conds = Vec::new();

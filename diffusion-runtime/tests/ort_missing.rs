@@ -38,3 +38,19 @@ fn missing_and_wrong_libraries_are_clear_errors() {
     let _ = std::fs::remove_file(&junk);
     assert!(e.contains(&junk.display().to_string()), "{e}");
 }
+
+/// Run by `scripts/ort-matrix.sh` with `GST_GENERATIVE_OLD_ORT` pointing at ONNX Runtime 1.19:
+/// a library older than the oldest supported is refused with its version, not loaded.
+#[test]
+#[ignore = "needs GST_GENERATIVE_OLD_ORT (scripts/ort-matrix.sh sets it)"]
+fn too_old_library_is_refused_by_version() {
+    let old = std::env::var("GST_GENERATIVE_OLD_ORT")
+        .expect("GST_GENERATIVE_OLD_ORT must name an old libonnxruntime.so");
+    let e = ensure_loaded(Some(Path::new(&old)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("version 1.19.2 is not supported (need 1.20 or newer)"),
+        "{e}"
+    );
+}

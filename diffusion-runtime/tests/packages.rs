@@ -284,6 +284,16 @@ fn sampler_settings_out_of_range() {
             "steps = 2000",
             "sampler.steps: 2000 is out of range",
         ),
+        (
+            "train_steps = 1000\n",
+            "",
+            "sampler.train_steps: missing (required for ddim)",
+        ),
+        (
+            "default_avatar = \"default\"\n",
+            "",
+            "assets.default_avatar: missing: the graphs take a reference portrait",
+        ),
     ] {
         let d = copy_fixture("presenter");
         edit_manifest(&d, from, to);

@@ -70,6 +70,7 @@ pub struct RawSampler {
     pub kind: String,
     pub prediction: String,
     pub steps: i64,
+    #[serde(default = "no_guidance")]
     pub guidance_scale: f64,
     #[serde(default)]
     pub negative_audio_scale: f64,
@@ -78,6 +79,11 @@ pub struct RawSampler {
     pub beta_start: Option<f64>,
     pub beta_end: Option<f64>,
     pub eta: Option<f64>,
+}
+
+/// `guidance_scale` when omitted: 1 = the conditional prediction only.
+fn no_guidance() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -234,6 +234,16 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
             ctx.file(&format!("assets.avatars.{name}"), file)?,
         );
     }
+    let takes_portrait = graphs.iter().any(|g| {
+        g.role == Role::ReferenceEncoder
+            || (g.role == Role::Decoder && g.input("reference_image").is_some())
+    });
+    if takes_portrait && raw.assets.default_avatar.is_none() {
+        return Err(ctx.manifest_err(
+            "assets.default_avatar",
+            "missing: the graphs take a reference portrait, so the package needs [assets.avatars] and a default_avatar",
+        ));
+    }
     if let Some(d) = &raw.assets.default_avatar {
         if !avatars.contains_key(d) {
             return Err(ctx.manifest_err(
@@ -292,8 +302,10 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
                     "v" => Prediction::V,
                     _ => Prediction::X0,
                 };
-            let train_steps = in_range(s.train_steps.unwrap_or(1000), 1, 100_000)
-                .map_err(|p| e("train_steps", p))? as usize;
+            let missing = |field: &str| e(field, "missing (required for ddim)".into());
+            let train_steps = s.train_steps.ok_or_else(|| missing("train_steps"))?;
+            let train_steps =
+                in_range(train_steps, 1, 100_000).map_err(|p| e("train_steps", p))? as usize;
             if steps as usize > train_steps {
                 return Err(e(
                     "steps",
@@ -301,14 +313,17 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
                 ));
             }
             let eta = finite(s.eta.unwrap_or(0.0), "eta", 1.0)?;
-            let name = s.beta_schedule.as_deref().unwrap_or("linear");
+            let name = s
+                .beta_schedule
+                .as_deref()
+                .ok_or_else(|| missing("beta_schedule"))?;
             let schedule = match one_of(name, &["linear", "scaled-linear", "cosine"])
                 .map_err(|p| e("beta_schedule", p))?
             {
                 "cosine" => BetaSchedule::Cosine,
                 lin => {
-                    let start = s.beta_start.unwrap_or(1e-4);
-                    let end = s.beta_end.unwrap_or(0.02);
+                    let start = s.beta_start.ok_or_else(|| missing("beta_start"))?;
+                    let end = s.beta_end.ok_or_else(|| missing("beta_end"))?;
                     if !(start > 0.0 && start < end && end < 1.0) {
                         return Err(e(
                             "beta_start",
@@ -338,14 +353,11 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
     })
 }
 
-/// Slots a role accepts: (slot, required). `video:*` is checked separately.
-fn slots(
-    task: Task,
-    role: Role,
-) -> (
-    &'static [(&'static str, bool)],
-    &'static [(&'static str, bool)],
-) {
+/// (slot name, required) pairs.
+type SlotList = &'static [(&'static str, bool)];
+
+/// Slots a role accepts, inputs then outputs. `video:*` is checked separately.
+fn slots(task: Task, role: Role) -> (SlotList, SlotList) {
     match (task, role) {
         (Task::AudioToVideo, Role::AudioEncoder) => (&[("audio", true)], &[("features", true)]),
         (Task::AudioToVideo, Role::Denoiser) => (

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets everything up (scripts/setup.sh) and runs the whole test suite: the fixture generator's
+# reproducibility, every cargo test (on the pinned ONNX Runtime, then on older releases), the
+# plugins in gst-inspect-1.0 with ONNX Runtime absent, and a meson build + install whose
+# installed plugins must load. Idempotent.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$REPO_ROOT"
+
+bash scripts/setup.sh
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+say "Checking that models/tools/make_fixtures.py regenerates the committed fixtures byte for byte"
+"$DATA_HOME/gst-generative/venv/bin/python" models/tools/make_fixtures.py "$tmp/fixtures" >/dev/null
+diff -r "$tmp/fixtures" models/fixtures
+echo "fixtures match"
+
+say "Running the Rust tests (cargo test --workspace)"
+cargo test --workspace --locked
+
+bash scripts/ort-matrix.sh
+
+say "Checking both elements in gst-inspect-1.0 with ONNX Runtime absent"
+mkdir -p "$tmp/empty-data"
+for element in miragegen v2agen; do
+  # An empty XDG_DATA_HOME hides the setup-installed ONNX Runtime and the user plugin dir.
+  env -u ORT_DYLIB_PATH XDG_DATA_HOME="$tmp/empty-data" GST_REGISTRY="$tmp/registry.bin" \
+    GST_PLUGIN_PATH="$REPO_ROOT/target/release" gst-inspect-1.0 "$element" > "$tmp/$element.txt"
+  for want in "Pad Templates:" "execution-provider" "ort-library" "engine-cache-dir"; do
+    grep -q -- "$want" "$tmp/$element.txt" || { echo "gst-inspect-1.0 $element lacks '$want'" >&2; exit 1; }
+  done
+  echo "$element: inspected without ONNX Runtime"
+done
+
+bash scripts/meson-check.sh
+
+say "All tests passed"
