@@ -22,6 +22,11 @@ cargo test --workspace --locked
 
 bash scripts/ort-matrix.sh
 
+say "Running the full path (encoders -> sampler with guidance branches -> decoder) on both fixture packages"
+for pkg in presenter foley; do
+  cargo bench --locked -q -p diffusion-runtime --bench package -- "models/fixtures/$pkg" --iters 1 --provider cpu | tail -4
+done
+
 say "Checking both elements in gst-inspect-1.0 with ONNX Runtime absent"
 mkdir -p "$tmp/empty-data"
 for element in miragegen v2agen; do

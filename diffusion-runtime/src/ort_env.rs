@@ -94,7 +94,7 @@ pub fn candidates(explicit: Option<&Path>) -> Vec<(PathBuf, Origin)> {
 
 /// Reads the version string of a candidate without initialising `ort`, so that a too-old library
 /// gets a precise message.
-fn probe_version(path: &Path) -> std::result::Result<String, String> {
+fn probe_version(path: &Path) -> std::result::Result<(libloading::Library, String), String> {
     // SAFETY: loading a shared library runs its initialisers; that is the point of the call, and
     // the same library is loaded by `ort` right after.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| e.to_string())?;
@@ -111,9 +111,7 @@ fn probe_version(path: &Path) -> std::result::Result<String, String> {
     // SAFETY: non-null base from the library; the string is static in the library.
     let v = unsafe { CStr::from_ptr(((*base).GetVersionString)()) };
     let version = v.to_string_lossy().into_owned();
-    // Keep the library mapped: `ort` opens it again, and unloading ONNX Runtime is not supported.
-    std::mem::forget(lib);
-    Ok(version)
+    Ok((lib, version))
 }
 
 fn minor_of(version: &str) -> Option<u32> {
@@ -140,8 +138,10 @@ pub fn ensure_loaded(explicit: Option<&Path>) -> Result<LoadedOrt> {
             tried.push(format!("{} ({origin}): no such file", path.display()));
             continue;
         }
-        let version = match probe_version(&path) {
-            Ok(v) => v,
+        // A rejected library is unloaded again (dropped), so that it cannot shadow a later
+        // candidate with the same soname.
+        let (probe, version) = match probe_version(&path) {
+            Ok(p) => p,
             Err(e) => {
                 tried.push(format!("{} ({origin}): {e}", path.display()));
                 continue;
@@ -166,6 +166,8 @@ pub fn ensure_loaded(explicit: Option<&Path>) -> Result<LoadedOrt> {
             });
         match env {
             Ok(env) => {
+                // Keep the probe's handle mapped: unloading ONNX Runtime is not supported.
+                std::mem::forget(probe);
                 let loaded = LoadedOrt {
                     path,
                     version,
@@ -177,12 +179,28 @@ pub fn ensure_loaded(explicit: Option<&Path>) -> Result<LoadedOrt> {
             Err(e) => tried.push(format!("{} ({origin}): {e}", path.display())),
         }
     }
+    let fix = match explicit.filter(|p| !p.as_os_str().is_empty()) {
+        Some(_) => "Fix: point the ort-library property at a libonnxruntime.so 1.20 or newer, or \
+                    clear it to use ORT_DYLIB_PATH, the setup-installed copy or the system's"
+            .to_string(),
+        None if std::env::var_os(ORT_DYLIB_ENV).is_some_and(|v| !v.is_empty()) => format!(
+            "Fix: point {ORT_DYLIB_ENV} at a libonnxruntime.so 1.20 or newer, or unset it to use \
+             the setup-installed copy or the system's"
+        ),
+        None => format!(
+            "Fix: run scripts/setup.sh (installs the pinned CPU build), or set the ort-library \
+             property or {ORT_DYLIB_ENV} to a libonnxruntime.so 1.20 or newer"
+        ),
+    };
     Err(Error::OrtLoad(format!(
-        "could not load ONNX Runtime (need 1.{MIN_ORT_MINOR}..1.{NEWEST_TESTED_ORT_MINOR}); tried: {}. \
-         Fix: run scripts/setup.sh (installs the pinned CPU build), or set the ort-library property \
-         or {ORT_DYLIB_ENV} to a libonnxruntime.so",
+        "could not load ONNX Runtime 1.{MIN_ORT_MINOR} or newer (tested up to 1.{NEWEST_TESTED_ORT_MINOR}); tried: {}. {fix}",
         tried.join("; ")
     )))
+}
+
+/// The library this process loaded, if any (never loaded by plugin registration).
+pub fn loaded() -> Option<LoadedOrt> {
+    LOADED.get().map(|(l, _)| l.clone())
 }
 
 /// The process-wide `ort` environment, once loaded.

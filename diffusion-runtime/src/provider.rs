@@ -85,22 +85,24 @@ impl ProviderConfig {
         }
     }
 
-    /// The `ort` dispatch for one provider, set to fail loudly so that we see why it did not
-    /// register and can move on (auto) or report it (explicit).
-    pub(crate) fn dispatch(&self, kind: ProviderKind) -> Option<ExecutionProviderDispatch> {
+    /// The `ort` dispatches to register for one provider, each set to fail loudly so that we
+    /// see why it did not register and can move on (auto) or report it (explicit). TensorRT is
+    /// registered with CUDA behind it, so that nodes TensorRT rejects run on the GPU, not the
+    /// CPU. CPU needs none: it is what a session has without any provider.
+    pub(crate) fn dispatch(&self, kind: ProviderKind) -> Vec<ExecutionProviderDispatch> {
         let device = i32::try_from(self.device_id).unwrap_or(i32::MAX);
+        let cuda = || {
+            ep::CUDA::default()
+                .with_device_id(device)
+                .build()
+                .error_on_failure()
+        };
         match kind {
-            // CPU is what a session has without any provider registered.
-            ProviderKind::Cpu => None,
-            ProviderKind::Cuda => Some(
-                ep::CUDA::default()
-                    .with_device_id(device)
-                    .build()
-                    .error_on_failure(),
-            ),
+            ProviderKind::Cpu => Vec::new(),
+            ProviderKind::Cuda => vec![cuda()],
             ProviderKind::TensorRt => {
                 let dir = self.engine_cache_dir.to_string_lossy().into_owned();
-                Some(
+                vec![
                     ep::TensorRT::default()
                         .with_device_id(device)
                         .with_engine_cache(true)
@@ -109,7 +111,8 @@ impl ProviderConfig {
                         .with_timing_cache_path(&dir)
                         .build()
                         .error_on_failure(),
-                )
+                    cuda(),
+                ]
             }
         }
     }

@@ -67,8 +67,25 @@ pub struct LoadReport {
     pub load_time: Duration,
 }
 
-static REGISTRY: Lazy<Mutex<HashMap<Key, Weak<SharedSession>>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+/// One registry entry: the per-key load lock (held while a session builds, so that two instances
+/// never build the same TensorRT engine twice) and the session, once loaded.
+#[derive(Default)]
+struct Slot {
+    load: Mutex<()>,
+    session: Mutex<Weak<SharedSession>>,
+}
+
+impl Slot {
+    fn get(&self) -> Option<Arc<SharedSession>> {
+        self.session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .upgrade()
+    }
+}
+
+/// The registry lock is only held to find or create a slot, never while a session builds.
+static REGISTRY: Lazy<Mutex<HashMap<Key, Arc<Slot>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 fn ports(outlets: &[ort::value::Outlet]) -> Vec<Port> {
     outlets
@@ -85,34 +102,45 @@ fn ports(outlets: &[ort::value::Outlet]) -> Vec<Port> {
         .collect()
 }
 
+/// Why one provider attempt failed.
+enum Attempt {
+    /// The provider could not be registered (not in this build, no device, missing libraries).
+    Unavailable(String),
+    /// The provider registered but the graph did not load (a corrupted file, unsupported ops).
+    LoadFailed(String),
+}
+
 fn build(
     graph: &Path,
     kind: ProviderKind,
     config: &ProviderConfig,
-) -> std::result::Result<Session, String> {
-    let env = ort_env::environment().map_err(|e| e.to_string())?;
-    let mut builder = Session::builder(env).map_err(|e| e.to_string())?;
-    if let Some(dispatch) = config.dispatch(kind) {
+) -> std::result::Result<Session, Attempt> {
+    let env = ort_env::environment().map_err(|e| Attempt::Unavailable(e.to_string()))?;
+    let mut builder = Session::builder(env).map_err(|e| Attempt::Unavailable(e.to_string()))?;
+    let dispatch = config.dispatch(kind);
+    if !dispatch.is_empty() {
         if kind == ProviderKind::TensorRt {
             std::fs::create_dir_all(&config.engine_cache_dir).map_err(|e| {
-                format!(
+                Attempt::Unavailable(format!(
                     "cannot create engine-cache-dir {}: {e}",
                     config.engine_cache_dir.display()
-                )
+                ))
             })?;
         }
         builder = builder
-            .with_execution_providers([dispatch])
-            .map_err(|e| e.to_string())?;
+            .with_execution_providers(dispatch)
+            .map_err(|e| Attempt::Unavailable(e.to_string()))?;
     }
-    builder.commit_from_file(graph).map_err(|e| e.to_string())
+    builder
+        .commit_from_file(graph)
+        .map_err(|e| Attempt::LoadFailed(e.to_string()))
 }
 
 /// Returns the shared session for `graph` under `config`, loading it if no one holds it.
 ///
-/// `auto` tries TensorRT, CUDA, then CPU; an explicit provider that fails is an error. A graph
-/// that ONNX Runtime cannot load at all (a corrupted file) fails on the CPU attempt and is
-/// reported as such.
+/// `auto` tries TensorRT, CUDA, then CPU, and moves on when a provider is unavailable or cannot
+/// load the graph; an explicit provider that fails is an error. A graph that ONNX Runtime cannot
+/// load at all (a corrupted file) is reported with ONNX Runtime's own reason.
 pub fn get_or_load(
     graph: &Path,
     config: &ProviderConfig,
@@ -124,11 +152,13 @@ pub fn get_or_load(
         graph: canonical.clone(),
         config: config.clone(),
     };
-    // Loads are serialised by this lock; a TensorRT build therefore blocks other loads, which
-    // also keeps two instances from building the same engine twice.
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    registry.retain(|_, w| w.strong_count() > 0);
-    if let Some(s) = registry.get(&key).and_then(Weak::upgrade) {
+    let slot = {
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        registry.retain(|_, slot| Arc::strong_count(slot) > 1 || slot.get().is_some());
+        registry.entry(key).or_default().clone()
+    };
+    let _loading = slot.load.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = slot.get() {
         let report = LoadReport {
             provider: s.provider,
             skipped: Vec::new(),
@@ -139,6 +169,7 @@ pub fn get_or_load(
     }
     let start = Instant::now();
     let mut skipped = Vec::new();
+    let mut load_failure = None;
     for &kind in config.attempts() {
         match build(&canonical, kind, config) {
             Ok(session) => {
@@ -149,7 +180,7 @@ pub fn get_or_load(
                     outputs: ports(session.outputs()),
                     session: Mutex::new(session),
                 });
-                registry.insert(key, Arc::downgrade(&shared));
+                *slot.session.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&shared);
                 let report = LoadReport {
                     provider: kind,
                     skipped,
@@ -158,19 +189,35 @@ pub fn get_or_load(
                 };
                 return Ok((shared, report));
             }
-            Err(e) => skipped.push((kind, e)),
+            Err(Attempt::Unavailable(e)) => skipped.push((kind, e)),
+            Err(Attempt::LoadFailed(e)) => {
+                load_failure = Some((kind, e.clone()));
+                skipped.push((kind, e));
+            }
         }
     }
-    let reasons: Vec<String> = skipped.iter().map(|(k, e)| format!("{k}: {e}")).collect();
-    let message = if config.attempts().len() == 1 && config.attempts()[0] != ProviderKind::Cpu {
-        format!(
-            "execution provider {} could not be used ({}); choose execution-provider=auto or cpu, \
-             or install an ONNX Runtime build with that provider",
-            config.attempts()[0],
-            reasons.join("; ")
-        )
-    } else {
-        format!("cannot load graph: {}", reasons.join("; "))
+    let unavailable: Vec<String> = skipped
+        .iter()
+        .filter(|(k, _)| load_failure.as_ref().is_none_or(|(f, _)| f != k))
+        .map(|(k, e)| format!("{k}: {e}"))
+        .collect();
+    let message = match (load_failure, config.attempts()) {
+        (Some((kind, e)), _) if unavailable.is_empty() => {
+            format!("cannot load graph on {kind}: {e}")
+        }
+        (Some((kind, e)), _) => format!(
+            "cannot load graph on {kind}: {e} (not available: {})",
+            unavailable.join("; ")
+        ),
+        (None, [only]) => format!(
+            "execution provider {only} could not be used ({}); choose execution-provider=auto or \
+             cpu, or install an ONNX Runtime build with that provider",
+            unavailable.join("; ")
+        ),
+        (None, _) => format!(
+            "no execution provider could be used: {}",
+            unavailable.join("; ")
+        ),
     };
     Err(Error::Provider(message))
 }
@@ -178,5 +225,8 @@ pub fn get_or_load(
 /// Number of sessions currently alive in the registry (for tests and diagnostics).
 pub fn live_sessions() -> usize {
     let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    registry.values().filter(|w| w.strong_count() > 0).count()
+    registry
+        .values()
+        .filter(|slot| slot.get().is_some())
+        .count()
 }

@@ -222,7 +222,7 @@ fn corrupted_onnx_file() {
     std::fs::write(&p, bytes).unwrap();
     assert_has(
         &load_error(&d),
-        &[": audio_encoder.onnx: graph[0].file: cannot load graph: CPU: "],
+        &[": audio_encoder.onnx: graph[0].file: cannot load graph on CPU: "],
     );
 }
 
