@@ -28,6 +28,9 @@ pub struct DenoiserIo {
     pub timestep_type: TimestepType,
     /// 1 for `[batch]`, 0 for a scalar timestep shared by the batch.
     pub timestep_rank: usize,
+    /// Optional int64 `[batch]` input telling the graph which guidance branch each batch row
+    /// is (0 = c, 1 = ∅, 2 = neg), for models that substitute learned null conditions.
+    pub branch: Option<String>,
     pub prediction: String,
 }
 
@@ -108,6 +111,11 @@ impl OnnxDenoiser {
             TimestepTensor::I64(t) => binding.bind_input(&io.timestep, t),
         }
         .map_err(mk)?;
+        if let Some(name) = &io.branch {
+            let index: Vec<i64> = (0..b as i64).collect();
+            let tensor = Tensor::from_array((vec![b], index)).map_err(mk)?;
+            binding.bind_input(name, &tensor).map_err(mk)?;
+        }
         for (name, _) in &conditions[0] {
             let parts: Vec<_> = conditions
                 .iter()

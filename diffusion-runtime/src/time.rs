@@ -31,13 +31,15 @@ impl Rate {
         Self { num, den }
     }
 
-    /// Parses `"25/1"`, `"30000/1001"` or `"25"`; both parts must be positive.
+    /// Parses `"25/1"`, `"30000/1001"` or `"25"`; both parts must be in 1..=u32::MAX.
     pub fn parse(s: &str) -> Option<Self> {
         let (n, d) = match s.split_once('/') {
             Some((n, d)) => (n.trim().parse().ok()?, d.trim().parse().ok()?),
             None => (s.trim().parse().ok()?, 1),
         };
-        (n > 0 && d > 0).then_some(Self::new(n, d))
+        // Bounded so that `1e9 · den` and `n · num` stay inside 64 bits.
+        let ok = |v: u64| v > 0 && v <= u64::from(u32::MAX);
+        (ok(n) && ok(d)).then_some(Self::new(n, d))
     }
 
     /// Nanoseconds at which item `n` starts (item 0 at 0), rounded down.
@@ -84,6 +86,7 @@ mod tests {
         assert_eq!(Rate::parse("25"), Some(Rate::new(25, 1)));
         assert_eq!(Rate::parse("0/1"), None);
         assert_eq!(Rate::parse("25/x"), None);
+        assert_eq!(Rate::parse("1/99999999999"), None);
         // 1 s of 16 kHz audio at 25 fps: exactly 25 frames; one more sample needs a 26th.
         let fps = Rate::new(25, 1);
         assert_eq!(fps.items_covering_ns(1_000_000_000), Some(25));

@@ -314,8 +314,7 @@ fn latent_shape_must_match_denoiser() {
     assert_has(
         &load_error(&d),
         &[
-            "graph[1].inputs.latent: shape",
-            "disagrees with latent.shape [12, 6]",
+            "model.toml: graph[1].inputs[0].shape: [\"batch\", 10, 6] disagrees with latent.shape [12, 6]",
         ],
     );
 }
@@ -336,5 +335,57 @@ fn missing_manifest_and_required_role() {
     assert_has(
         &load_error(&d),
         &["model.toml: graph: missing a graph with role \"decoder\""],
+    );
+}
+
+#[test]
+fn slot_types_batch_and_rates_are_checked() {
+    let d = copy_fixture("foley");
+    edit_manifest(
+        &d,
+        r#"name = "x", dtype = "float32""#,
+        r#"name = "x", dtype = "uint8""#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["model.toml: graph[", "].inputs[0].dtype: uint8 is not accepted for slot \"latent\" of denoiser (expected float32)"],
+    );
+    let d = copy_fixture("foley");
+    edit_manifest(
+        &d,
+        r#"name = "t", dtype = "float32""#,
+        r#"name = "t", dtype = "int64""#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["].inputs[1].dtype: flow-euler feeds t in [0, 1): the timestep must be float32"],
+    );
+    let d = copy_fixture("presenter");
+    edit_manifest(
+        &d,
+        r#"name = "prev", dtype = "float32", shape = ["batch""#,
+        r#"name = "prev", dtype = "float32", shape = [1"#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["graph[1].inputs[3].shape: \"prev\": dimension 0 must be the symbolic batch"],
+    );
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, r#"fps = "25/1""#, r#"fps = "25/99999999999""#);
+    assert_has(
+        &load_error(&d),
+        &["model.toml: video.fps: \"25/99999999999\" is not a positive fraction"],
+    );
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, "shape = [10, 6]", "shape = [100000, 100000]");
+    assert_has(
+        &load_error(&d),
+        &["latent.shape: [100000, 100000] has more than 67108864 elements"],
+    );
+    let d = copy_fixture("foley");
+    edit_manifest(&d, "overlap_ms = 250", "overlap_ms = 4294967295");
+    assert_has(
+        &load_error(&d),
+        &["timing.overlap_ms: 4294967295 must be less than half the window"],
     );
 }

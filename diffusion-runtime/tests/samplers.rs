@@ -46,6 +46,7 @@ fn io() -> DenoiserIo {
         timestep: "t".into(),
         timestep_type: TimestepType::F32,
         timestep_rank: 1,
+        branch: None,
         prediction: "out".into(),
     }
 }
@@ -220,4 +221,36 @@ fn guidance_branches_match_hand_computation() {
         "CFG: {}",
         x[0]
     );
+}
+
+/// The optional `branch` input: `branch_echo` returns `mu + branch`, so with equal conditions the
+/// branches predict 0, 1 and 2 only if the runtime numbers them c = 0, ∅ = 1, neg = 2.
+#[test]
+fn branch_index_input_numbers_the_guidance_branches() {
+    let g = Guidance {
+        scale: 4.0,
+        negative_audio_scale: 0.25,
+    };
+    // u(∅) + α(u(c) − u(∅)) + β(u(c) − u_neg) = 1 + 4(0 − 1) + 0.25(0 − 2) = −3.5
+    let io = DenoiserIo {
+        branch: Some("branch".into()),
+        ..io()
+    };
+    let mut den = OnnxDenoiser::new(
+        session("branch_echo.onnx"),
+        io,
+        &[N],
+        &[mu(0.0), mu(0.0), mu(0.0)],
+    )
+    .unwrap();
+    let mut sampler = Sampler::new(SamplerKind::FlowEuler, N, den_branches(&den));
+    let mut x = vec![0.0; N];
+    sampler
+        .sample(&mut den, &mut NoiseRng::new(5), 1, g, &mut x)
+        .unwrap();
+    let mut z = vec![0.0; N];
+    NoiseRng::new(5).fill_normal(&mut z);
+    for (&xi, &zi) in x.iter().zip(&z) {
+        assert_eq!(xi, zi - 3.5);
+    }
 }

@@ -244,6 +244,20 @@ def build_cond_echo() -> onnx.ModelProto:
     return g.model()
 
 
+def build_branch_echo() -> onnx.ModelProto:
+    """out[b, :] = mu[b, :] + branch[b]: checks that the runtime feeds each guidance branch its
+    index (0 = c, 1 = uncond, 2 = negative audio) through the optional `branch` input."""
+    g = Graph("analytic_branch_echo")
+    x, t, mu = _analytic_io(g)
+    branch = g.input("branch", I64, ["batch"])
+    zero = g.const(0.0)
+    xz = g.mul(x, zero)
+    tz = g.mul(g.unsqueeze(t, [1]), zero)
+    b = g.unsqueeze(g.op("Cast", [branch], to=F32), [1])
+    g.add(g.add(g.add(mu, b), xz), tz, out="out")
+    return g.model()
+
+
 # numpy references (used by --check) -----------------------------------------
 
 
@@ -725,6 +739,7 @@ ANALYTIC = {
     "ddim_v.onnx": lambda: build_ddim("v"),
     "flow_velocity.onnx": build_flow_velocity,
     "cond_echo.onnx": build_cond_echo,
+    "branch_echo.onnx": build_branch_echo,
 }
 
 TOP_README = """\
@@ -740,6 +755,8 @@ all weights are random (fixed seeds) or closed-form, and everything here is CC0-
     schedule (1e-4..0.02, 1000 steps), `t` = integer training index as f32.
   - `flow_velocity.onnx`: flow-matching velocity, t in [0, 1], t=0 noise, t=1 data.
   - `cond_echo.onnx`: returns `mu` unchanged (for checking guidance arithmetic exactly).
+  - `branch_echo.onnx`: returns `mu + branch`, with an extra int64 [batch] input `branch` (the
+    guidance branch index each batch row gets).
 - `presenter/` - `fixture-presenter`, an audio-to-video package (audio encoder, DDIM eps
   denoiser, decoder to 64x64 RGB frames, default avatar PNG).
 - `foley/` - `fixture-foley`, a video-to-audio package (sync and semantic video encoders, text
@@ -771,17 +788,22 @@ def _check_analytic(out: Path, ort) -> None:
     b, n = 3, 7
     for name in ANALYTIC:
         sess = ort.InferenceSession(str(out / "analytic" / name), providers=["CPUExecutionProvider"])
-        ts = [0.0, 0.3, 0.9] if name.startswith(("flow", "cond")) else [0.0, 500.0, 999.0]
+        ts = [0.0, 0.3, 0.9] if name.startswith(("flow", "cond", "branch")) else [0.0, 500.0, 999.0]
         worst = 0.0
         # each t for the whole batch, then one batch mixing all of them
         for t in [np.full(b, tv, np.float32) for tv in ts] + [np.array(ts, np.float32)]:
             x = rng.standard_normal((b, n)).astype(np.float32)
             mu = rng.standard_normal((b, n)).astype(np.float32)
-            (got,) = sess.run(["out"], {"x": x, "t": t, "mu": mu})
+            feeds = {"x": x, "t": t, "mu": mu}
+            if name.startswith("branch"):
+                feeds["branch"] = np.arange(b, dtype=np.int64)
+            (got,) = sess.run(["out"], feeds)
             if name.startswith("ddim"):
                 ref = ref_ddim(name[5:-5], x, t, mu)
             elif name.startswith("flow"):
                 ref = ref_flow(x, t, mu)
+            elif name.startswith("branch"):
+                ref = mu + np.arange(b, dtype=np.float32)[:, None]
             else:
                 ref = mu
             assert got.shape == (b, n) and got.dtype == np.float32

@@ -114,6 +114,19 @@ fn check_ports(
             ));
         }
         for (k, (&real_dim, decl)) in p.shape.iter().zip(&d.shape).enumerate() {
+            // The denoiser's batch carries the guidance branches: a graph exported with a fixed
+            // batch would fail at the first guided step, so it is refused here.
+            if k == 0
+                && spec.role == Role::Denoiser
+                && real_dim >= 0
+                && matches!(decl, Dim::Symbol(_))
+            {
+                return Err(err(
+                    j,
+                    "shape",
+                    format!("{:?} has a fixed batch of {real_dim} in the graph; guidance branches need a dynamic batch (export with a dynamic axis 0)", d.name),
+                ));
+            }
             if let Dim::Fixed(n) = decl {
                 if real_dim >= 0 && real_dim as usize != *n {
                     return Err(err(
@@ -219,6 +232,7 @@ impl LoadedPackage {
                 TimestepType::F32
             },
             timestep_rank: ts.shape.len(),
+            branch: g.spec.input("branch").map(|b| b.name.clone()),
             prediction: pred.name.clone(),
         };
         Ok((g.session.clone(), io))

@@ -101,6 +101,21 @@ pub enum Dim {
     Symbol(String),
 }
 
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Symbol(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// A shape as the manifest writes it: `["batch", 10, 6]`.
+pub fn shape_str(shape: &[Dim]) -> String {
+    let dims: Vec<String> = shape.iter().map(Dim::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
 /// A graph input or output as the manifest declares it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorSpec {

@@ -52,9 +52,10 @@ impl Ctx<'_> {
             ));
         }
         let full = self.dir.join(p);
-        let real = full
-            .canonicalize()
-            .map_err(|_| self.err(rel, field, "file not found in the package"))?;
+        let real = full.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => self.err(rel, field, "file not found in the package"),
+            _ => self.err(rel, field, format!("cannot access: {e}")),
+        })?;
         if !real.starts_with(&self.real_dir) {
             return Err(self.manifest_err(
                 field,
@@ -67,6 +68,9 @@ impl Ctx<'_> {
         Ok(full)
     }
 }
+
+/// Largest latent accepted (elements per branch): 64 Mi floats, 256 MiB.
+const MAX_LATENT_ELEMENTS: usize = 1 << 26;
 
 fn one_of<'a>(value: &str, allowed: &[&'a str]) -> Result<&'a str, String> {
     allowed
@@ -186,7 +190,7 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
             let window_ms = in_range(need(t.window_ms, "timing.window_ms")?, 100, 600_000)
                 .map_err(|e| ctx.manifest_err("timing.window_ms", e))?;
             let overlap_ms = t.overlap_ms.unwrap_or(0);
-            if overlap_ms * 2 >= window_ms {
+            if u64::from(overlap_ms) * 2 >= u64::from(window_ms) {
                 return Err(ctx.manifest_err(
                     "timing.overlap_ms",
                     format!("{overlap_ms} must be less than half the window ({window_ms} ms)"),
@@ -208,6 +212,16 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
         ));
     }
     let latent_shape: Vec<usize> = raw.latent.shape.iter().map(|&d| d as usize).collect();
+    let elements = latent_shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= MAX_LATENT_ELEMENTS);
+    if elements.is_none() {
+        return Err(ctx.manifest_err(
+            "latent.shape",
+            format!("{latent_shape:?} has more than {MAX_LATENT_ELEMENTS} elements"),
+        ));
+    }
     let sampler = sampler(ctx, &raw.sampler)?;
 
     let mut graphs = Vec::new();
@@ -215,7 +229,7 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
         graphs.push(graph(ctx, task, i, g)?);
     }
     check_roles(ctx, task, &graphs)?;
-    check_latent(ctx, &graphs, &latent_shape)?;
+    check_denoiser(ctx, &graphs, &latent_shape, &sampler.kind)?;
 
     let tokenizer = match &raw.assets.tokenizer {
         Some(t) => Some(ctx.file("assets.tokenizer", t)?),
@@ -325,8 +339,13 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
                     let start = s.beta_start.ok_or_else(|| missing("beta_start"))?;
                     let end = s.beta_end.ok_or_else(|| missing("beta_end"))?;
                     if !(start > 0.0 && start < end && end < 1.0) {
+                        let field = if start > 0.0 && start < 1.0 && start < end {
+                            "beta_end"
+                        } else {
+                            "beta_start"
+                        };
                         return Err(e(
-                            "beta_start",
+                            field,
                             format!("need 0 < beta_start ({start}) < beta_end ({end}) < 1"),
                         ));
                     }
@@ -364,6 +383,7 @@ fn slots(task: Task, role: Role) -> (SlotList, SlotList) {
             &[
                 ("latent", true),
                 ("timestep", true),
+                ("branch", false),
                 ("audio_features", true),
                 ("previous_motion", false),
                 ("reference", false),
@@ -394,6 +414,7 @@ fn slots(task: Task, role: Role) -> (SlotList, SlotList) {
             &[
                 ("latent", true),
                 ("timestep", true),
+                ("branch", false),
                 ("text", false),
                 ("audio", false),
             ],
@@ -460,6 +481,42 @@ fn tensor(ctx: &Ctx, field: &str, t: &RawTensor) -> Result<TensorSpec, PackageEr
     })
 }
 
+/// Element types the runtime can feed or read for a slot.
+fn slot_dtypes(task: Task, role: Role, slot: &str, output: bool) -> &'static [DType] {
+    match (task, role, slot, output) {
+        (_, Role::Denoiser, "timestep", false) => &[DType::F32, DType::I64],
+        (_, Role::Denoiser, "branch", false) => &[DType::I64],
+        (_, Role::TextEncoder, _, false) => &[DType::I64],
+        (Task::AudioToVideo, Role::Decoder, "frames", true) => &[DType::F32, DType::U8],
+        _ => &[DType::F32],
+    }
+}
+
+fn check_dtype(
+    ctx: &Ctx,
+    field: &str,
+    task: Task,
+    role: Role,
+    t: &TensorSpec,
+    output: bool,
+) -> Result<(), PackageError> {
+    let allowed = slot_dtypes(task, role, &t.slot, output);
+    if allowed.contains(&t.dtype) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(DType::as_str).collect();
+    Err(ctx.manifest_err(
+        format!("{field}.dtype"),
+        format!(
+            "{} is not accepted for slot {:?} of {} (expected {})",
+            t.dtype.as_str(),
+            t.slot,
+            role.as_str(),
+            names.join(" or ")
+        ),
+    ))
+}
+
 fn graph(ctx: &Ctx, task: Task, i: usize, g: &RawGraph) -> Result<GraphSpec, PackageError> {
     let f = |s: &str| format!("graph[{i}].{s}");
     let names: Vec<&str> = roles(task).iter().map(|(n, _)| *n).collect();
@@ -494,7 +551,9 @@ fn graph(ctx: &Ctx, task: Task, i: usize, g: &RawGraph) -> Result<GraphSpec, Pac
                 ),
             ));
         }
-        inputs.push(tensor(ctx, &field, t)?);
+        let spec = tensor(ctx, &field, t)?;
+        check_dtype(ctx, &field, task, role, &spec, false)?;
+        inputs.push(spec);
     }
     let mut outputs = Vec::new();
     for (j, t) in g.outputs.iter().enumerate() {
@@ -511,7 +570,9 @@ fn graph(ctx: &Ctx, task: Task, i: usize, g: &RawGraph) -> Result<GraphSpec, Pac
                 ),
             ));
         }
-        outputs.push(tensor(ctx, &field, t)?);
+        let spec = tensor(ctx, &field, t)?;
+        check_dtype(ctx, &field, task, role, &spec, true)?;
+        outputs.push(spec);
     }
     for (list, decl, what) in [
         (in_slots, &inputs, "inputs"),
@@ -666,44 +727,69 @@ fn check_roles(ctx: &Ctx, task: Task, graphs: &[GraphSpec]) -> Result<(), Packag
     Ok(())
 }
 
-/// The denoiser's latent input and prediction output must match `latent.shape` where fixed.
-fn check_latent(ctx: &Ctx, graphs: &[GraphSpec], latent: &[usize]) -> Result<(), PackageError> {
+/// The denoiser's batch dimension, latent shape and timestep: the batch (guidance branches) is
+/// dimension 0 of every input and output and must be symbolic; `latent` and `prediction` match
+/// `latent.shape`; the timestep is `[batch]` or a scalar, float32 for flow matching.
+fn check_denoiser(
+    ctx: &Ctx,
+    graphs: &[GraphSpec],
+    latent: &[usize],
+    kind: &SamplerKind,
+) -> Result<(), PackageError> {
     let Some(d) = graphs.iter().find(|g| g.role == Role::Denoiser) else {
         return Ok(());
     };
-    for (t, what) in [
-        (d.input("latent"), "inputs"),
-        (d.output("prediction"), "outputs"),
-    ] {
-        let Some(t) = t else { continue };
-        let field = format!("graph[{}].{what}.{}", d.index, t.slot);
-        if t.shape.len() != latent.len() + 1 {
+    let ports = d
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(j, t)| (format!("graph[{}].inputs[{j}]", d.index), t))
+        .chain(
+            d.outputs
+                .iter()
+                .enumerate()
+                .map(|(j, t)| (format!("graph[{}].outputs[{j}]", d.index), t)),
+        );
+    for (field, t) in ports {
+        let scalar_timestep = t.slot == "timestep" && t.shape.is_empty();
+        if !scalar_timestep && !matches!(t.shape.first(), Some(Dim::Symbol(_))) {
             return Err(ctx.manifest_err(
-                field,
+                format!("{field}.shape"),
                 format!(
-                    "rank {} but latent.shape {latent:?} needs rank {} (batch first)",
-                    t.shape.len(),
-                    latent.len() + 1
+                    "{:?}: dimension 0 must be the symbolic batch (guidance branches run in one call)",
+                    t.name
                 ),
             ));
         }
-        for (dim, &want) in t.shape[1..].iter().zip(latent) {
-            if let Dim::Fixed(n) = dim {
-                if *n != want {
-                    return Err(ctx.manifest_err(
-                        field,
-                        format!("shape {:?} disagrees with latent.shape {latent:?}", t.shape),
-                    ));
-                }
+        if t.slot == "latent" || t.slot == "prediction" {
+            let fits = t.shape.len() == latent.len() + 1
+                && t.shape[1..]
+                    .iter()
+                    .zip(latent)
+                    .all(|(dim, &want)| !matches!(dim, Dim::Fixed(n) if *n != want));
+            if !fits {
+                return Err(ctx.manifest_err(
+                    format!("{field}.shape"),
+                    format!(
+                        "{} disagrees with latent.shape {latent:?} (expected [batch, ...latent.shape])",
+                        shape_str(&t.shape)
+                    ),
+                ));
             }
         }
-    }
-    if let Some(ts) = d.input("timestep") {
-        if ts.shape.len() > 1 || !matches!(ts.dtype, DType::F32 | DType::I64) {
-            return Err(ctx.manifest_err(
-                format!("graph[{}].inputs.timestep", d.index),
-                "timestep must be float32 or int64 of shape [batch] or []",
-            ));
+        if t.slot == "timestep" {
+            if t.shape.len() > 1 {
+                return Err(ctx.manifest_err(
+                    format!("{field}.shape"),
+                    "timestep must be [batch] or a scalar",
+                ));
+            }
+            if *kind == SamplerKind::FlowEuler && t.dtype != DType::F32 {
+                return Err(ctx.manifest_err(
+                    format!("{field}.dtype"),
+                    "flow-euler feeds t in [0, 1): the timestep must be float32",
+                ));
+            }
         }
     }
     Ok(())

@@ -55,8 +55,10 @@ pub fn alphas_cumprod(schedule: BetaSchedule, train_steps: usize) -> Vec<f64> {
 /// first step starts at the last training timestep. Returns `None` past the last step.
 pub fn ddim_timestep(train_steps: usize, steps: usize, k: usize) -> Option<usize> {
     (k < steps).then(|| {
-        let t =
-            (train_steps as f64 - k as f64 * train_steps as f64 / steps as f64).round() as usize;
+        // Half to even, like numpy's `round` in the reference implementation (diffusers), so
+        // that the same steps visit the same timesteps: T=1000, 16 steps, k=3 gives 811.
+        let t = (train_steps as f64 - k as f64 * train_steps as f64 / steps as f64)
+            .round_ties_even() as usize;
         t.saturating_sub(1)
     })
 }
@@ -94,5 +96,6 @@ mod tests {
         assert_eq!(ts, vec![999, 749, 499, 249]);
         assert_eq!(ddim_timestep(1000, 4, 4), None);
         assert_eq!(ddim_timestep(1000, 1, 0), Some(999));
+        assert_eq!(ddim_timestep(1000, 16, 3), Some(811));
     }
 }
