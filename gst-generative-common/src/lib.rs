@@ -36,15 +36,16 @@ pub fn load_model(
     let package = ModelPackage::open(dir)
         .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{e}")))?;
     if package.task != task {
-        return Err(gst::error_msg!(
-            gst::ResourceError::Settings,
-            (
-                "model package {}: model.toml: package.task: is {:?}, this element needs {:?}",
-                dir.display(),
+        let e = package.error(
+            "model.toml",
+            "package.task",
+            format!(
+                "is {:?}, this element needs {:?}",
                 package.task.as_str(),
                 task.as_str()
-            )
-        ));
+            ),
+        );
+        return Err(gst::error_msg!(gst::ResourceError::Settings, ("{e}")));
     }
 
     let ort = ort_env::ensure_loaded(settings.ort_library.as_deref())

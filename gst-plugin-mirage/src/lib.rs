@@ -1,5 +1,4 @@
 //! GStreamer plugin `mirage`: speech audio in, a synchronized talking-presenter video out.
-#![allow(clippy::non_send_fields_in_send_ty)]
 
 use gst::glib;
 

@@ -1,5 +1,4 @@
 //! GStreamer plugin `v2a`: video in, the same video plus a generated, synchronized soundtrack out.
-#![allow(clippy::non_send_fields_in_send_ty)]
 
 use gst::glib;
 

@@ -10,10 +10,16 @@ use gst::prelude::*;
 #[test]
 fn elements_work_without_onnx_runtime_until_they_start() {
     init();
-    for factory in ["miragegen", "v2agen"] {
+    for (factory, props) in [
+        ("miragegen", 13), // 11 own + name, parent
+        ("v2agen", 14),    // 12 own + name, parent
+    ] {
         let e = gst::ElementFactory::make(factory).build().unwrap();
-        assert!(e.list_properties().len() > 10);
+        assert_eq!(e.list_properties().len(), props, "{factory}");
+        assert_eq!(e.pads().len(), if factory == "v2agen" { 3 } else { 2 });
     }
+    // Registering the plugins and making elements never loads ONNX Runtime.
+    assert!(diffusion_runtime::ort_env::loaded().is_none());
     let e = gst::ElementFactory::make("miragegen")
         .property("model", fixture("presenter").to_str().unwrap())
         .property("ort-library", "/nonexistent/libonnxruntime.so")
@@ -25,5 +31,9 @@ fn elements_work_without_onnx_runtime_until_they_start() {
         msg.contains("/nonexistent/libonnxruntime.so (property ort-library): no such file"),
         "{msg}"
     );
-    assert!(msg.contains("Fix: run scripts/setup.sh"), "{msg}");
+    assert!(
+        msg.contains("Fix: point the ort-library property at a libonnxruntime.so 1.20 or newer"),
+        "{msg}"
+    );
+    assert!(diffusion_runtime::ort_env::loaded().is_none());
 }

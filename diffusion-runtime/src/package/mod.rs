@@ -21,6 +21,34 @@ pub const MANIFEST: &str = "model.toml";
 /// The contract version this runtime reads.
 pub const SCHEMA: u32 = 1;
 
+/// Directories searched for bundled model packages (`<dir>/presenter`, `<dir>/foley`), in
+/// order: the user data dir (`scripts/setup.sh`), the meson install (`GST_GENERATIVE_MODELS_DIR`
+/// at build time), and the source tree this crate was built from. No environment variable is
+/// needed at run time.
+pub fn bundled_model_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = crate::ort_env::user_data_dir() {
+        dirs.push(d.join("gst-generative").join("models"));
+    }
+    if let Some(d) = option_env!("GST_GENERATIVE_MODELS_DIR") {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("models"),
+    );
+    dirs
+}
+
+/// The first bundled package called `name` (with a `model.toml`), if any is installed.
+pub fn find_bundled(name: &str) -> Option<PathBuf> {
+    bundled_model_dirs()
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.join(MANIFEST).is_file())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
     AudioToVideo,
@@ -237,7 +265,8 @@ impl ModelPackage {
         self.graphs.iter().filter(move |g| g.role == role)
     }
 
-    pub(crate) fn error(
+    /// A [`PackageError`] located in this package.
+    pub fn error(
         &self,
         file: &str,
         field: impl Into<String>,
@@ -249,5 +278,18 @@ impl ModelPackage {
             field: field.into(),
             problem: problem.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_packages_are_found_in_the_source_tree() {
+        // The fixtures stand in for a bundled package: same lookup, a directory below models/.
+        let found = find_bundled("fixtures/presenter").expect("found from the source tree");
+        assert!(found.join(MANIFEST).is_file());
+        assert!(find_bundled("no-such-package").is_none());
     }
 }

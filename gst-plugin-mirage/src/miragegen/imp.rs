@@ -112,19 +112,6 @@ pub struct MirageGen {
 }
 
 impl MirageGen {
-    fn sink_chain(
-        &self,
-        _pad: &gst::Pad,
-        _buffer: gst::Buffer,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        gst::element_imp_error!(
-            self,
-            gst::CoreError::NotImplemented,
-            ("miragegen does not generate video yet: this build loads and validates the model only")
-        );
-        Err(gst::FlowError::NotSupported)
-    }
-
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         gst::log!(CAT, obj = pad, "handling event {event:?}");
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
@@ -140,13 +127,6 @@ impl ObjectSubclass for MirageGen {
     fn with_class(klass: &Self::Class) -> Self {
         let templ = klass.pad_template("sink").expect("sink template");
         let sinkpad = gst::Pad::builder_from_template(&templ)
-            .chain_function(|pad, parent, buffer| {
-                MirageGen::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::FlowError::Error),
-                    |this| this.sink_chain(pad, buffer),
-                )
-            })
             .event_function(|pad, parent, event| {
                 MirageGen::catch_panic_pad_function(
                     parent,
@@ -178,19 +158,19 @@ impl ObjectImpl for MirageGen {
                     .build(),
                 glib::ParamSpecString::builder("avatar")
                     .nick("Avatar")
-                    .blurb("Portrait to animate: an avatar name from the package, or a path to an image file if the package can encode one. Empty = the package's default. Changes apply at READY")
+                    .blurb("Portrait to animate: an avatar name from the package, or a path to an image file if the package can encode one. Empty = the package's default. Changes apply at READY (Not used yet: this build loads the model but does not generate.)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("steps")
                     .nick("Steps")
-                    .blurb("Denoising steps per chunk (0 = the package's default). Can change while playing; applies from the next chunk")
+                    .blurb("Denoising steps per chunk (0 = the package's default). Can change while playing; applies from the next chunk (Not used yet: this build loads the model but does not generate.)")
                     .maximum(1000)
                     .default_value(d.steps)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("guidance-scale")
                     .nick("Guidance scale")
-                    .blurb("Classifier-free guidance scale (negative = the package's default). Can change while playing; applies from the next chunk")
+                    .blurb("Classifier-free guidance scale (negative = the package's default). Can change while playing; applies from the next chunk (Not used yet: this build loads the model but does not generate.)")
                     .minimum(-1.0)
                     .maximum(50.0)
                     .default_value(d.guidance_scale)
@@ -198,7 +178,7 @@ impl ObjectImpl for MirageGen {
                     .build(),
                 glib::ParamSpecUInt64::builder("seed")
                     .nick("Seed")
-                    .blurb("Seed of the sampler's noise: the same seed and input give the same video on CPU. Can change while playing; applies from the next chunk")
+                    .blurb("Seed of the sampler's noise: the same seed and input give the same video on CPU. Can change while playing; applies from the next chunk (Not used yet: this build loads the model but does not generate.)")
                     .default_value(d.seed)
                     .mutable_playing()
                     .build(),
@@ -226,13 +206,13 @@ impl ObjectImpl for MirageGen {
                     .build(),
                 glib::ParamSpecBoolean::builder("adaptive-steps")
                     .nick("Adaptive steps")
-                    .blurb("In live pipelines, lower the steps (down to min-steps) when generation falls behind real time and raise them again with headroom. Can change while playing")
+                    .blurb("In live pipelines, lower the steps (down to min-steps) when generation falls behind real time and raise them again with headroom. Can change while playing (Not used yet: this build loads the model but does not generate.)")
                     .default_value(d.adaptive_steps)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("min-steps")
                     .nick("Minimum steps")
-                    .blurb("Lowest step count adaptive-steps may use. Can change while playing")
+                    .blurb("Lowest step count adaptive-steps may use. Can change while playing (Not used yet: this build loads the model but does not generate.)")
                     .minimum(1)
                     .maximum(1000)
                     .default_value(d.min_steps)

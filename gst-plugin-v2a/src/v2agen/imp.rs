@@ -154,19 +154,19 @@ impl ObjectImpl for V2aGen {
                     .build(),
                 glib::ParamSpecString::builder("prompt")
                     .nick("Prompt")
-                    .blurb("What the soundtrack should contain. Empty = unconditional. Can change while playing; applies from the next window")
+                    .blurb("What the soundtrack should contain. Empty = unconditional. Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
                     .default_value(Some(d.prompt.as_str()))
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("negative-prompt")
                     .nick("Negative prompt")
-                    .blurb("What the soundtrack should avoid; replaces the unconditional guidance branch. Can change while playing; applies from the next window")
+                    .blurb("What the soundtrack should avoid; replaces the unconditional guidance branch. Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
                     .default_value(Some(d.negative_prompt.as_str()))
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("guidance-scale")
                     .nick("Guidance scale")
-                    .blurb("Classifier-free guidance scale alpha (negative = the package's default). Can change while playing; applies from the next window")
+                    .blurb("Classifier-free guidance scale alpha (negative = the package's default). Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
                     .minimum(-1.0)
                     .maximum(50.0)
                     .default_value(d.guidance_scale)
@@ -174,7 +174,7 @@ impl ObjectImpl for V2aGen {
                     .build(),
                 glib::ParamSpecDouble::builder("negative-audio-scale")
                     .nick("Negative audio scale")
-                    .blurb("Negative audio guidance scale beta: how strongly to avoid the sounds on audio_sink (negative = the package's default). Can change while playing; applies from the next window")
+                    .blurb("Negative audio guidance scale beta: how strongly to avoid the sounds on audio_sink (negative = the package's default). Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
                     .minimum(-1.0)
                     .maximum(50.0)
                     .default_value(d.negative_audio_scale)
@@ -182,20 +182,20 @@ impl ObjectImpl for V2aGen {
                     .build(),
                 glib::ParamSpecUInt::builder("steps")
                     .nick("Steps")
-                    .blurb("Sampler steps per window (0 = the package's default). Can change while playing; applies from the next window")
+                    .blurb("Sampler steps per window (0 = the package's default). Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
                     .maximum(1000)
                     .default_value(d.steps)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt64::builder("seed")
                     .nick("Seed")
-                    .blurb("Seed of the sampler's noise: another seed gives another soundtrack; the same seed and input give the same samples on CPU. Can change while playing; applies from the next window")
+                    .blurb("Seed of the sampler's noise: another seed gives another soundtrack; the same seed and input give the same samples on CPU. Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
                     .default_value(d.seed)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("mix-existing")
                     .nick("Mix existing")
-                    .blurb("Mix the soundtrack arriving on audio_sink into audio_src. Can change while playing")
+                    .blurb("Mix the soundtrack arriving on audio_sink into audio_src. Can change while playing (Not used yet: this build loads the model but does not generate.)")
                     .default_value(d.mix_existing)
                     .mutable_playing()
                     .build(),
@@ -346,27 +346,41 @@ impl ElementImpl for V2aGen {
         _name: Option<&str>,
         _caps: Option<&gst::Caps>,
     ) -> Option<gst::Pad> {
-        let mut slot = self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "audio_sink already requested: one existing soundtrack per instance"
-            );
+        // The lock is not held across add_pad/remove_pad: they emit pad-added/pad-removed
+        // synchronously, and a handler may call back into the element.
+        let pad = {
+            let mut slot = self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_some() {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "audio_sink already requested: one existing soundtrack per instance"
+                );
+                return None;
+            }
+            let pad = gst::Pad::builder_from_template(templ)
+                .name("audio_sink")
+                .build();
+            *slot = Some(pad.clone());
+            pad
+        };
+        if self.obj().add_pad(&pad).is_err() {
+            *self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner()) = None;
             return None;
         }
-        let pad = gst::Pad::builder_from_template(templ)
-            .name("audio_sink")
-            .build();
-        self.obj().add_pad(&pad).ok()?;
-        *slot = Some(pad.clone());
         Some(pad)
     }
 
     fn release_pad(&self, pad: &gst::Pad) {
-        let mut slot = self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref() == Some(pad) {
-            *slot = None;
+        let ours = {
+            let mut slot = self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner());
+            let ours = slot.as_ref() == Some(pad);
+            if ours {
+                *slot = None;
+            }
+            ours
+        };
+        if ours {
             let _ = self.obj().remove_pad(pad);
         }
     }

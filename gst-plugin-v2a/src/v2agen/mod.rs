@@ -3,7 +3,8 @@ use gst::prelude::*;
 
 mod imp;
 
-/// Where the model runs (`execution-provider` property).
+/// Where the model runs (`execution-provider` property). Each plugin registers its own enum
+/// type: both plugins may be loaded in one process, and a GType name can be registered once.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
 #[enum_type(name = "GstV2aExecutionProvider")]
