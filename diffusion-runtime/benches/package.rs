@@ -50,10 +50,15 @@ fn args() -> Result<Args, String> {
             }
             "--provider" => {
                 a.provider = match val()?.as_str() {
+                    "auto" => ProviderChoice::Auto,
                     "cpu" => ProviderChoice::Cpu,
                     "cuda" => ProviderChoice::Cuda,
                     "tensorrt" => ProviderChoice::TensorRt,
-                    _ => ProviderChoice::Auto,
+                    other => {
+                        return Err(format!(
+                            "--provider {other}: expected auto, cpu, cuda or tensorrt"
+                        ))
+                    }
                 }
             }
             p if !p.starts_with('-') => {
@@ -74,7 +79,13 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// A graph run, timed.
+/// Stops the benchmark with a message (bad package data, a failed run): no panic trace.
+fn fail(message: &str) -> ! {
+    eprintln!("benchmark failed: {message}");
+    std::process::exit(1)
+}
+
+/// Graph runs, timed inside `Session::run`.
 struct Timed {
     graph_time: Duration,
     /// Time spent making synthetic inputs: not the runtime's work, subtracted from totals.
@@ -88,9 +99,10 @@ impl Timed {
         inputs: &[(&str, GraphInput)],
         outputs: &[&str],
     ) -> Vec<ArrayD<f32>> {
-        let t = Instant::now();
-        let out = g.run(inputs, outputs).unwrap_or_else(|e| panic!("{e}"));
-        self.graph_time += t.elapsed();
+        let (out, in_run) = g
+            .run_timed(inputs, outputs)
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        self.graph_time += in_run;
         out
     }
 }
@@ -100,7 +112,7 @@ fn shape(g: &LoadedGraph, slot: &str, fill: impl Fn(&str) -> usize) -> Vec<usize
     let spec = g
         .spec
         .input(slot)
-        .unwrap_or_else(|| panic!("{} has no {slot} input", g.spec.file));
+        .unwrap_or_else(|| fail(&format!("{} has no {slot} input", g.spec.file)));
     spec.shape
         .iter()
         .map(|d| match d {
@@ -139,6 +151,7 @@ fn conditions(
     timed: &mut Timed,
     rng: &mut NoiseRng,
 ) -> (f64, BranchConditions, Option<ArrayD<f32>>) {
+    // Roles, slots, rates and the a2v [video] table are guaranteed by package validation.
     let den = pkg.graph(Role::Denoiser).expect("denoiser");
     let p = &pkg.package;
     let mut conds = Vec::new();
@@ -208,7 +221,7 @@ fn conditions(
                 let emb = if te.spec.mean_pooling {
                     let h = hidden
                         .into_dimensionality::<ndarray::Ix3>()
-                        .expect("[batch, seq, dim]");
+                        .unwrap_or_else(|_| fail("a text_encoder with pooling \"mean\" must output [batch, seq, dim]"));
                     mean_pool_normalize(h.view(), mask.view()).into_dyn()
                 } else {
                     hidden
@@ -304,7 +317,7 @@ fn chunk(pkg: &LoadedPackage, a: &Args, rng: &mut NoiseRng) -> ChunkFigures {
     }
     let (session, io) = pkg.denoiser_io().expect("denoiser io");
     let mut den = OnnxDenoiser::new(session, io, &p.latent_shape, &branches)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let n: usize = p.latent_shape.iter().product();
     let mut sampler = Sampler::new(p.sampler.kind.clone(), n, den.branches());
     let steps = a.steps.unwrap_or(p.sampler.steps as usize);
@@ -312,7 +325,7 @@ fn chunk(pkg: &LoadedPackage, a: &Args, rng: &mut NoiseRng) -> ChunkFigures {
     let ts = Instant::now();
     sampler
         .sample(&mut den, rng, steps, guidance, &mut x)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let sampler_time = ts.elapsed();
 
     let dec = pkg.graph(Role::Decoder).expect("decoder");

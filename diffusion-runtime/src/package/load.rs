@@ -260,6 +260,16 @@ impl LoadedGraph {
         inputs: &[(&str, GraphInput<'_>)],
         outputs: &[&str],
     ) -> Result<Vec<ArrayD<f32>>> {
+        self.run_timed(inputs, outputs).map(|(out, _)| out)
+    }
+
+    /// As [`run`](Self::run), also returning the time spent inside `Session::run` (for
+    /// overhead accounting: everything else is the runtime's own work).
+    pub fn run_timed(
+        &self,
+        inputs: &[(&str, GraphInput<'_>)],
+        outputs: &[&str],
+    ) -> Result<(Vec<ArrayD<f32>>, Duration)> {
         let fail = |m: String| Error::Inference {
             graph: self.spec.file.clone(),
             message: m,
@@ -278,7 +288,9 @@ impl LoadedGraph {
             values.push((spec.name.clone(), value));
         }
         let mut session = self.session.lock();
+        let start = std::time::Instant::now();
         let out = session.run(values).map_err(|e| fail(e.to_string()))?;
+        let in_run = start.elapsed();
         outputs
             .iter()
             .map(|slot| {
@@ -293,6 +305,7 @@ impl LoadedGraph {
                     .map(|a| a.to_owned())
                     .map_err(|e| fail(e.to_string()))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()
+            .map(|out| (out, in_run))
     }
 }
