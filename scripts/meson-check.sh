@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# Builds and installs the plugins with meson into a temporary prefix, then checks that GStreamer
-# loads the installed plugins from there. Reuses the workspace's cargo target directory.
+# Builds and installs the plugins with meson (plugins into a per-user GStreamer plugin directory
+# of a scratch home, ONNX Runtime into a scratch prefix), then checks that GStreamer finds the
+# installed plugins with no GST_PLUGIN_PATH and that they find the installed ONNX Runtime.
+# Reuses the workspace's cargo target directory.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+home="$tmp/home"   # a fresh user: nothing installed by setup.sh is visible from here
+plugindir="$home/.local/share/gstreamer-1.0/plugins"
 
-say "meson setup / compile / install into $tmp/prefix"
-meson setup "$tmp/build" --prefix="$tmp/prefix" --libdir=lib -Dcargo-target-dir="$REPO_ROOT/target" \
-  -Donnxruntime="$ORT_DIR/libonnxruntime.so.$ORT_VERSION" >/dev/null
+say "meson setup / compile / install (prefix $tmp/prefix, plugins in $plugindir)"
+meson setup "$tmp/build" --prefix="$tmp/prefix" --libdir=lib -Dplugindir="$plugindir" \
+  -Dcargo-target-dir="$REPO_ROOT/target" -Donnxruntime="$ORT_DIR/libonnxruntime.so.$ORT_VERSION" >/dev/null
 meson compile -C "$tmp/build"
 meson install -C "$tmp/build" >/dev/null
-ls "$tmp/prefix/lib/gstreamer-1.0" "$tmp/prefix/lib/gst-generative"
+ls "$plugindir" "$tmp/prefix/lib/gst-generative"
 
+as_fresh_user() {
+  env -u XDG_DATA_HOME -u GST_PLUGIN_PATH -u GST_PLUGIN_SYSTEM_PATH -u ORT_DYLIB_PATH \
+    HOME="$home" GST_REGISTRY="$tmp/registry.bin" "$@"
+}
 for element in miragegen v2agen; do
-  out=$(XDG_DATA_HOME="$tmp/empty" GST_REGISTRY="$tmp/registry.bin" \
-    GST_PLUGIN_PATH="$tmp/prefix/lib/gstreamer-1.0" gst-inspect-1.0 "$element")
-  grep -q "Filename *$tmp/prefix/lib/gstreamer-1.0/" <<<"$out" || { echo "$element not loaded from the meson install" >&2; exit 1; }
-  echo "$element: loaded from the meson install"
+  out=$(as_fresh_user gst-inspect-1.0 "$element")
+  grep -q "Filename *$plugindir/" <<<"$out" || { echo "$element not found in the meson install" >&2; exit 1; }
+  echo "$element: found by GStreamer in the meson install"
 done
 
 # The installed build finds the ONNX Runtime installed next to it, with no environment variable.
-XDG_DATA_HOME="$tmp/empty" GST_REGISTRY="$tmp/registry.bin" GST_PLUGIN_PATH="$tmp/prefix/lib/gstreamer-1.0" \
-  GST_DEBUG=miragegen:4 gst-launch-1.0 audiotestsrc num-buffers=1 ! miragegen execution-provider=cpu \
-  model="$REPO_ROOT/models/fixtures/presenter" ! fakesink > "$tmp/launch.txt" 2>&1 || true
+as_fresh_user GST_DEBUG=miragegen:4 gst-launch-1.0 audiotestsrc num-buffers=1 ! miragegen \
+  execution-provider=cpu model="$REPO_ROOT/models/fixtures/presenter" ! fakesink > "$tmp/launch.txt" 2>&1 || true
 grep -q "ONNX Runtime $ORT_VERSION from $tmp/prefix/lib/gst-generative/libonnxruntime.so" "$tmp/launch.txt" \
   || { echo "installed miragegen did not load the installed ONNX Runtime:" >&2; cat "$tmp/launch.txt" >&2; exit 1; }
 echo "installed miragegen loads the installed ONNX Runtime"

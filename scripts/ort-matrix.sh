@@ -22,7 +22,7 @@ lib_for() {  # version sha -> prints the extracted library path
     [ -f "$whl" ] || "$DATA_HOME/gst-generative/venv/bin/pip" download -q --no-deps --only-binary=:all: \
       --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
       "onnxruntime==$v" -d "$dl"
-    echo "$sha  $whl" | sha256sum -c - >&2
+    echo "$sha  $whl" | sha256sum -c - >&2 || { rm -f "$whl"; echo "bad sha256: removed $whl" >&2; exit 1; }
     mkdir -p "$out"
     unzip -q -o -j "$whl" "onnxruntime/capi/libonnxruntime.so.$v" -d "$out"
   fi

@@ -38,9 +38,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "Creating Python environment $VENV"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import onnx, numpy' 2>/dev/null; then
-  say "Installing Python packages (onnx, numpy) into $VENV"
-  "$VENV/bin/pip" install -q "onnx==1.23.2" "numpy>=1.26,<3"
+# The fixture generator's output is byte-identical only with the pinned onnx.
+if ! "$VENV/bin/python" -c "import onnx, numpy; assert onnx.__version__ == '$ONNX_VERSION'" 2>/dev/null; then
+  say "Installing Python packages (onnx $ONNX_VERSION, numpy) into $VENV"
+  "$VENV/bin/pip" install -q "onnx==$ONNX_VERSION" "numpy>=1.26,<3"
 fi
 
 if [ ! -f "$ORT_DIR/libonnxruntime.so.$ORT_VERSION" ]; then
@@ -51,7 +52,11 @@ if [ ! -f "$ORT_DIR/libonnxruntime.so.$ORT_VERSION" ]; then
     "$VENV/bin/pip" download -q --no-deps --only-binary=:all: --python-version 3.11 \
       --platform manylinux_2_28_x86_64 "onnxruntime==$ORT_VERSION" -d "$dl"
   fi
-  echo "$ORT_WHEEL_SHA256  $dl/$ORT_WHEEL" | sha256sum -c -
+  if ! echo "$ORT_WHEEL_SHA256  $dl/$ORT_WHEEL" | sha256sum -c -; then
+    rm -f "$dl/$ORT_WHEEL"  # so that the next run downloads it again
+    echo "the ONNX Runtime wheel does not have the pinned sha256; removed it" >&2
+    exit 1
+  fi
   tmp=$(mktemp -d)
   unzip -q -o "$dl/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" -d "$tmp"
   install -m 0644 "$tmp/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/"
