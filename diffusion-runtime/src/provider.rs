@@ -117,3 +117,24 @@ impl ProviderConfig {
         }
     }
 }
+
+impl ProviderChoice {
+    /// All choices, in the order of the elements' `execution-provider` enum values.
+    pub const ALL: [ProviderChoice; 4] = [
+        ProviderChoice::Auto,
+        ProviderChoice::Cpu,
+        ProviderChoice::Cuda,
+        ProviderChoice::TensorRt,
+    ];
+
+    /// Position in [`ALL`](Self::ALL): the enum value the elements use.
+    pub fn index(self) -> i32 {
+        Self::ALL.iter().position(|c| *c == self).unwrap_or(0) as i32
+    }
+
+    pub fn from_index(i: i32) -> Option<Self> {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+    }
+}

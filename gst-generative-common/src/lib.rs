@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use diffusion_runtime::ort_env;
 use diffusion_runtime::package::{LoadEvent, LoadedPackage, ModelPackage, Task};
-use diffusion_runtime::provider::ProviderConfig;
+use diffusion_runtime::provider::{default_engine_cache_dir, ProviderChoice, ProviderConfig};
+use gst::glib;
+use gst::glib::translate::{FromGlib, IntoGlib};
 use gst::prelude::*;
 
 /// The settings every generating element has that decide which model runs where.
@@ -15,6 +17,112 @@ pub struct ModelSettings {
     pub model: Option<PathBuf>,
     pub ort_library: Option<PathBuf>,
     pub provider: ProviderConfig,
+}
+
+/// The properties both elements share: `model`, `execution-provider`, `device-id`,
+/// `engine-cache-dir`, `ort-library`. `provider_enum` is the element's own enum type (each plugin
+/// registers its own GType; see the plugins' `ExecutionProvider`), with values in
+/// [`ProviderChoice::ALL`] order.
+pub fn model_properties<E>(provider_default: E, model_blurb: &str) -> Vec<glib::ParamSpec>
+where
+    E: glib::types::StaticType + FromGlib<i32> + IntoGlib<GlibType = i32>,
+{
+    let d = ModelSettings::default();
+    vec![
+        glib::ParamSpecString::builder("model")
+            .nick("Model package")
+            .blurb(model_blurb)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecEnum::builder_with_default("execution-provider", provider_default)
+            .nick("Execution provider")
+            .blurb("Where the graphs run: auto tries TensorRT, CUDA, then CPU; an explicit provider that is unavailable is an error. Changes apply at READY")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("device-id")
+            .nick("Device ID")
+            .blurb("GPU index for CUDA/TensorRT. Changes apply at READY")
+            .default_value(d.provider.device_id)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("engine-cache-dir")
+            .nick("Engine cache directory")
+            .blurb("Where TensorRT engines and timing caches are kept between runs. Changes apply at READY")
+            .default_value(d.provider.engine_cache_dir.to_str())
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("ort-library")
+            .nick("ONNX Runtime library")
+            .blurb("Path to libonnxruntime.so (1.20 or newer). Empty = ORT_DYLIB_PATH, then the copy installed by setup, then the system. One library per process: the first load wins")
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+fn path_value(v: &glib::Value) -> Option<PathBuf> {
+    v.get::<Option<String>>()
+        .ok()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+impl ModelSettings {
+    /// Sets one of the [`model_properties`]; returns false if `name` is not one of them.
+    pub fn set_property(&mut self, name: &str, value: &glib::Value) -> bool {
+        match name {
+            "model" => self.model = path_value(value),
+            "ort-library" => self.ort_library = path_value(value),
+            "device-id" => self.provider.device_id = value.get().unwrap_or(self.provider.device_id),
+            "engine-cache-dir" => {
+                self.provider.engine_cache_dir =
+                    path_value(value).unwrap_or_else(default_engine_cache_dir)
+            }
+            "execution-provider" => {
+                if let Some(c) = glib::EnumValue::from_value(value)
+                    .and_then(|(_, v)| ProviderChoice::from_index(v.value()))
+                {
+                    self.provider.choice = c;
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The value of one of the [`model_properties`], or `None` for another property.
+    pub fn property(&self, pspec: &glib::ParamSpec) -> Option<glib::Value> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).to_value();
+        Some(match pspec.name() {
+            "model" => path(&self.model),
+            "ort-library" => path(&self.ort_library),
+            "device-id" => self.provider.device_id.to_value(),
+            "engine-cache-dir" => self
+                .provider
+                .engine_cache_dir
+                .display()
+                .to_string()
+                .to_value(),
+            "execution-provider" => glib::EnumClass::with_type(pspec.value_type())?
+                .to_value(self.provider.choice.index())?,
+            _ => return None,
+        })
+    }
+}
+
+/// [`load_model`] for a NULL→READY transition: posts the error on the element and fails the
+/// state change.
+pub fn load_or_post(
+    element: &gst::Element,
+    cat: gst::DebugCategory,
+    settings: &ModelSettings,
+    task: Task,
+    missing_model_hint: &str,
+) -> Result<LoadedPackage, gst::StateChangeError> {
+    load_model(element, cat, settings, task, missing_model_hint).map_err(|msg| {
+        element.post_error_message(msg);
+        gst::StateChangeError
+    })
 }
 
 /// Loads ONNX Runtime and the model package named by `settings`, checks it is for `task`, and

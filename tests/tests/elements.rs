@@ -84,6 +84,16 @@ fn v2agen_pads_and_properties() {
     for p in ["sink", "src", "audio_src"] {
         assert!(e.static_pad(p).is_some(), "no {p} pad");
     }
+    e.set_property_from_str("execution-provider", "tensorrt");
+    let v = e.property_value("execution-provider");
+    assert_eq!(
+        glib::EnumValue::from_value(&v).map(|(_, ev)| ev.nick()),
+        Some("tensorrt")
+    );
+    e.set_property("engine-cache-dir", "/tmp/engines");
+    assert_eq!(e.property::<String>("engine-cache-dir"), "/tmp/engines");
+    e.set_property("device-id", 3u32);
+    assert_eq!(e.property::<u32>("device-id"), 3);
     let pad = e
         .request_pad_simple("audio_sink")
         .expect("audio_sink request pad");

@@ -35,15 +35,13 @@
 //!
 //! Debian 12, GStreamer 1.22, ONNX Runtime 1.31.1 (CPU), x86-64 with 2 cores.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use diffusion_runtime::package::{LoadedPackage, Task};
-use diffusion_runtime::provider::default_engine_cache_dir;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use gst_generative_common::{load_model, ModelSettings};
+use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
 use super::ExecutionProvider;
@@ -56,18 +54,17 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
+const MODEL_BLURB: &str = "Directory of an audio-to-video model package (model.toml + graphs). Loaded at READY; changes apply after the next NULL->READY";
+const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); no bundled presenter model is installed yet";
+
 /// Property values. `steps == 0` and a negative `guidance_scale` mean "the package's default".
 #[derive(Debug, Clone, PartialEq)]
 struct Settings {
-    model: Option<PathBuf>,
+    model: ModelSettings,
     avatar: Option<String>,
     steps: u32,
     guidance_scale: f64,
     seed: u64,
-    execution_provider: ExecutionProvider,
-    device_id: u32,
-    engine_cache_dir: PathBuf,
-    ort_library: Option<PathBuf>,
     adaptive_steps: bool,
     min_steps: u32,
 }
@@ -75,31 +72,13 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            model: None,
+            model: ModelSettings::default(),
             avatar: None,
             steps: 0,
             guidance_scale: -1.0,
             seed: 0,
-            execution_provider: ExecutionProvider::Auto,
-            device_id: 0,
-            engine_cache_dir: default_engine_cache_dir(),
-            ort_library: None,
             adaptive_steps: false,
             min_steps: 2,
-        }
-    }
-}
-
-impl Settings {
-    fn model_settings(&self) -> ModelSettings {
-        ModelSettings {
-            model: self.model.clone(),
-            ort_library: self.ort_library.clone(),
-            provider: diffusion_runtime::provider::ProviderConfig {
-                choice: self.execution_provider.into(),
-                device_id: self.device_id,
-                engine_cache_dir: self.engine_cache_dir.clone(),
-            },
         }
     }
 }
@@ -150,12 +129,8 @@ impl ObjectImpl for MirageGen {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             let d = Settings::default();
-            vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Model package")
-                    .blurb("Directory of an audio-to-video model package (model.toml + graphs). Loaded at READY; changes apply after the next NULL->READY")
-                    .mutable_ready()
-                    .build(),
+            let mut props = model_properties(ExecutionProvider::Auto, MODEL_BLURB);
+            props.extend([
                 glib::ParamSpecString::builder("avatar")
                     .nick("Avatar")
                     .blurb("Portrait to animate: an avatar name from the package, or a path to an image file if the package can encode one. Empty = the package's default. Changes apply at READY (Not used yet: this build loads the model but does not generate.)")
@@ -182,28 +157,6 @@ impl ObjectImpl for MirageGen {
                     .default_value(d.seed)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("execution-provider", d.execution_provider)
-                    .nick("Execution provider")
-                    .blurb("Where the graphs run: auto tries TensorRT, CUDA, then CPU; an explicit provider that is unavailable is an error. Changes apply at READY")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("device-id")
-                    .nick("Device ID")
-                    .blurb("GPU index for CUDA/TensorRT. Changes apply at READY")
-                    .default_value(d.device_id)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("engine-cache-dir")
-                    .nick("Engine cache directory")
-                    .blurb("Where TensorRT engines and timing caches are kept between runs. Changes apply at READY")
-                    .default_value(d.engine_cache_dir.to_str())
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("ort-library")
-                    .nick("ONNX Runtime library")
-                    .blurb("Path to libonnxruntime.so (1.20 or newer). Empty = ORT_DYLIB_PATH, then the copy installed by setup, then the system. One library per process: the first load wins")
-                    .mutable_ready()
-                    .build(),
                 glib::ParamSpecBoolean::builder("adaptive-steps")
                     .nick("Adaptive steps")
                     .blurb("In live pipelines, lower the steps (down to min-steps) when generation falls behind real time and raise them again with headroom. Can change while playing (Not used yet: this build loads the model but does not generate.)")
@@ -218,22 +171,19 @@ impl ObjectImpl for MirageGen {
                     .default_value(d.min_steps)
                     .mutable_playing()
                     .build(),
-            ]
+            ]);
+            props
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-        let path = |v: &glib::Value| {
-            v.get::<Option<String>>()
-                .ok()
-                .flatten()
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        };
+        gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
+        if s.model.set_property(pspec.name(), value) {
+            return;
+        }
         match pspec.name() {
-            "model" => s.model = path(value),
             "avatar" => {
                 s.avatar = value
                     .get::<Option<String>>()
@@ -244,34 +194,22 @@ impl ObjectImpl for MirageGen {
             "steps" => s.steps = value.get().unwrap_or(s.steps),
             "guidance-scale" => s.guidance_scale = value.get().unwrap_or(s.guidance_scale),
             "seed" => s.seed = value.get().unwrap_or(s.seed),
-            "execution-provider" => {
-                s.execution_provider = value.get().unwrap_or(s.execution_provider)
-            }
-            "device-id" => s.device_id = value.get().unwrap_or(s.device_id),
-            "engine-cache-dir" => {
-                s.engine_cache_dir = path(value).unwrap_or_else(default_engine_cache_dir)
-            }
-            "ort-library" => s.ort_library = path(value),
             "adaptive-steps" => s.adaptive_steps = value.get().unwrap_or(s.adaptive_steps),
             "min-steps" => s.min_steps = value.get().unwrap_or(s.min_steps),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
-        gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        if let Some(v) = s.model.property(pspec) {
+            return v;
+        }
         match pspec.name() {
-            "model" => path(&s.model).to_value(),
             "avatar" => s.avatar.to_value(),
             "steps" => s.steps.to_value(),
             "guidance-scale" => s.guidance_scale.to_value(),
             "seed" => s.seed.to_value(),
-            "execution-provider" => s.execution_provider.to_value(),
-            "device-id" => s.device_id.to_value(),
-            "engine-cache-dir" => s.engine_cache_dir.display().to_string().to_value(),
-            "ort-library" => path(&s.ort_library).to_value(),
             "adaptive-steps" => s.adaptive_steps.to_value(),
             "min-steps" => s.min_steps.to_value(),
             _ => pspec.default_value().clone(),
@@ -340,21 +278,16 @@ impl ElementImpl for MirageGen {
                     .settings
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .model_settings();
-                let element = self.obj();
-                match load_model(
-                    element.upcast_ref(),
+                    .model
+                    .clone();
+                let loaded = load_or_post(
+                    self.obj().upcast_ref(),
                     *CAT,
                     &settings,
                     Task::AudioToVideo,
-                    "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); no bundled presenter model is installed yet",
-                ) {
-                    Ok(loaded) => *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(loaded),
-                    Err(msg) => {
-                        self.post_error_message(msg);
-                        return Err(gst::StateChangeError);
-                    }
-                }
+                    MISSING_MODEL,
+                )?;
+                *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
                 // Refuse to stream rather than pretend: generation is not built yet.

@@ -41,15 +41,13 @@
 //!
 //! Debian 12, GStreamer 1.22, ONNX Runtime 1.31.1 (CPU), x86-64 with 2 cores.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use diffusion_runtime::package::{LoadedPackage, Task};
-use diffusion_runtime::provider::{default_engine_cache_dir, ProviderConfig};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use gst_generative_common::{load_model, ModelSettings};
+use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
 use super::ExecutionProvider;
@@ -62,10 +60,13 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
+const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.toml + graphs). Loaded at READY; changes apply after the next NULL->READY";
+const MISSING_MODEL: &str = "set the model property to a video-to-audio package directory (for example models/fixtures/foley); no bundled foley model is installed yet";
+
 /// Property values. `steps == 0` and negative scales mean "the package's default".
 #[derive(Debug, Clone, PartialEq)]
 struct Settings {
-    model: Option<PathBuf>,
+    model: ModelSettings,
     prompt: String,
     negative_prompt: String,
     guidance_scale: f64,
@@ -73,16 +74,12 @@ struct Settings {
     steps: u32,
     seed: u64,
     mix_existing: bool,
-    execution_provider: ExecutionProvider,
-    device_id: u32,
-    engine_cache_dir: PathBuf,
-    ort_library: Option<PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            model: None,
+            model: ModelSettings::default(),
             prompt: String::new(),
             negative_prompt: String::new(),
             guidance_scale: -1.0,
@@ -90,24 +87,6 @@ impl Default for Settings {
             steps: 0,
             seed: 0,
             mix_existing: false,
-            execution_provider: ExecutionProvider::Auto,
-            device_id: 0,
-            engine_cache_dir: default_engine_cache_dir(),
-            ort_library: None,
-        }
-    }
-}
-
-impl Settings {
-    fn model_settings(&self) -> ModelSettings {
-        ModelSettings {
-            model: self.model.clone(),
-            ort_library: self.ort_library.clone(),
-            provider: ProviderConfig {
-                choice: self.execution_provider.into(),
-                device_id: self.device_id,
-                engine_cache_dir: self.engine_cache_dir.clone(),
-            },
         }
     }
 }
@@ -146,12 +125,8 @@ impl ObjectImpl for V2aGen {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             let d = Settings::default();
-            vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Model package")
-                    .blurb("Directory of a video-to-audio model package (model.toml + graphs). Loaded at READY; changes apply after the next NULL->READY")
-                    .mutable_ready()
-                    .build(),
+            let mut props = model_properties(ExecutionProvider::Auto, MODEL_BLURB);
+            props.extend([
                 glib::ParamSpecString::builder("prompt")
                     .nick("Prompt")
                     .blurb("What the soundtrack should contain. Empty = unconditional. Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
@@ -199,39 +174,20 @@ impl ObjectImpl for V2aGen {
                     .default_value(d.mix_existing)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("execution-provider", d.execution_provider)
-                    .nick("Execution provider")
-                    .blurb("Where the graphs run: auto tries TensorRT, CUDA, then CPU; an explicit provider that is unavailable is an error. Changes apply at READY")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("device-id")
-                    .nick("Device ID")
-                    .blurb("GPU index for CUDA/TensorRT. Changes apply at READY")
-                    .default_value(d.device_id)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("engine-cache-dir")
-                    .nick("Engine cache directory")
-                    .blurb("Where TensorRT engines and timing caches are kept between runs. Changes apply at READY")
-                    .default_value(d.engine_cache_dir.to_str())
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("ort-library")
-                    .nick("ONNX Runtime library")
-                    .blurb("Path to libonnxruntime.so (1.20 or newer). Empty = ORT_DYLIB_PATH, then the copy installed by setup, then the system. One library per process: the first load wins")
-                    .mutable_ready()
-                    .build(),
-            ]
+            ]);
+            props
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
+        if s.model.set_property(pspec.name(), value) {
+            return;
+        }
         let string = |v: &glib::Value| v.get::<Option<String>>().ok().flatten().unwrap_or_default();
-        let path = |v: &glib::Value| Some(string(v)).filter(|s| !s.is_empty()).map(PathBuf::from);
         match pspec.name() {
-            "model" => s.model = path(value),
             "prompt" => s.prompt = string(value),
             "negative-prompt" => s.negative_prompt = string(value),
             "guidance-scale" => s.guidance_scale = value.get().unwrap_or(s.guidance_scale),
@@ -241,24 +197,16 @@ impl ObjectImpl for V2aGen {
             "steps" => s.steps = value.get().unwrap_or(s.steps),
             "seed" => s.seed = value.get().unwrap_or(s.seed),
             "mix-existing" => s.mix_existing = value.get().unwrap_or(s.mix_existing),
-            "execution-provider" => {
-                s.execution_provider = value.get().unwrap_or(s.execution_provider)
-            }
-            "device-id" => s.device_id = value.get().unwrap_or(s.device_id),
-            "engine-cache-dir" => {
-                s.engine_cache_dir = path(value).unwrap_or_else(default_engine_cache_dir)
-            }
-            "ort-library" => s.ort_library = path(value),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
-        gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        if let Some(v) = s.model.property(pspec) {
+            return v;
+        }
         match pspec.name() {
-            "model" => path(&s.model).to_value(),
             "prompt" => s.prompt.to_value(),
             "negative-prompt" => s.negative_prompt.to_value(),
             "guidance-scale" => s.guidance_scale.to_value(),
@@ -266,10 +214,6 @@ impl ObjectImpl for V2aGen {
             "steps" => s.steps.to_value(),
             "seed" => s.seed.to_value(),
             "mix-existing" => s.mix_existing.to_value(),
-            "execution-provider" => s.execution_provider.to_value(),
-            "device-id" => s.device_id.to_value(),
-            "engine-cache-dir" => s.engine_cache_dir.display().to_string().to_value(),
-            "ort-library" => path(&s.ort_library).to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -396,21 +340,16 @@ impl ElementImpl for V2aGen {
                     .settings
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .model_settings();
-                let element = self.obj();
-                match load_model(
-                    element.upcast_ref(),
+                    .model
+                    .clone();
+                let loaded = load_or_post(
+                    self.obj().upcast_ref(),
                     *CAT,
                     &settings,
                     Task::VideoToAudio,
-                    "set the model property to a video-to-audio package directory (for example models/fixtures/foley); no bundled foley model is installed yet",
-                ) {
-                    Ok(loaded) => *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(loaded),
-                    Err(msg) => {
-                        self.post_error_message(msg);
-                        return Err(gst::StateChangeError);
-                    }
-                }
+                    MISSING_MODEL,
+                )?;
+                *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
                 // Refuse to stream rather than pretend: generation is not built yet.

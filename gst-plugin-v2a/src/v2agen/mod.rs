@@ -5,6 +5,7 @@ mod imp;
 
 /// Where the model runs (`execution-provider` property). Each plugin registers its own enum
 /// type: both plugins may be loaded in one process, and a GType name can be registered once.
+/// Values are in `ProviderChoice::ALL` order.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
 #[enum_type(name = "GstV2aExecutionProvider")]
@@ -18,18 +19,6 @@ pub enum ExecutionProvider {
     Cuda = 2,
     #[enum_value(name = "TensorRT (error if unavailable)", nick = "tensorrt")]
     TensorRt = 3,
-}
-
-impl From<ExecutionProvider> for diffusion_runtime::provider::ProviderChoice {
-    fn from(p: ExecutionProvider) -> Self {
-        use diffusion_runtime::provider::ProviderChoice as C;
-        match p {
-            ExecutionProvider::Auto => C::Auto,
-            ExecutionProvider::Cpu => C::Cpu,
-            ExecutionProvider::Cuda => C::Cuda,
-            ExecutionProvider::TensorRt => C::TensorRt,
-        }
-    }
 }
 
 glib::wrapper! {
