@@ -15,8 +15,8 @@ for pair in "audiotestsrc num-buffers=1 ! miragegen model=models/fixtures/presen
             "videotestsrc num-buffers=1 ! v2agen model=models/fixtures/foley"; do
   echo "gst-launch-1.0 -m $pair ! fakesink"
   # shellcheck disable=SC2086
-  GST_DEBUG="miragegen:4,v2agen:4" gst-launch-1.0 -m $pair ! fakesink 2>&1 \
-    | grep -E "Progress:|running on|ONNX Runtime|does not generate" | sed 's/^.*\(miragegen\|v2agen\)/\1/' || true
+  GST_DEBUG="miragegen:4,v2agen:4" GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -m $pair ! fakesink 2>&1 \
+    | grep -E "running on|ONNX Runtime|does not generate" | sed 's/^.*<\(miragegen0\|v2agen0\)> /  \1: /' || true
 done
 
 say "Benchmarking the runtime on the fixture packages"
