@@ -4,6 +4,7 @@
 //! providers, the process-wide session cache, model packages, samplers and guidance, and exact
 //! time arithmetic. No GStreamer type appears here, so all of it is testable without a pipeline.
 
+pub mod a2v;
 pub mod denoiser;
 pub mod error;
 pub mod ort_env;

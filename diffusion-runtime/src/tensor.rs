@@ -25,6 +25,30 @@ pub fn mean_pool_normalize(hidden: ArrayView3<f32>, mask: ArrayViewD<i64>) -> Ar
     out
 }
 
+/// Loads an image file (PNG or JPEG) as RGB f32 `[height, width, 3]` in [0, 1], resized to the
+/// given size.
+pub fn load_image_rgb(
+    path: &std::path::Path,
+    width: u32,
+    height: u32,
+) -> Result<ndarray::ArrayD<f32>, String> {
+    let img = image::open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .to_rgb8();
+    let img = if img.dimensions() == (width, height) {
+        img
+    } else {
+        image::imageops::resize(&img, width, height, image::imageops::FilterType::Triangle)
+    };
+    let data: Vec<f32> = img
+        .into_raw()
+        .into_iter()
+        .map(|v| f32::from(v) / 255.0)
+        .collect();
+    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[height as usize, width as usize, 3]), data)
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

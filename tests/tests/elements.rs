@@ -183,10 +183,10 @@ fn broken_package_and_wrong_task_fail_at_ready() {
 }
 
 #[test]
-fn elements_do_not_pretend_to_generate() {
+fn v2agen_does_not_pretend_to_generate() {
     init();
-    let e = gst::ElementFactory::make("miragegen")
-        .property("model", fixture("presenter").to_str().unwrap())
+    let e = gst::ElementFactory::make("v2agen")
+        .property("model", fixture("foley").to_str().unwrap())
         .build()
         .unwrap();
     let pipeline = gst::Pipeline::new();
@@ -199,6 +199,6 @@ fn elements_do_not_pretend_to_generate() {
             _ => None,
         })
         .expect("an error message");
-    assert!(err.contains("does not generate video yet"), "{err}");
+    assert!(err.contains("does not generate audio yet"), "{err}");
     pipeline.set_state(gst::State::Null).unwrap();
 }

@@ -254,7 +254,8 @@ impl LoadedGraph {
         self.run(&inputs, outputs)
     }
 
-    /// Runs the graph on inputs of any supported type given by slot; float outputs by slot.
+    /// Runs the graph on inputs of any supported type given by slot; outputs by slot as f32
+    /// (uint8 outputs keep their 0..=255 values).
     pub fn run(
         &self,
         inputs: &[(&str, GraphInput<'_>)],
@@ -301,9 +302,14 @@ impl LoadedGraph {
                 let v = out
                     .get(&spec.name)
                     .ok_or_else(|| fail(format!("output {} missing", spec.name)))?;
-                v.try_extract_array::<f32>()
-                    .map(|a| a.to_owned())
-                    .map_err(|e| fail(e.to_string()))
+                // uint8 outputs (rendered frames) come back as their values 0..=255.
+                match v.try_extract_array::<f32>() {
+                    Ok(a) => Ok(a.to_owned()),
+                    Err(_) => v
+                        .try_extract_array::<u8>()
+                        .map(|a| a.mapv(f32::from))
+                        .map_err(|e| fail(e.to_string())),
+                }
             })
             .collect::<Result<Vec<_>>>()
             .map(|out| (out, in_run))

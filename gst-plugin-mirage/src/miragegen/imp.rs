@@ -1,18 +1,47 @@
 //! # miragegen
 //!
 //! Speech audio in, a synchronized video of a talking presenter out. The element runs an
-//! audio-to-video model package (see `models/README.md`): an `audio_encoder` graph turns the
-//! waveform into per-frame features, a `denoiser` graph is sampled in steps (DDIM or flow
-//! matching) over a window of motion frames, and a `decoder` graph renders frames from the
-//! motion and a reference portrait.
+//! audio-to-video model package (see `models/README.md`): an `audio_encoder` graph turns each
+//! chunk's audio window into per-frame features, a `denoiser` graph is sampled in steps (DDIM or
+//! flow matching) over the chunk's motion, conditioned on the audio and on the tail of the
+//! previous chunk's motion (so that chunks join without a jump), and a `decoder` graph renders
+//! the frames from the motion and the reference portrait (`avatar`).
 //!
-//! ## Status
+//! ## Time
 //!
-//! This build registers the element with its pads and properties and, on the NULL→READY
-//! transition, loads ONNX Runtime and the model package, validating every graph against the
-//! manifest and posting `Progress` messages while the graphs load. **It does not generate
-//! video yet**: the READY→PAUSED transition fails with a `not-implemented` error. The streaming
-//! generator is tracked as its own issue.
+//! Output frame *n* covers `[base + n·T, base + (n+1)·T)`, `T = 1/fps`, where `base` is the
+//! timestamp of the first audio sample after a segment or flush and *n* is computed from the
+//! counted input samples with exact integer arithmetic. A timestamp jump forward (DISCONT or a
+//! GAP event) is filled with silence, so silence and gaps give idle frames, never missing ones;
+//! overlapping audio is dropped. At EOS the remaining audio is generated (the last chunk padded
+//! with silence internally): `N` seconds of audio give exactly `ceil(N·fps)` frames.
+//!
+//! ## Latency
+//!
+//! A chunk of `C` frames can only be generated once the audio of the chunk and of the
+//! `lookahead` frames after it has arrived, and its generation takes up to one chunk of real
+//! time, so the latency added is
+//!
+//! ```text
+//! latency = (C + lookahead)·T + C·T   (algorithmic + processing budget)
+//! ```
+//!
+//! (1.12 s for the fixture package: C = 10, lookahead = 2, 25 fps). A latency message is posted
+//! when the caps (and so the latency) are set.
+//!
+//! ## Threads
+//!
+//! The sink pad's streaming thread counts samples and cuts chunk windows; generation and pushing
+//! run on the src pad's task, fed through a queue of at most two chunks (back-pressure on
+//! upstream). A flush cancels pending chunks, discards the one being generated, and resets the
+//! motion to rest.
+//!
+//! ## Live
+//!
+//! With `adaptive-steps=true`, when a chunk takes longer than its duration the steps are lowered
+//! (down to `min-steps`) with a warning, and raised again when a chunk takes less than half its
+//! duration. A `miragegen/chunk` element message per chunk carries `chunk`, `frames`, `steps`,
+//! `inference-ms` and `real-time-factor`.
 //!
 //! ## Model and ONNX Runtime
 //!
@@ -22,28 +51,34 @@
 //! `execution-provider=auto` tries TensorRT, then CUDA, then CPU and logs which one each graph
 //! got (`GST_DEBUG=miragegen:4`); an explicit provider that is unavailable is an error.
 //!
+//! Caps: `sink` takes `audio/x-raw` F32LE or S16LE at the package's rate and channel count
+//! (insert `audioconvert ! audioresample` before it); `src` produces `video/x-raw` RGB or RGBA at
+//! the package's size and frame rate.
+//!
 //! ## Example
 //!
 //! ```text
-//! gst-launch-1.0 -m audiotestsrc num-buffers=10 ! audioconvert ! audioresample ! \
-//!     miragegen model=models/fixtures/presenter ! fakesink
+//! gst-launch-1.0 audiotestsrc num-buffers=50 ! audioconvert ! audioresample ! \
+//!     miragegen model=models/fixtures/presenter ! videoconvert ! autovideosink
 //! ```
-//!
-//! (Loads and checks the package, then stops with "not implemented".)
 //!
 //! ## Tested
 //!
 //! Debian 12, GStreamer 1.22, ONNX Runtime 1.31.1 (CPU), x86-64 with 2 cores.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
+use diffusion_runtime::a2v::{A2vGenerator, ChunkLayout, ChunkScheduler};
 use diffusion_runtime::package::{LoadedPackage, Task};
+use diffusion_runtime::sampler::Guidance;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
+use super::queue::{Item, WorkQueue};
 use super::ExecutionProvider;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -56,6 +91,11 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 
 const MODEL_BLURB: &str = "Directory of an audio-to-video model package (model.toml + graphs). Loaded at READY; changes apply after the next NULL->READY";
 const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); no bundled presenter model is installed yet";
+/// Chunks waiting for generation at most: enough to keep the task busy, small enough to bound
+/// memory and latency.
+const QUEUE_CHUNKS: usize = 2;
+/// A timestamp this far from the one the counted samples predict is a jump, not jitter.
+const RESYNC_THRESHOLD: gst::ClockTime = gst::ClockTime::from_mseconds(20);
 
 /// Property values. `steps == 0` and a negative `guidance_scale` mean "the package's default".
 #[derive(Debug, Clone, PartialEq)]
@@ -83,18 +123,652 @@ impl Default for Settings {
     }
 }
 
+/// Sink-side stream state (streaming thread).
+struct Input {
+    scheduler: ChunkScheduler,
+    audio: Option<gst_audio::AudioInfo>,
+    segment: Option<gst::FormattedSegment<gst::ClockTime>>,
+    /// Timestamp of sample 0 of the current timeline.
+    base: Option<gst::ClockTime>,
+}
+
+/// Src-side state (the task).
+struct Output {
+    generator: A2vGenerator,
+    video: Option<gst_video::VideoInfo>,
+    /// Steps in use now (lowered by adaptive-steps).
+    steps: Option<usize>,
+    discont: bool,
+}
+
 pub struct MirageGen {
     sinkpad: gst::Pad,
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     model: Mutex<Option<LoadedPackage>>,
+    input: Mutex<Option<Input>>,
+    output: Mutex<Option<Output>>,
+    queue: WorkQueue,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl MirageGen {
-    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        gst::log!(CAT, obj = pad, "handling event {event:?}");
-        gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    fn layout(&self) -> Option<ChunkLayout> {
+        lock(&self.output).as_ref().map(|o| *o.generator.layout())
     }
+
+    /// The caps the model takes on `sink`.
+    fn sink_caps(&self) -> gst::Caps {
+        match lock(&self.model).as_ref() {
+            Some(m) => gst_audio::AudioCapsBuilder::new_interleaved()
+                .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le])
+                .rate(m.package.audio.rate as i32)
+                .channels(m.package.audio.channels as i32)
+                .build(),
+            None => self.sinkpad.pad_template_caps(),
+        }
+    }
+
+    /// The caps the model produces on `src`.
+    fn src_caps(&self) -> gst::Caps {
+        match lock(&self.model).as_ref().and_then(|m| m.package.video) {
+            Some(v) => gst_video::VideoCapsBuilder::new()
+                .format_list([gst_video::VideoFormat::Rgb, gst_video::VideoFormat::Rgba])
+                .width(v.width as i32)
+                .height(v.height as i32)
+                .framerate(gst::Fraction::new(v.fps.num as i32, v.fps.den as i32))
+                .build(),
+            None => self.srcpad.pad_template_caps(),
+        }
+    }
+
+    /// Algorithmic latency (chunk + lookahead) plus the processing budget (one chunk).
+    fn latency(&self) -> Option<gst::ClockTime> {
+        let l = self.layout()?;
+        Some(gst::ClockTime::from_nseconds(
+            l.frames_ns(2 * l.chunk + l.lookahead),
+        ))
+    }
+
+    fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.queue.flow()?;
+        let mut guard = lock(&self.input);
+        let input = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = input.audio.clone().ok_or_else(|| {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["buffer before caps"]);
+            gst::FlowError::NotNegotiated
+        })?;
+        let map = buffer.map_readable().map_err(|_| {
+            gst::element_imp_error!(self, gst::ResourceError::Read, ["cannot map audio buffer"]);
+            gst::FlowError::Error
+        })?;
+        let mut mono = to_mono(&info, map.as_slice());
+        drop(map);
+        let rate = u64::from(info.rate());
+
+        // Place the buffer on the timeline of counted samples.
+        let pts = buffer.pts();
+        if input.base.is_none() {
+            let start = input.segment.as_ref().and_then(|s| s.start());
+            input.base = pts.or(start).or(Some(gst::ClockTime::ZERO));
+        }
+        if let (Some(pts), Some(base)) = (pts, input.base) {
+            let expected = base
+                + gst::ClockTime::from_nseconds(
+                    diffusion_runtime::time::mul_div_floor(
+                        input.scheduler.received(),
+                        1_000_000_000,
+                        rate,
+                    )
+                    .unwrap_or(0),
+                );
+            if pts > expected + RESYNC_THRESHOLD {
+                let gap = diffusion_runtime::time::mul_div_floor(
+                    (pts - expected).nseconds(),
+                    rate,
+                    1_000_000_000,
+                )
+                .unwrap_or(0);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "timestamp jump of {}: {gap} samples of silence",
+                    pts - expected
+                );
+                input.scheduler.push_silence(gap);
+            } else if pts + RESYNC_THRESHOLD < expected {
+                let overlap = diffusion_runtime::time::mul_div_floor(
+                    (expected - pts).nseconds(),
+                    rate,
+                    1_000_000_000,
+                )
+                .unwrap_or(0) as usize;
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "audio overlaps the previous buffer: dropping {overlap} samples"
+                );
+                mono.drain(..overlap.min(mono.len()));
+            }
+        }
+        input.scheduler.push(&mono);
+        self.schedule_ready(input)
+    }
+
+    /// Queues every chunk whose audio is complete.
+    fn schedule_ready(&self, input: &mut Input) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let base = input.base.unwrap_or(gst::ClockTime::ZERO);
+        while let Some(chunk) = input.scheduler.ready() {
+            gst::log!(CAT, imp = self, "chunk {} ready", chunk.index);
+            self.queue.push(Item::Chunk { chunk, base })?;
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// At EOS or before a new segment: generate what remains.
+    fn drain(&self, input: &mut Input) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.schedule_ready(input)?;
+        let base = input.base.unwrap_or(gst::ClockTime::ZERO);
+        while let Some(chunk) = input.scheduler.finish() {
+            self.queue.push(Item::Chunk { chunk, base })?;
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        use gst::EventView;
+        gst::log!(CAT, obj = pad, "handling event {event:?}");
+        match event.view() {
+            EventView::FlushStart(_) => {
+                self.queue.set_flushing();
+                let ok = self.srcpad.push_event(event);
+                let _ = self.srcpad.pause_task();
+                ok
+            }
+            EventView::FlushStop(_) => {
+                if let Some(input) = lock(&self.input).as_mut() {
+                    input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
+                    input.base = None;
+                }
+                if let Some(output) = lock(&self.output).as_mut() {
+                    output.generator.reset(lock(&self.settings).seed);
+                    output.discont = true;
+                }
+                let ok = self.srcpad.push_event(event);
+                self.queue.start();
+                self.start_task() && ok
+            }
+            EventView::Caps(c) => self.set_caps(c.caps()),
+            EventView::Segment(s) => {
+                let Ok(segment) = s.segment().clone().downcast::<gst::ClockTime>() else {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ["miragegen needs a TIME segment"]
+                    );
+                    return false;
+                };
+                let mut guard = lock(&self.input);
+                let Some(input) = guard.as_mut() else {
+                    return false;
+                };
+                if input.scheduler.received() > 0 {
+                    // A new timeline: finish the old one, then start over from rest.
+                    if self.drain(input).is_err() {
+                        return false;
+                    }
+                    input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
+                    input.base = None;
+                    if self.queue.push(Item::Reset).is_err() {
+                        return false;
+                    }
+                }
+                input.segment = Some(segment);
+                drop(guard);
+                self.queue.push(Item::Event(event)).is_ok()
+            }
+            EventView::Gap(g) => {
+                let (ts, duration) = g.get();
+                let mut guard = lock(&self.input);
+                let Some(input) = guard.as_mut() else {
+                    return false;
+                };
+                let Some(rate) = input.audio.as_ref().map(|a| u64::from(a.rate())) else {
+                    return true;
+                };
+                if input.base.is_none() {
+                    input.base = Some(ts);
+                }
+                let base = input.base.unwrap_or(ts);
+                let expected = base
+                    + gst::ClockTime::from_nseconds(
+                        diffusion_runtime::time::mul_div_floor(
+                            input.scheduler.received(),
+                            1_000_000_000,
+                            rate,
+                        )
+                        .unwrap_or(0),
+                    );
+                // Silence up to the end of the gap: idle frames, never missing ones.
+                if let Some(end) = duration.map(|d| ts + d).filter(|end| *end > expected) {
+                    let n = diffusion_runtime::time::mul_div_floor(
+                        (end - expected).nseconds(),
+                        rate,
+                        1_000_000_000,
+                    )
+                    .unwrap_or(0);
+                    input.scheduler.push_silence(n);
+                }
+                self.schedule_ready(input).is_ok()
+            }
+            EventView::Eos(_) => {
+                let mut guard = lock(&self.input);
+                if let Some(input) = guard.as_mut() {
+                    if self.drain(input).is_err() {
+                        return false;
+                    }
+                }
+                drop(guard);
+                self.queue.push(Item::Event(event)).is_ok()
+            }
+            _ if event.is_serialized() && event.type_() != gst::EventType::Caps => {
+                self.queue.push(Item::Event(event)).is_ok()
+            }
+            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
+        }
+    }
+
+    /// Checks the input caps against the model and negotiates the output caps.
+    fn set_caps(&self, caps: &gst::CapsRef) -> bool {
+        let wanted = self.sink_caps();
+        let info = match gst_audio::AudioInfo::from_caps(caps) {
+            Ok(info) if caps.can_intersect(&wanted) => info,
+            _ => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ["miragegen cannot take {caps}: the model needs {wanted}; insert audioconvert ! audioresample before miragegen"]
+                );
+                return false;
+            }
+        };
+        if let Some(input) = lock(&self.input).as_mut() {
+            input.audio = Some(info);
+        }
+        let ours = self.src_caps();
+        let peer = self.srcpad.peer_query_caps(Some(&ours));
+        let Some(out) = Some(peer.intersect(&ours)).filter(|c| !c.is_empty()) else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ["downstream accepts none of {ours}"]
+            );
+            return false;
+        };
+        let mut out = out;
+        out.fixate();
+        let Ok(video) = gst_video::VideoInfo::from_caps(&out) else {
+            return false;
+        };
+        if let Some(output) = lock(&self.output).as_mut() {
+            output.video = Some(video);
+        }
+        gst::debug!(CAT, imp = self, "input {caps}, output {out}");
+        let _ = self
+            .obj()
+            .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+        self.queue
+            .push(Item::Event(gst::event::Caps::new(&out)))
+            .is_ok()
+    }
+
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        gst::log!(CAT, obj = pad, "handling query {query:?}");
+        match query.view_mut() {
+            QueryViewMut::Latency(q) => {
+                let mut upstream = gst::query::Latency::new();
+                if !self.sinkpad.peer_query(&mut upstream) {
+                    return false;
+                }
+                let (live, min, max) = upstream.result();
+                let ours = self.latency().unwrap_or(gst::ClockTime::ZERO);
+                q.set(live, min + ours, max.map(|m| m + ours));
+                gst::debug!(CAT, imp = self, "latency: upstream {min}, ours {ours}");
+                true
+            }
+            QueryViewMut::Caps(q) => {
+                let ours = self.src_caps();
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
+                    None => ours,
+                };
+                q.set_result(&caps);
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+
+    fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        gst::log!(CAT, obj = pad, "handling query {query:?}");
+        match query.view_mut() {
+            QueryViewMut::Caps(q) => {
+                let ours = self.sink_caps();
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
+                    None => ours.clone(),
+                };
+                if caps.is_empty() {
+                    gst::debug!(
+                        CAT,
+                        obj = pad,
+                        "upstream offers {:?}, the model needs {ours}: insert audioconvert ! audioresample before miragegen",
+                        q.filter()
+                    );
+                }
+                q.set_result(&caps);
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+
+    fn start_task(&self) -> bool {
+        let element = self.obj().downgrade();
+        self.srcpad
+            .start_task(move || {
+                if let Some(element) = element.upgrade() {
+                    element.imp().src_loop();
+                }
+            })
+            .is_ok()
+    }
+
+    /// One turn of the src pad task: generate a chunk and push its frames, or push an event.
+    fn src_loop(&self) {
+        let Some((item, epoch)) = self.queue.pop() else {
+            let _ = self.srcpad.pause_task();
+            return;
+        };
+        let result = match item {
+            Item::Event(event) => {
+                let eos = event.type_() == gst::EventType::Eos;
+                // A refused event is downstream's business (it posts its own error); EOS ends
+                // this stream either way.
+                if !self.srcpad.push_event(event) {
+                    gst::debug!(CAT, imp = self, "downstream refused a serialized event");
+                }
+                if eos {
+                    let _ = self.srcpad.pause_task();
+                }
+                Ok(gst::FlowSuccess::Ok)
+            }
+            Item::Reset => {
+                if let Some(output) = lock(&self.output).as_mut() {
+                    output.generator.reset(lock(&self.settings).seed);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            }
+            Item::Chunk { chunk, base } => self.generate_and_push(chunk, base, epoch),
+        };
+        if let Err(err) = result {
+            if err != gst::FlowError::Flushing {
+                gst::debug!(CAT, imp = self, "pausing task: {err:?}");
+                if !matches!(err, gst::FlowError::Eos) {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Failed,
+                        ["streaming stopped, reason {err:?}"]
+                    );
+                }
+            }
+            self.queue.set_flow(Err(err));
+            let _ = self.srcpad.pause_task();
+        }
+    }
+
+    fn generate_and_push(
+        &self,
+        chunk: diffusion_runtime::a2v::ScheduledChunk,
+        base: gst::ClockTime,
+        epoch: u64,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = lock(&self.settings).clone();
+        let mut guard = lock(&self.output);
+        let output = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let video = output.video.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let defaults = output.generator.package().package.sampler.clone();
+        let target = if settings.steps > 0 {
+            settings.steps as usize
+        } else {
+            defaults.steps as usize
+        };
+        let steps = output.steps.unwrap_or(target).min(target).max(1);
+        let guidance = Guidance {
+            scale: if settings.guidance_scale >= 0.0 {
+                settings.guidance_scale as f32
+            } else {
+                defaults.guidance_scale
+            },
+            negative_audio_scale: 0.0,
+        };
+        output.generator.set_seed(settings.seed);
+        let generated = output.generator.generate(&chunk.window, steps, guidance);
+        let layout = *output.generator.layout();
+        let out = match generated {
+            Ok(out) => out,
+            Err(e) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ["generating chunk {}: {e}", chunk.index]
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
+        let chunk_ns = layout.frames_ns(layout.chunk);
+        let rtf = out.stats.inference.as_secs_f64() / (chunk_ns as f64 / 1e9);
+        output.steps = Some(self.adapt_steps(&settings, steps, target, rtf));
+        let discont = std::mem::take(&mut output.discont);
+        let (width, height) = (output.generator.width, output.generator.height);
+        drop(guard);
+        if !self.queue.is_current(epoch) {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "dropping chunk {}: flushed while generating",
+                chunk.index
+            );
+            return Err(gst::FlowError::Flushing);
+        }
+        self.post_chunk_stats(chunk.index, chunk.frames, steps, out.stats.inference, rtf);
+
+        let frame_bytes = width * height * 3;
+        for i in 0..chunk.frames {
+            let n = chunk.first_frame + i;
+            let rgb = &out.frames[i as usize * frame_bytes..(i as usize + 1) * frame_bytes];
+            let mut buffer = frame_buffer(&video, rgb, width, height)?;
+            {
+                let b = buffer.get_mut().ok_or(gst::FlowError::Error)?;
+                let start = base + gst::ClockTime::from_nseconds(layout.frames_ns(n));
+                let end = base + gst::ClockTime::from_nseconds(layout.frames_ns(n + 1));
+                b.set_pts(start);
+                b.set_duration(end - start);
+                b.set_offset(n);
+                b.set_offset_end(n + 1);
+                if discont && i == 0 {
+                    b.set_flags(gst::BufferFlags::DISCONT);
+                }
+            }
+            self.srcpad.push(buffer)?;
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// Lowers the steps when a chunk took longer than its duration, raises them again with
+    /// headroom (only with `adaptive-steps`).
+    fn adapt_steps(&self, settings: &Settings, steps: usize, target: usize, rtf: f64) -> usize {
+        if !settings.adaptive_steps {
+            return target;
+        }
+        let min = (settings.min_steps as usize).clamp(1, target);
+        if rtf > 1.0 && steps > min {
+            gst::element_imp_warning!(
+                self,
+                gst::CoreError::Clock,
+                ["generation is slower than real time (real-time factor {rtf:.2}): steps lowered from {steps} to {}", steps - 1]
+            );
+            steps - 1
+        } else if rtf < 0.5 && steps < target {
+            gst::info!(
+                CAT,
+                imp = self,
+                "headroom (real-time factor {rtf:.2}): steps raised to {}",
+                steps + 1
+            );
+            steps + 1
+        } else {
+            steps
+        }
+    }
+
+    fn post_chunk_stats(
+        &self,
+        index: u64,
+        frames: u64,
+        steps: usize,
+        inference: Duration,
+        rtf: f64,
+    ) {
+        let s = gst::Structure::builder("miragegen/chunk")
+            .field("chunk", index)
+            .field("frames", frames as u32)
+            .field("steps", steps as u32)
+            .field("inference-ms", inference.as_secs_f64() * 1e3)
+            .field("real-time-factor", rtf)
+            .build();
+        gst::debug!(CAT, imp = self, "{s}");
+        let _ = self
+            .obj()
+            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+    }
+
+    /// Builds the generator for the loaded model and the chosen avatar.
+    fn prepare(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let model = lock(&self.model)
+            .clone()
+            .ok_or_else(|| gst::error_msg!(gst::CoreError::StateChange, ("no model loaded")))?;
+        let reference = avatar_image(&model, settings.avatar.as_deref())
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("avatar: {e}")))?;
+        let generator = A2vGenerator::new(model, reference, settings.seed)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
+        *lock(&self.input) = Some(Input {
+            scheduler: ChunkScheduler::new(*generator.layout()),
+            audio: None,
+            segment: None,
+            base: None,
+        });
+        *lock(&self.output) = Some(Output {
+            generator,
+            video: None,
+            steps: None,
+            discont: true,
+        });
+        Ok(())
+    }
+}
+
+/// Mono f32 from interleaved F32LE or S16LE: channels are averaged.
+fn to_mono(info: &gst_audio::AudioInfo, bytes: &[u8]) -> Vec<f32> {
+    let channels = info.channels().max(1) as usize;
+    let samples: Vec<f32> = match info.format() {
+        gst_audio::AudioFormat::S16le => bytes
+            .chunks_exact(2)
+            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+            .collect(),
+        _ => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    };
+    if channels == 1 {
+        return samples;
+    }
+    samples
+        .chunks_exact(channels)
+        .map(|f| f.iter().sum::<f32>() / channels as f32)
+        .collect()
+}
+
+/// One video frame from packed RGB, in the negotiated format and strides.
+fn frame_buffer(
+    info: &gst_video::VideoInfo,
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<gst::Buffer, gst::FlowError> {
+    let mut buffer = gst::Buffer::with_size(info.size()).map_err(|_| gst::FlowError::Error)?;
+    {
+        let b = buffer.get_mut().ok_or(gst::FlowError::Error)?;
+        let mut map = b.map_writable().map_err(|_| gst::FlowError::Error)?;
+        let stride = info.stride()[0] as usize;
+        let px = if info.format() == gst_video::VideoFormat::Rgba {
+            4
+        } else {
+            3
+        };
+        let dst = map.as_mut_slice();
+        for y in 0..height {
+            let row = &rgb[y * width * 3..(y + 1) * width * 3];
+            let out = &mut dst[y * stride..y * stride + width * px];
+            if px == 3 {
+                out.copy_from_slice(row);
+            } else {
+                for (o, i) in out.chunks_exact_mut(4).zip(row.chunks_exact(3)) {
+                    o[..3].copy_from_slice(i);
+                    o[3] = 255;
+                }
+            }
+        }
+    }
+    Ok(buffer)
+}
+
+/// The portrait: a named avatar of the package, or an image file, at the package's video size.
+fn avatar_image(
+    model: &LoadedPackage,
+    avatar: Option<&str>,
+) -> Result<ndarray::ArrayD<f32>, String> {
+    let p = &model.package;
+    let video = p.video.ok_or("the package has no [video] size")?;
+    let path = match avatar {
+        Some(name) if p.avatars.contains_key(name) => p.avatars[name].clone(),
+        Some(file) if std::path::Path::new(file).is_file() => std::path::PathBuf::from(file),
+        Some(other) => {
+            let names: Vec<&str> = p.avatars.keys().map(String::as_str).collect();
+            return Err(format!(
+                "{other:?} is neither an avatar of the package ({}) nor an image file",
+                names.join(", ")
+            ));
+        }
+        None => {
+            let name = p
+                .default_avatar
+                .as_deref()
+                .ok_or("the package has no default_avatar")?;
+            p.avatars
+                .get(name)
+                .cloned()
+                .ok_or("default_avatar names no avatar")?
+        }
+    };
+    diffusion_runtime::tensor::load_image_rgb(&path, video.width, video.height)
 }
 
 #[glib::object_subclass]
@@ -106,6 +780,13 @@ impl ObjectSubclass for MirageGen {
     fn with_class(klass: &Self::Class) -> Self {
         let templ = klass.pad_template("sink").expect("sink template");
         let sinkpad = gst::Pad::builder_from_template(&templ)
+            .chain_function(|_pad, parent, buffer| {
+                MirageGen::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |this| this.sink_chain(buffer),
+                )
+            })
             .event_function(|pad, parent, event| {
                 MirageGen::catch_panic_pad_function(
                     parent,
@@ -113,14 +794,57 @@ impl ObjectSubclass for MirageGen {
                     |this| this.sink_event(pad, event),
                 )
             })
+            .query_function(|pad, parent, query| {
+                MirageGen::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.sink_query(pad, query),
+                )
+            })
             .build();
         let templ = klass.pad_template("src").expect("src template");
-        let srcpad = gst::Pad::builder_from_template(&templ).build();
+        let srcpad = gst::Pad::builder_from_template(&templ)
+            .query_function(|pad, parent, query| {
+                MirageGen::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.src_query(pad, query),
+                )
+            })
+            .activatemode_function(|_pad, parent, mode, active| {
+                MirageGen::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::loggable_error!(CAT, "panic activating src pad")),
+                    |this| {
+                        if mode != gst::PadMode::Push {
+                            return Err(gst::loggable_error!(
+                                CAT,
+                                "src pad works in push mode only"
+                            ));
+                        }
+                        if active {
+                            this.queue.start();
+                            if !this.start_task() {
+                                return Err(gst::loggable_error!(CAT, "cannot start the src task"));
+                            }
+                        } else {
+                            this.queue.set_flushing();
+                            let _ = this.srcpad.stop_task();
+                        }
+                        Ok(())
+                    },
+                )
+            })
+            .flags(gst::PadFlags::FIXED_CAPS)
+            .build();
         Self {
             sinkpad,
             srcpad,
             settings: Mutex::new(Settings::default()),
             model: Mutex::new(None),
+            input: Mutex::new(None),
+            output: Mutex::new(None),
+            queue: WorkQueue::new(QUEUE_CHUNKS),
         }
     }
 }
@@ -133,19 +857,19 @@ impl ObjectImpl for MirageGen {
             props.extend([
                 glib::ParamSpecString::builder("avatar")
                     .nick("Avatar")
-                    .blurb("Portrait to animate: an avatar name from the package, or a path to an image file if the package can encode one. Empty = the package's default. Changes apply at READY (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Portrait to animate: an avatar name from the package, or a path to an image file if the package can encode one. Empty = the package's default. Changes apply at READY")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("steps")
                     .nick("Steps")
-                    .blurb("Denoising steps per chunk (0 = the package's default). Can change while playing; applies from the next chunk (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Denoising steps per chunk (0 = the package's default). Can change while playing; applies from the next chunk")
                     .maximum(1000)
                     .default_value(d.steps)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("guidance-scale")
                     .nick("Guidance scale")
-                    .blurb("Classifier-free guidance scale (negative = the package's default). Can change while playing; applies from the next chunk (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Classifier-free guidance scale (negative = the package's default). Can change while playing; applies from the next chunk")
                     .minimum(-1.0)
                     .maximum(50.0)
                     .default_value(d.guidance_scale)
@@ -153,19 +877,19 @@ impl ObjectImpl for MirageGen {
                     .build(),
                 glib::ParamSpecUInt64::builder("seed")
                     .nick("Seed")
-                    .blurb("Seed of the sampler's noise: the same seed and input give the same video on CPU. Can change while playing; applies from the next chunk (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Seed of the sampler's noise: the same seed and input give the same video on CPU. Can change while playing; applies from the next chunk")
                     .default_value(d.seed)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("adaptive-steps")
                     .nick("Adaptive steps")
-                    .blurb("In live pipelines, lower the steps (down to min-steps) when generation falls behind real time and raise them again with headroom. Can change while playing (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("In live pipelines, lower the steps (down to min-steps) when generation falls behind real time and raise them again with headroom. Can change while playing")
                     .default_value(d.adaptive_steps)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("min-steps")
                     .nick("Minimum steps")
-                    .blurb("Lowest step count adaptive-steps may use. Can change while playing (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Lowest step count adaptive-steps may use. Can change while playing")
                     .minimum(1)
                     .maximum(1000)
                     .default_value(d.min_steps)
@@ -274,12 +998,7 @@ impl ElementImpl for MirageGen {
         gst::debug!(CAT, imp = self, "state change {transition:?}");
         match transition {
             gst::StateChange::NullToReady => {
-                let settings = self
-                    .settings
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .model
-                    .clone();
+                let settings = lock(&self.settings).model.clone();
                 let loaded = load_or_post(
                     self.obj().upcast_ref(),
                     *CAT,
@@ -287,23 +1006,28 @@ impl ElementImpl for MirageGen {
                     Task::AudioToVideo,
                     MISSING_MODEL,
                 )?;
-                *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
+                *lock(&self.model) = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
-                // Refuse to stream rather than pretend: generation is not built yet.
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::NotImplemented,
-                    ("miragegen does not generate video yet: this build loads and validates the model only")
-                );
-                return Err(gst::StateChangeError);
-            }
-            gst::StateChange::ReadyToNull => {
-                // Releases this instance's hold on the shared sessions.
-                *self.model.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                if let Err(msg) = self.prepare() {
+                    self.post_error_message(msg);
+                    return Err(gst::StateChangeError);
+                }
             }
             _ => {}
         }
-        self.parent_change_state(transition)
+        let ret = self.parent_change_state(transition)?;
+        match transition {
+            gst::StateChange::PausedToReady => {
+                *lock(&self.input) = None;
+                *lock(&self.output) = None;
+            }
+            gst::StateChange::ReadyToNull => {
+                // Releases this instance's hold on the shared sessions.
+                *lock(&self.model) = None;
+            }
+            _ => {}
+        }
+        Ok(ret)
     }
 }

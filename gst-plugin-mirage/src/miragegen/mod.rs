@@ -2,6 +2,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod queue;
 
 /// Where the model runs (`execution-provider` property). Each plugin registers its own enum
 /// type: both plugins may be loaded in one process, and a GType name can be registered once.

@@ -1,0 +1,511 @@
+//! Audio-to-video generation, one chunk at a time: the tensor side of `miragegen`.
+//!
+//! Chunk `k` produces frames `[k·C, (k+1)·C)`. Its audio window starts `context` frames before
+//! the chunk and ends `lookahead` frames after it (zero before the stream start), so chunk `k`
+//! can run once the audio up to frame `(k+1)·C + lookahead` has arrived. Continuity across
+//! chunks comes from the denoiser's `previous_motion` input (the tail of the previous chunk's
+//! motion) and from the overlapping audio context.
+
+use std::time::{Duration, Instant};
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::denoiser::{BranchConditions, OnnxDenoiser};
+use crate::error::{Error, Result};
+use crate::package::{DType, LoadedPackage, Role, Task, Timing};
+use crate::rng::NoiseRng;
+use crate::sampler::{Branches, Denoise, Guidance, Sampler};
+use crate::time::Rate;
+
+/// Where chunks, frames and samples fall, in exact integer arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLayout {
+    /// Audio sample rate (Hz).
+    pub rate: u64,
+    /// Output frame rate.
+    pub fps: Rate,
+    pub chunk: u64,
+    pub context: u64,
+    pub lookahead: u64,
+}
+
+impl ChunkLayout {
+    /// First sample of frame `n` (negative before the stream start): `floor(n·rate/fps)`.
+    pub fn frame_start_sample(&self, n: i64) -> i64 {
+        let num = i128::from(n) * i128::from(self.rate) * i128::from(self.fps.den);
+        num.div_euclid(i128::from(self.fps.num)) as i64
+    }
+
+    /// Samples in one chunk's audio window (context + chunk + lookahead frames), rounded up so
+    /// that every window has the same length.
+    pub fn window_samples(&self) -> usize {
+        let frames = self.context + self.chunk + self.lookahead;
+        crate::time::mul_div_ceil(frames, self.rate * self.fps.den, self.fps.num).unwrap_or(0)
+            as usize
+    }
+
+    /// First sample of chunk `k`'s audio window.
+    pub fn window_start(&self, k: u64) -> i64 {
+        self.frame_start_sample((k * self.chunk) as i64 - self.context as i64)
+    }
+
+    /// Samples that must have arrived before chunk `k` can run.
+    pub fn samples_needed(&self, k: u64) -> i64 {
+        self.window_start(k) + self.window_samples() as i64
+    }
+
+    /// Frames needed to cover `samples` samples: `ceil(samples·fps/rate)`.
+    pub fn frames_covering(&self, samples: u64) -> u64 {
+        crate::time::mul_div_ceil(samples, self.fps.num, self.rate * self.fps.den)
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Duration of `frames` frames in nanoseconds.
+    pub fn frames_ns(&self, frames: u64) -> u64 {
+        self.fps.item_start_ns(frames).unwrap_or(u64::MAX)
+    }
+}
+
+/// A chunk whose audio is complete: its window and the frames it yields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledChunk {
+    pub index: u64,
+    /// `window_samples()` mono samples; zeros before the stream start and after its end.
+    pub window: Vec<f32>,
+    /// First frame of the chunk (`index · chunk`).
+    pub first_frame: u64,
+    /// Frames to output: the whole chunk, except the last one at the end of the stream.
+    pub frames: u64,
+}
+
+/// Counts samples and cuts them into chunk windows: the sample accumulator and chunk scheduler
+/// of `miragegen`, with no GStreamer in it. Memory stays bounded: samples older than the next
+/// window are dropped.
+#[derive(Debug, Clone)]
+pub struct ChunkScheduler {
+    layout: ChunkLayout,
+    samples: Vec<f32>,
+    /// Absolute index of `samples[0]`.
+    offset: u64,
+    received: u64,
+    next_chunk: u64,
+}
+
+impl ChunkScheduler {
+    pub fn new(layout: ChunkLayout) -> Self {
+        Self {
+            layout,
+            samples: Vec::new(),
+            offset: 0,
+            received: 0,
+            next_chunk: 0,
+        }
+    }
+
+    pub fn layout(&self) -> &ChunkLayout {
+        &self.layout
+    }
+
+    /// Samples counted since the stream start.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Frames scheduled so far.
+    pub fn frames_scheduled(&self) -> u64 {
+        self.next_chunk * self.layout.chunk
+    }
+
+    pub fn push(&mut self, samples: &[f32]) {
+        self.samples.extend_from_slice(samples);
+        self.received += samples.len() as u64;
+    }
+
+    /// Silence (a gap, or missing samples before a timestamp jump).
+    pub fn push_silence(&mut self, n: u64) {
+        self.samples.resize(self.samples.len() + n as usize, 0.0);
+        self.received += n;
+    }
+
+    fn window(&self, k: u64) -> Vec<f32> {
+        let start = self.layout.window_start(k);
+        let len = self.layout.window_samples();
+        (0..len as i64)
+            .map(|i| {
+                let abs = start + i;
+                if abs < self.offset as i64 || abs >= self.received as i64 {
+                    0.0
+                } else {
+                    self.samples[(abs - self.offset as i64) as usize]
+                }
+            })
+            .collect()
+    }
+
+    fn take(&mut self, frames: u64) -> ScheduledChunk {
+        let k = self.next_chunk;
+        let chunk = ScheduledChunk {
+            index: k,
+            window: self.window(k),
+            first_frame: k * self.layout.chunk,
+            frames,
+        };
+        self.next_chunk += 1;
+        // Keep only what later windows can still read.
+        let keep_from = self.layout.window_start(self.next_chunk).max(0) as u64;
+        if keep_from > self.offset {
+            let drop = ((keep_from - self.offset) as usize).min(self.samples.len());
+            self.samples.drain(..drop);
+            self.offset += drop as u64;
+        }
+        chunk
+    }
+
+    /// The next chunk, if its audio (lookahead included) has all arrived.
+    pub fn ready(&mut self) -> Option<ScheduledChunk> {
+        (self.layout.samples_needed(self.next_chunk) <= self.received as i64)
+            .then(|| self.take(self.layout.chunk))
+    }
+
+    /// At the end of the stream: the next chunk while frames remain, padded with silence. The
+    /// last frame ends where the audio ends (within one frame): `ceil(samples·fps/rate)` frames
+    /// in all.
+    pub fn finish(&mut self) -> Option<ScheduledChunk> {
+        let total = self.layout.frames_covering(self.received);
+        let first = self.frames_scheduled();
+        (first < total).then(|| self.take((total - first).min(self.layout.chunk)))
+    }
+}
+
+/// Figures of one generated chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChunkStats {
+    pub steps: usize,
+    /// Wall time of the whole chunk (encoder, sampler, decoder).
+    pub inference: Duration,
+    /// Of which inside `Session::run`.
+    pub in_session_run: Duration,
+}
+
+/// A generated chunk: `chunk` frames of packed RGB (`width·height·3` bytes each).
+#[derive(Debug, Clone)]
+pub struct ChunkOutput {
+    pub frames: Vec<u8>,
+    pub stats: ChunkStats,
+}
+
+/// Generates chunks of video from windows of audio with an audio-to-video package.
+pub struct A2vGenerator {
+    package: LoadedPackage,
+    layout: ChunkLayout,
+    pub width: usize,
+    pub height: usize,
+    motion_dim: usize,
+    frames_are_u8: bool,
+    /// The portrait, f32 [height, width, 3] in [0, 1].
+    reference: ArrayD<f32>,
+    prev_motion: Vec<f32>,
+    sampler: Option<(Branches, Sampler)>,
+    seed: u64,
+    chunk_index: u64,
+}
+
+fn invalid(m: impl Into<String>) -> Error {
+    Error::Invalid(m.into())
+}
+
+impl A2vGenerator {
+    /// `reference` is the portrait as f32 [height, width, 3] in [0, 1] at the package's video size.
+    pub fn new(package: LoadedPackage, reference: ArrayD<f32>, seed: u64) -> Result<Self> {
+        let p = &package.package;
+        if p.task != Task::AudioToVideo {
+            return Err(invalid("not an audio-to-video package"));
+        }
+        let (Timing::Chunk(t), Some(video)) = (p.timing, p.video) else {
+            return Err(invalid(
+                "audio-to-video package without chunk timing or video size",
+            ));
+        };
+        let motion_dim = *p.latent_shape.last().unwrap_or(&0);
+        if p.latent_shape.len() != 2 || p.latent_shape[0] != t.chunk_frames as usize {
+            return Err(invalid(format!(
+                "latent.shape {:?} must be [chunk_frames ({}), motion_dim]",
+                p.latent_shape, t.chunk_frames
+            )));
+        }
+        let (width, height) = (video.width as usize, video.height as usize);
+        if reference.shape() != [height, width, 3] {
+            return Err(invalid(format!(
+                "reference image is {:?}, the package renders [{height}, {width}, 3]",
+                reference.shape()
+            )));
+        }
+        let frames_are_u8 = package
+            .graph(Role::Decoder)
+            .and_then(|d| d.spec.output("frames"))
+            .is_some_and(|f| f.dtype == DType::U8);
+        let layout = ChunkLayout {
+            rate: u64::from(p.audio.rate),
+            fps: video.fps,
+            chunk: u64::from(t.chunk_frames),
+            context: u64::from(t.context_frames),
+            lookahead: u64::from(t.lookahead_frames),
+        };
+        let prev_motion = vec![0.0; t.context_frames as usize * motion_dim];
+        Ok(Self {
+            package,
+            layout,
+            width,
+            height,
+            motion_dim,
+            frames_are_u8,
+            reference,
+            prev_motion,
+            sampler: None,
+            seed,
+            chunk_index: 0,
+        })
+    }
+
+    pub fn layout(&self) -> &ChunkLayout {
+        &self.layout
+    }
+
+    pub fn package(&self) -> &LoadedPackage {
+        &self.package
+    }
+
+    /// Starts over (after a flush or a new stream): rest pose, chunk 0, the given seed.
+    pub fn reset(&mut self, seed: u64) {
+        self.prev_motion.fill(0.0);
+        self.chunk_index = 0;
+        self.seed = seed;
+    }
+
+    /// The seed for the chunks from the next one on.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
+    /// The noise of chunk `k` depends only on the seed and `k`: the same seed and audio give the
+    /// same video whatever the buffering.
+    fn chunk_rng(&self) -> NoiseRng {
+        NoiseRng::new(self.seed ^ self.chunk_index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// Generates the next chunk from its audio window (`window_samples()` mono samples).
+    pub fn generate(
+        &mut self,
+        window: &[f32],
+        steps: usize,
+        guidance: Guidance,
+    ) -> Result<ChunkOutput> {
+        let start = Instant::now();
+        let want = self.layout.window_samples();
+        if window.len() != want {
+            return Err(invalid(format!(
+                "audio window of {} samples, expected {want}",
+                window.len()
+            )));
+        }
+        let graph = |role| {
+            self.package
+                .graph(role)
+                .ok_or_else(|| invalid(format!("package has no {}", role.as_str())))
+        };
+        let (encoder, decoder) = (graph(Role::AudioEncoder)?, graph(Role::Decoder)?);
+        let den_spec = &graph(Role::Denoiser)?.spec;
+        let audio = ArrayD::from_shape_vec(IxDyn(&[1, want]), window.to_vec())
+            .map_err(|e| invalid(e.to_string()))?;
+        let (mut enc_out, mut in_run) = encoder.run_timed(
+            &[("audio", crate::package::GraphInput::F32(audio.view()))],
+            &["features"],
+        )?;
+        let features = enc_out.remove(0);
+
+        let mut cond: BranchConditions = Vec::new();
+        let audio_slot = den_spec
+            .input("audio_features")
+            .ok_or_else(|| invalid("denoiser has no audio_features"))?;
+        cond.push((audio_slot.name.clone(), features.clone()));
+        if let Some(prev) = den_spec.input("previous_motion") {
+            let ctx = self.layout.context as usize;
+            let a =
+                ArrayD::from_shape_vec(IxDyn(&[1, ctx, self.motion_dim]), self.prev_motion.clone())
+                    .map_err(|e| invalid(e.to_string()))?;
+            cond.push((prev.name.clone(), a));
+        }
+        let branches = Branches::needed(guidance, false);
+        let mut all = vec![cond.clone()];
+        if branches == Branches::Cfg {
+            // The unconditional branch hears silence: zeroed audio features.
+            let uncond = cond
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.clone(),
+                        if *n == audio_slot.name {
+                            v.mapv(|_| 0.0)
+                        } else {
+                            v.clone()
+                        },
+                    )
+                })
+                .collect();
+            all.push(uncond);
+        }
+        let (session, io) = self.package.denoiser_io()?;
+        let latent_shape = self.package.package.latent_shape.clone();
+        let n: usize = latent_shape.iter().product();
+        let mut den = OnnxDenoiser::new(session, io, &latent_shape, &all)?;
+        if self.sampler.as_ref().map(|(b, _)| *b) != Some(den.branches()) {
+            let kind = self.package.package.sampler.kind.clone();
+            self.sampler = Some((den.branches(), Sampler::new(kind, n, den.branches())));
+        }
+        let mut rng = self.chunk_rng();
+        let mut x = vec![0.0f32; n];
+        if let Some((_, sampler)) = self.sampler.as_mut() {
+            sampler.sample(&mut den, &mut rng, steps.max(1), guidance, &mut x)?;
+        }
+        in_run += den.run_time;
+
+        let ctx = self.layout.context as usize;
+        if ctx > 0 && self.prev_motion.len() == ctx * self.motion_dim {
+            let tail = &x[x.len() - ctx * self.motion_dim..];
+            self.prev_motion.copy_from_slice(tail);
+        }
+        let motion =
+            ArrayD::from_shape_vec(IxDyn(&latent_shape), x).map_err(|e| invalid(e.to_string()))?;
+        let mut inputs = vec![("motion", crate::package::GraphInput::F32(motion.view()))];
+        if decoder.spec.input("reference_image").is_some() {
+            inputs.push((
+                "reference_image",
+                crate::package::GraphInput::F32(self.reference.view()),
+            ));
+        }
+        let (mut dec_out, dec_run) = decoder.run_timed(&inputs, &["frames"])?;
+        in_run += dec_run;
+        let frames = dec_out.remove(0);
+        let expect = [self.layout.chunk as usize, self.height, self.width, 3];
+        if frames.shape() != expect {
+            return Err(Error::Inference {
+                graph: decoder.spec.file.clone(),
+                message: format!(
+                    "frames have shape {:?}, expected {expect:?}",
+                    frames.shape()
+                ),
+            });
+        }
+        let scale = if self.frames_are_u8 { 1.0 } else { 255.0 };
+        let bytes = frames
+            .iter()
+            .map(|&v| (v * scale).round().clamp(0.0, 255.0) as u8)
+            .collect();
+        self.chunk_index += 1;
+        Ok(ChunkOutput {
+            frames: bytes,
+            stats: ChunkStats {
+                steps: steps.max(1),
+                inference: start.elapsed(),
+                in_session_run: in_run,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(rate: u64, fps: Rate) -> ChunkLayout {
+        ChunkLayout {
+            rate,
+            fps,
+            chunk: 10,
+            context: 2,
+            lookahead: 2,
+        }
+    }
+
+    /// Every sample count gives exactly ceil(N·fps/rate) frames, whatever the buffer sizes.
+    #[test]
+    fn scheduler_yields_exactly_the_covering_frames() {
+        for (rate, fps) in [
+            (16_000, Rate::new(25, 1)),
+            (48_000, Rate::new(30_000, 1001)),
+            (44_100, Rate::new(24, 1)),
+        ] {
+            let l = layout(rate, fps);
+            for total in [0u64, 1, 639, 640, 641, 6_399, 12 * 640, 100_003] {
+                for buffer in [1usize, 441, 1024, 10_000] {
+                    let mut s = ChunkScheduler::new(l);
+                    let mut frames = 0;
+                    let mut next_index = 0;
+                    let mut pushed = 0u64;
+                    let mut check = |c: ScheduledChunk, frames: &mut u64| {
+                        assert_eq!(c.index, next_index);
+                        assert_eq!(c.first_frame, next_index * l.chunk);
+                        assert_eq!(c.window.len(), l.window_samples());
+                        next_index += 1;
+                        *frames += c.frames;
+                    };
+                    while pushed < total {
+                        let n = (buffer as u64).min(total - pushed);
+                        s.push(&vec![0.5; n as usize]);
+                        pushed += n;
+                        while let Some(c) = s.ready() {
+                            check(c, &mut frames);
+                        }
+                    }
+                    while let Some(c) = s.finish() {
+                        check(c, &mut frames);
+                    }
+                    assert_eq!(
+                        frames,
+                        l.frames_covering(total),
+                        "rate {rate} fps {fps} total {total} buffer {buffer}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn windows_carry_the_right_samples() {
+        let l = layout(16_000, Rate::new(25, 1));
+        let mut s = ChunkScheduler::new(l);
+        let ramp: Vec<f32> = (0..20_000).map(|i| i as f32).collect();
+        s.push(&ramp);
+        let c0 = s.ready().unwrap();
+        // Chunk 0: two frames of silence (context before the start), then samples 0.. .
+        assert!(c0.window[..1280].iter().all(|&v| v == 0.0));
+        assert_eq!(&c0.window[1280..1283], &[0.0, 1.0, 2.0]);
+        let c1 = s.ready().unwrap();
+        // Chunk 1 starts two frames before frame 10: sample 8 · 640.
+        assert_eq!(c1.window[0], 5120.0);
+        assert!(s.ready().is_none(), "chunk 2 needs audio up to frame 32");
+        s.push_silence(1);
+        let c2 = s.finish().unwrap();
+        assert_eq!(c2.window[0], 11_520.0);
+        assert_eq!(c2.frames, 10);
+        let c3 = s.finish().unwrap();
+        assert_eq!((c3.first_frame, c3.frames), (30, 2)); // 20001 samples → 32 frames
+        assert!(s.finish().is_none());
+    }
+
+    #[test]
+    fn windows_and_frames_are_exact() {
+        let l = layout(16_000, Rate::new(25, 1));
+        assert_eq!(l.window_samples(), 14 * 640);
+        assert_eq!(l.window_start(0), -2 * 640);
+        assert_eq!(l.samples_needed(0), 12 * 640);
+        assert_eq!(l.window_start(3), 28 * 640);
+        assert_eq!(l.frames_covering(16_000), 25);
+        assert_eq!(l.frames_covering(16_001), 26);
+        // NTSC rate: samples per frame is fractional; windows stay equal-length.
+        let n = layout(48_000, Rate::new(30_000, 1001));
+        assert_eq!(n.frame_start_sample(30_000), 48_048_000);
+        assert_eq!(n.frame_start_sample(-1), -1602);
+        assert_eq!(n.window_samples(), 22_423); // ceil(14 · 1601.6)
+    }
+}

@@ -1,0 +1,131 @@
+//! The bounded work queue between the sink pad's streaming thread and the src pad task.
+//!
+//! Items keep stream order (serialized events and chunks). The queue holds at most `capacity`
+//! chunks, so upstream blocks instead of piling audio up (back-pressure); a flush wakes both
+//! sides and drops everything pending.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use diffusion_runtime::a2v::ScheduledChunk;
+
+pub enum Item {
+    /// A serialized event to push downstream in order.
+    Event(gst::Event),
+    /// A chunk to generate, with the timeline it belongs to.
+    Chunk {
+        chunk: ScheduledChunk,
+        base: gst::ClockTime,
+    },
+    /// Start a new stream: the generator goes back to rest (new segment, after a drain).
+    Reset,
+}
+
+struct State {
+    items: VecDeque<Item>,
+    chunks: usize,
+    flushing: bool,
+    /// Bumped by every flush: work taken before it is stale.
+    epoch: u64,
+    /// The last flow return of the task, handed to upstream.
+    flow: Result<gst::FlowSuccess, gst::FlowError>,
+}
+
+pub struct WorkQueue {
+    state: Mutex<State>,
+    changed: Condvar,
+    capacity: usize,
+}
+
+impl WorkQueue {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                chunks: 0,
+                flushing: true,
+                epoch: 0,
+                flow: Ok(gst::FlowSuccess::Ok),
+            }),
+            changed: Condvar::new(),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends an item, waiting while the queue holds `capacity` chunks. Returns the task's
+    /// last flow error (or `Flushing`) instead of queueing when there is one.
+    pub fn push(&self, item: Item) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut s = self.lock();
+        let is_chunk = matches!(item, Item::Chunk { .. });
+        while is_chunk && s.chunks >= self.capacity && !s.flushing && s.flow.is_ok() {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.flushing {
+            return Err(gst::FlowError::Flushing);
+        }
+        s.flow?;
+        s.chunks += usize::from(is_chunk);
+        s.items.push_back(item);
+        self.changed.notify_all();
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// Takes the next item and the epoch it belongs to, waiting for one; `None` when flushing.
+    pub fn pop(&self) -> Option<(Item, u64)> {
+        let mut s = self.lock();
+        loop {
+            if s.flushing {
+                return None;
+            }
+            if let Some(item) = s.items.pop_front() {
+                if matches!(item, Item::Chunk { .. }) {
+                    s.chunks -= 1;
+                }
+                self.changed.notify_all();
+                return Some((item, s.epoch));
+            }
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// True if no flush happened since `epoch`.
+    pub fn is_current(&self, epoch: u64) -> bool {
+        let s = self.lock();
+        !s.flushing && s.epoch == epoch
+    }
+
+    /// Flush start: drop pending work, wake everyone.
+    pub fn set_flushing(&self) {
+        let mut s = self.lock();
+        s.flushing = true;
+        s.epoch += 1;
+        s.items.clear();
+        s.chunks = 0;
+        self.changed.notify_all();
+    }
+
+    /// Flush stop / start of streaming: accept work again.
+    pub fn start(&self) {
+        let mut s = self.lock();
+        s.flushing = false;
+        s.flow = Ok(gst::FlowSuccess::Ok);
+        s.items.clear();
+        s.chunks = 0;
+        self.changed.notify_all();
+    }
+
+    /// Records the task's flow return (an error stops upstream at its next buffer).
+    pub fn set_flow(&self, flow: Result<gst::FlowSuccess, gst::FlowError>) {
+        let mut s = self.lock();
+        s.flow = flow;
+        self.changed.notify_all();
+    }
+
+    pub fn flow(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.lock().flow
+    }
+}

@@ -1,0 +1,303 @@
+//! miragegen end to end on the fixture presenter package: exact frame counts and timestamps,
+//! segments, EOS, gaps, timestamp jumps, flushes, seeds, latency, statistics and errors.
+
+mod common;
+
+use common::{fixture, init};
+use gst::prelude::*;
+use gst_check::Harness;
+
+const RATE: u64 = 16_000;
+const FPS: u64 = 25;
+
+fn element(props: &[(&str, &str)]) -> gst::Element {
+    init();
+    let e = gst::ElementFactory::make("miragegen")
+        .property("model", fixture("presenter").to_str().unwrap())
+        .property_from_str("execution-provider", "cpu")
+        .build()
+        .unwrap();
+    for (k, v) in props {
+        e.set_property_from_str(k, v);
+    }
+    e
+}
+
+fn harness(props: &[(&str, &str)]) -> Harness {
+    let e = element(props);
+    let mut h = Harness::with_element(&e, Some("sink"), Some("src"));
+    h.set_src_caps_str("audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1");
+    h
+}
+
+fn ns(samples: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(samples * 1_000_000_000 / RATE)
+}
+
+/// A buffer of `n` samples of a 220 Hz tone starting at sample `first` (PTS from the count).
+fn audio(first: u64, n: u64, base: gst::ClockTime) -> gst::Buffer {
+    let bytes: Vec<u8> = (first..first + n)
+        .flat_map(|i| {
+            (0.3 * (i as f32 * 220.0 * std::f32::consts::TAU / RATE as f32).sin()).to_le_bytes()
+        })
+        .collect();
+    let mut b = gst::Buffer::from_mut_slice(bytes);
+    let bm = b.get_mut().unwrap();
+    bm.set_pts(base + ns(first));
+    bm.set_duration(ns(first + n) - ns(first));
+    b
+}
+
+fn push_audio(h: &mut Harness, first: u64, total: u64, buffer: u64, base: gst::ClockTime) {
+    let mut pushed = 0;
+    while pushed < total {
+        let n = buffer.min(total - pushed);
+        h.push(audio(first + pushed, n, base)).unwrap();
+        pushed += n;
+    }
+}
+
+/// Sends EOS and collects every frame until EOS comes out.
+fn finish(h: &mut Harness) -> Vec<gst::Buffer> {
+    assert!(h.push_event(gst::event::Eos::new()));
+    let mut frames = Vec::new();
+    while let Some(b) = h.pull_until_eos().unwrap() {
+        frames.push(b);
+    }
+    frames
+}
+
+fn frame_start(n: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(n * 1_000_000_000 / FPS)
+}
+
+/// Frame n must be at base + n·T with duration T (exact integer arithmetic).
+#[track_caller]
+fn assert_timeline(frames: &[gst::Buffer], base: gst::ClockTime, count: u64) {
+    assert_eq!(frames.len() as u64, count, "frame count");
+    for (n, b) in frames.iter().enumerate() {
+        let n = n as u64;
+        assert_eq!(b.pts(), Some(base + frame_start(n)), "PTS of frame {n}");
+        assert_eq!(
+            b.duration(),
+            Some(frame_start(n + 1) - frame_start(n)),
+            "duration of frame {n}"
+        );
+        assert_eq!(b.size(), 64 * 64 * 3, "RGB 64×64");
+    }
+}
+
+fn covering_frames(samples: u64) -> u64 {
+    (samples * FPS).div_ceil(RATE)
+}
+
+#[test]
+fn exact_frames_for_any_length_and_buffer_size() {
+    for total in [1u64, 639, 640, 4_800, 16_000, 16_001, 40_000] {
+        for buffer in [160u64, 1024, 16_000] {
+            let mut h = harness(&[]);
+            push_audio(&mut h, 0, total, buffer, gst::ClockTime::ZERO);
+            let frames = finish(&mut h);
+            assert_timeline(&frames, gst::ClockTime::ZERO, covering_frames(total));
+        }
+    }
+}
+
+#[test]
+fn non_zero_segment_start() {
+    let mut h = harness(&[]);
+    let base = gst::ClockTime::from_seconds(10);
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(base);
+    segment.set_time(base);
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    push_audio(&mut h, 0, 8_000, 800, base);
+    let frames = finish(&mut h);
+    assert_timeline(&frames, base, 13);
+}
+
+#[test]
+fn gaps_and_timestamp_jumps_give_idle_frames_not_missing_ones() {
+    // 0.2 s of audio, a 0.5 s GAP event, 0.3 s more: 1 s of frames with no hole.
+    let mut h = harness(&[]);
+    push_audio(&mut h, 0, 3_200, 320, gst::ClockTime::ZERO);
+    assert!(h.push_event(
+        gst::event::Gap::builder(ns(3_200))
+            .duration(ns(8_000) - ns(3_200))
+            .build()
+    ));
+    push_audio(&mut h, 11_200, 4_800, 320, gst::ClockTime::ZERO);
+    let frames = finish(&mut h);
+    assert_timeline(&frames, gst::ClockTime::ZERO, 25);
+
+    // A DISCONT buffer 0.4 s after the previous one ends: silence in between.
+    let mut h = harness(&[]);
+    push_audio(&mut h, 0, 4_000, 400, gst::ClockTime::ZERO);
+    let mut late = audio(10_400, 5_600, gst::ClockTime::ZERO);
+    late.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+    h.push(late).unwrap();
+    let frames = finish(&mut h);
+    assert_timeline(&frames, gst::ClockTime::ZERO, 25);
+}
+
+#[test]
+fn flush_mid_chunk_drops_stale_work() {
+    let mut h = harness(&[]);
+    // 0.3 s: less than the first chunk needs (12 frames = 0.48 s), so nothing is out yet.
+    push_audio(&mut h, 0, 4_800, 480, gst::ClockTime::ZERO);
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    let base = gst::ClockTime::from_seconds(5);
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(base);
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    push_audio(&mut h, 0, 8_000, 800, base);
+    let frames = finish(&mut h);
+    // Only the new stream's frames, on the new timeline, starting with DISCONT.
+    assert_timeline(&frames, base, 13);
+    assert!(frames[0].flags().contains(gst::BufferFlags::DISCONT));
+}
+
+fn frame_bytes(seed: &str) -> Vec<u8> {
+    let mut h = harness(&[("seed", seed)]);
+    push_audio(&mut h, 0, 16_000, 1_600, gst::ClockTime::ZERO);
+    finish(&mut h)
+        .iter()
+        .flat_map(|b| b.map_readable().unwrap().as_slice().to_vec())
+        .collect()
+}
+
+#[test]
+fn same_seed_same_frames_other_seed_other_frames() {
+    let a = frame_bytes("7");
+    assert_eq!(a, frame_bytes("7"));
+    let c = frame_bytes("8");
+    assert_eq!(a.len(), c.len());
+    assert_ne!(a, c);
+}
+
+#[test]
+fn latency_is_chunk_plus_lookahead_plus_budget() {
+    let mut h = harness(&[]);
+    push_audio(&mut h, 0, 640, 640, gst::ClockTime::ZERO);
+    // (10 + 2) frames of algorithm + 10 frames of processing budget at 25 fps.
+    assert_eq!(h.query_latency(), Some(gst::ClockTime::from_mseconds(880)));
+}
+
+/// A pipeline with a bus: statistics messages, caps errors and other rates through
+/// audioresample.
+fn run_pipeline(launch: &str) -> (Vec<gst::Message>, u64) {
+    init();
+    let pipeline = gst::parse::launch(launch)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline.by_name("out").unwrap();
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = frames.clone();
+    sink.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut messages = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        let end = matches!(msg.type_(), gst::MessageType::Eos | gst::MessageType::Error);
+        messages.push(msg);
+        if end {
+            break;
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    (messages, frames.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+fn launch(source: &str) -> String {
+    format!(
+        "{source} ! miragegen model={} execution-provider=cpu ! fakesink name=out",
+        fixture("presenter").display()
+    )
+}
+
+#[test]
+fn other_sample_rates_through_audioresample() {
+    for rate in [8_000u64, 44_100, 48_000] {
+        // 1.5 s at `rate`, in buffers of 1000 samples: 38 frames (ceil(1.5 · 25)).
+        let src = format!(
+            "audiotestsrc num-buffers={} samplesperbuffer=1000 ! audio/x-raw,rate={rate} ! audioconvert ! audioresample",
+            rate * 3 / 2 / 1000
+        );
+        let (messages, frames) = run_pipeline(&launch(&src));
+        assert!(
+            messages.iter().any(|m| m.type_() == gst::MessageType::Eos),
+            "{rate} Hz: no EOS"
+        );
+        let seconds = (rate * 3 / 2 / 1000 * 1000) as f64 / rate as f64;
+        assert_eq!(frames, (seconds * FPS as f64).ceil() as u64, "{rate} Hz");
+    }
+}
+
+#[test]
+fn statistics_message_per_chunk() {
+    let (messages, frames) = run_pipeline(&launch(
+        "audiotestsrc num-buffers=25 samplesperbuffer=640 ! audio/x-raw,rate=16000",
+    ));
+    assert_eq!(frames, 25);
+    let stats: Vec<_> = messages
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Element(e) => e
+                .structure()
+                .filter(|s| s.name() == "miragegen/chunk")
+                .map(|s| s.to_owned()),
+            _ => None,
+        })
+        .collect();
+    // 25 frames in chunks of 10: 10 + 10 + 5.
+    let counts: Vec<u32> = stats
+        .iter()
+        .map(|s| s.get::<u32>("frames").unwrap())
+        .collect();
+    assert_eq!(counts, vec![10, 10, 5]);
+    for s in &stats {
+        assert_eq!(s.get::<u32>("steps").unwrap(), 4, "the package default");
+        assert!(s.get::<f64>("inference-ms").unwrap() > 0.0);
+        assert!(s.get::<f64>("real-time-factor").unwrap() > 0.0);
+    }
+}
+
+/// Caps the model cannot take are refused at negotiation (`not-negotiated` upstream), and the
+/// element's debug log says what it needs.
+#[test]
+fn caps_the_model_cannot_take_are_not_negotiated() {
+    let e = element(&[]);
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = logs.clone();
+    let cat = gst::DebugCategory::get("miragegen").expect("category registered with the element");
+    cat.set_threshold(gst::DebugLevel::Debug);
+    let log_fn = gst::log::add_log_function(move |cat, _level, _file, _func, _line, _obj, msg| {
+        if cat.name() == "miragegen" {
+            if let Some(m) = msg.get() {
+                sink.lock().unwrap().push(m.to_string());
+            }
+        }
+    });
+    let mut h = Harness::with_element(&e, Some("sink"), Some("src"));
+    h.set_src_caps_str("audio/x-raw,format=F32LE,layout=interleaved,rate=44100,channels=1");
+    assert_eq!(
+        h.push(audio(0, 441, gst::ClockTime::ZERO)),
+        Err(gst::FlowError::NotNegotiated)
+    );
+    gst::log::remove_log_function(log_fn);
+    let logs = logs.lock().unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("the model needs audio/x-raw")
+                && l.contains("rate=(int)16000")
+                && l.contains("insert audioconvert ! audioresample")),
+        "{logs:#?}"
+    );
+}
