@@ -12,7 +12,7 @@ build=1
 APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-espeak
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-espeak gstreamer1.0-x gstreamer1.0-plugins-base-apps
   pkg-config meson ninja-build python3-pip python3-venv unzip ca-certificates curl build-essential
 )
 missing=()

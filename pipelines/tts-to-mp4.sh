@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Text to speech to a talking-presenter MP4, with the speech muxed in:
+#   pipelines/tts-to-mp4.sh "Hello, I am your presenter." out.mp4
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+text=${1:-"Hello there. This presenter is generated from the speech you hear."}
+out=${2:-presenter.mp4}
+gst-launch-1.0 -e \
+  espeak text="$text" ! audioconvert ! audioresample ! tee name=speech \
+  speech. ! queue ! miragegen model="$PRESENTER_MODEL" ! videoconvert ! x264enc tune=zerolatency ! queue ! mux. \
+  speech. ! queue ! audioconvert ! voaacenc ! queue ! mux. \
+  mp4mux name=mux ! filesink location="$out"
+echo "wrote $out"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# A WAV file of speech to a talking-presenter MP4 with the audio muxed in:
+#   pipelines/wav-to-mp4.sh speech.wav out.mp4
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+in=${1:?usage: wav-to-mp4.sh speech.wav [out.mp4]}
+out=${2:-presenter.mp4}
+gst-launch-1.0 -e \
+  filesrc location="$in" ! wavparse ! audioconvert ! audioresample ! tee name=speech \
+  speech. ! queue ! miragegen model="$PRESENTER_MODEL" ! videoconvert ! x264enc ! queue ! mux. \
+  speech. ! queue ! audioconvert ! voaacenc ! queue ! mux. \
+  mp4mux name=mux ! filesink location="$out"
+echo "wrote $out"
