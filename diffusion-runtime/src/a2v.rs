@@ -177,6 +177,42 @@ impl ChunkScheduler {
     }
 }
 
+/// Adaptive steps: fewer steps when a chunk took longer than its duration, more again when it
+/// took less than half (hysteresis, one step at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepController {
+    pub current: usize,
+}
+
+/// What [`StepController::update`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepChange {
+    Kept,
+    Lowered,
+    Raised,
+}
+
+impl StepController {
+    /// Steps for the next chunk after one that ran at real-time factor `rtf` (processing time /
+    /// media time), between `min` and `target`.
+    pub fn update(&mut self, rtf: f64, min: usize, target: usize) -> StepChange {
+        let min = min.clamp(1, target.max(1));
+        let before = self.current.clamp(min, target.max(1));
+        self.current = if rtf > 1.0 && before > min {
+            before - 1
+        } else if rtf < 0.5 && before < target {
+            before + 1
+        } else {
+            before
+        };
+        match self.current.cmp(&before) {
+            std::cmp::Ordering::Less => StepChange::Lowered,
+            std::cmp::Ordering::Greater => StepChange::Raised,
+            std::cmp::Ordering::Equal => StepChange::Kept,
+        }
+    }
+}
+
 /// Figures of one generated chunk.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChunkStats {
@@ -491,6 +527,30 @@ mod tests {
         let c3 = s.finish().unwrap();
         assert_eq!((c3.first_frame, c3.frames), (30, 2)); // 20001 samples → 32 frames
         assert!(s.finish().is_none());
+    }
+
+    #[test]
+    fn step_controller_lowers_when_late_and_recovers_with_headroom() {
+        let mut c = StepController { current: 8 };
+        assert_eq!(c.update(1.5, 2, 8), StepChange::Lowered);
+        assert_eq!(c.current, 7);
+        for _ in 0..10 {
+            c.update(2.0, 2, 8);
+        }
+        assert_eq!(c.current, 2, "never below min-steps");
+        assert_eq!(
+            c.update(0.8, 2, 8),
+            StepChange::Kept,
+            "between 0.5 and 1: hold"
+        );
+        assert_eq!(c.update(0.3, 2, 8), StepChange::Raised);
+        for _ in 0..10 {
+            c.update(0.1, 2, 8);
+        }
+        assert_eq!(c.current, 8, "never above the target");
+        // The target dropping below the current steps takes effect at once.
+        c.update(0.8, 2, 4);
+        assert_eq!(c.current, 4);
     }
 
     #[test]

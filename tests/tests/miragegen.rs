@@ -301,3 +301,54 @@ fn caps_the_model_cannot_take_are_not_negotiated() {
         "{logs:#?}"
     );
 }
+
+/// Live: when audio stops arriving, the presenter keeps idling in real time (frames keep coming
+/// from the clock) instead of freezing until more audio or EOS.
+#[test]
+fn live_stall_keeps_idling_in_real_time() {
+    use gst::prelude::*;
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src is-live=true do-timestamp=true format=time \
+         caps=audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1 \
+         ! miragegen model={} execution-provider=cpu ! fakesink name=out sync=true",
+        fixture("presenter").display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = frames.clone();
+    pipeline
+        .by_name("out")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    let src = pipeline.by_name("src").unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    // 0.48 s of audio at real-time pace (one chunk plus lookahead), then silence from the source.
+    for i in 0..12u64 {
+        let b = audio(i * 640, 640, gst::ClockTime::ZERO);
+        let mut b = b.copy();
+        b.get_mut().unwrap().set_pts(gst::ClockTime::NONE);
+        assert_eq!(
+            src.emit_by_name::<gst::FlowReturn>("push-buffer", &[&b]),
+            gst::FlowReturn::Ok
+        );
+        std::thread::sleep(std::time::Duration::from_millis(40));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let during_stall = frames.load(std::sync::atomic::Ordering::Relaxed);
+    pipeline.set_state(gst::State::Null).unwrap();
+    eprintln!("{during_stall} frames by 3 s with 0.48 s of audio");
+    // 3 s since the start, minus ~0.9 s of latency and one chunk of stall threshold: well over
+    // the 10 frames the 0.48 s of real audio alone would give.
+    assert!(
+        during_stall >= 30,
+        "only {during_stall} frames while the audio stalled"
+    );
+}

@@ -26,7 +26,7 @@
 //! latency = (C + lookahead)·T + C·T   (algorithmic + processing budget)
 //! ```
 //!
-//! (1.12 s for the fixture package: C = 10, lookahead = 2, 25 fps). A latency message is posted
+//! (0.88 s for the fixture package: C = 10, lookahead = 2, 25 fps). A latency message is posted
 //! when the caps (and so the latency) are set.
 //!
 //! ## Threads
@@ -37,6 +37,10 @@
 //! motion to rest.
 //!
 //! ## Live
+//!
+//! In a live pipeline, when audio stops arriving for longer than a chunk (plus the upstream
+//! latency), the element fills the missing time with silence from the clock, so the presenter
+//! keeps idling in real time instead of freezing; real audio takes over again when it resumes.
 //!
 //! With `adaptive-steps=true`, when a chunk takes longer than its duration the steps are lowered
 //! (down to `min-steps`) with a warning, and raised again when a chunk takes less than half its
@@ -69,7 +73,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use diffusion_runtime::a2v::{A2vGenerator, ChunkLayout, ChunkScheduler};
+use diffusion_runtime::a2v::{
+    A2vGenerator, ChunkLayout, ChunkScheduler, StepChange, StepController,
+};
 use diffusion_runtime::package::{LoadedPackage, Task};
 use diffusion_runtime::sampler::Guidance;
 use gst::glib;
@@ -78,7 +84,7 @@ use gst::subclass::prelude::*;
 use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
-use super::queue::{Item, WorkQueue};
+use super::queue::{Item, Popped, WorkQueue};
 use super::ExecutionProvider;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -137,7 +143,7 @@ struct Output {
     generator: A2vGenerator,
     video: Option<gst_video::VideoInfo>,
     /// Steps in use now (lowered by adaptive-steps).
-    steps: Option<usize>,
+    steps: Option<StepController>,
     discont: bool,
 }
 
@@ -149,6 +155,10 @@ pub struct MirageGen {
     input: Mutex<Option<Input>>,
     output: Mutex<Option<Output>>,
     queue: WorkQueue,
+    /// Upstream is live (from the latency query): stalls are filled with idle frames.
+    live: std::sync::atomic::AtomicBool,
+    /// Upstream latency, for the stall threshold.
+    upstream_latency: Mutex<gst::ClockTime>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -435,6 +445,8 @@ impl MirageGen {
                     return false;
                 }
                 let (live, min, max) = upstream.result();
+                self.live.store(live, std::sync::atomic::Ordering::Relaxed);
+                *lock(&self.upstream_latency) = min;
                 let ours = self.latency().unwrap_or(gst::ClockTime::ZERO);
                 q.set(live, min + ours, max.map(|m| m + ours));
                 gst::debug!(CAT, imp = self, "latency: upstream {min}, ours {ours}");
@@ -491,9 +503,19 @@ impl MirageGen {
 
     /// One turn of the src pad task: generate a chunk and push its frames, or push an event.
     fn src_loop(&self) {
-        let Some((item, epoch)) = self.queue.pop() else {
-            let _ = self.srcpad.pause_task();
-            return;
+        let wait = self.layout().map_or(Duration::from_millis(100), |l| {
+            Duration::from_nanos(l.frames_ns(l.chunk))
+        });
+        let (item, epoch) = match self.queue.pop(wait) {
+            Popped::Item(item, epoch) => (item, epoch),
+            Popped::Timeout => {
+                self.idle_tick();
+                return;
+            }
+            Popped::Flushing => {
+                let _ = self.srcpad.pause_task();
+                return;
+            }
         };
         let result = match item {
             Item::Event(event) => {
@@ -548,7 +570,10 @@ impl MirageGen {
         } else {
             defaults.steps as usize
         };
-        let steps = output.steps.unwrap_or(target).min(target).max(1);
+        let steps = output
+            .steps
+            .map_or(target, |c| c.current)
+            .clamp(1, target.max(1));
         let guidance = Guidance {
             scale: if settings.guidance_scale >= 0.0 {
                 settings.guidance_scale as f32
@@ -573,7 +598,7 @@ impl MirageGen {
         };
         let chunk_ns = layout.frames_ns(layout.chunk);
         let rtf = out.stats.inference.as_secs_f64() / (chunk_ns as f64 / 1e9);
-        output.steps = Some(self.adapt_steps(&settings, steps, target, rtf));
+        output.steps = self.adapt_steps(&settings, steps, target, rtf);
         let discont = std::mem::take(&mut output.discont);
         let (width, height) = (output.generator.width, output.generator.height);
         drop(guard);
@@ -612,28 +637,90 @@ impl MirageGen {
 
     /// Lowers the steps when a chunk took longer than its duration, raises them again with
     /// headroom (only with `adaptive-steps`).
-    fn adapt_steps(&self, settings: &Settings, steps: usize, target: usize, rtf: f64) -> usize {
+    fn adapt_steps(
+        &self,
+        settings: &Settings,
+        steps: usize,
+        target: usize,
+        rtf: f64,
+    ) -> Option<StepController> {
         if !settings.adaptive_steps {
-            return target;
+            return None;
         }
-        let min = (settings.min_steps as usize).clamp(1, target);
-        if rtf > 1.0 && steps > min {
-            gst::element_imp_warning!(
+        let mut c = StepController { current: steps };
+        match c.update(rtf, settings.min_steps as usize, target) {
+            StepChange::Lowered => gst::element_imp_warning!(
                 self,
                 gst::CoreError::Clock,
-                ["generation is slower than real time (real-time factor {rtf:.2}): steps lowered from {steps} to {}", steps - 1]
+                ["generation is slower than real time (real-time factor {rtf:.2}): steps lowered from {steps} to {} (min-steps {})", c.current, settings.min_steps]
+            ),
+            StepChange::Raised => gst::info!(CAT, imp = self, "headroom (real-time factor {rtf:.2}): steps raised to {}", c.current),
+            StepChange::Kept => {}
+        }
+        Some(c)
+    }
+
+    /// Live only: when audio has stalled for more than a chunk (plus the upstream latency), fill
+    /// the time up to the clock's now with silence, one chunk per tick, so the presenter idles in
+    /// real time.
+    fn idle_tick(&self) {
+        if !self.live.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let element = self.obj();
+        let (Some(clock), Some(base_time)) = (element.clock(), element.base_time()) else {
+            return;
+        };
+        if element.current_state() != gst::State::Playing {
+            return;
+        }
+        let now = clock.time().saturating_sub(base_time);
+        let upstream = *lock(&self.upstream_latency);
+        // The streaming thread holding the input means audio is flowing (and it may be waiting
+        // for this task to make room in the queue): no stall, and no waiting for it here.
+        let mut guard = match self.input.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        let Some(input) = guard.as_mut() else { return };
+        let (Some(info), Some(base), Some(segment)) =
+            (input.audio.as_ref(), input.base, input.segment.as_ref())
+        else {
+            return;
+        };
+        let rate = u64::from(info.rate());
+        let layout = *input.scheduler.layout();
+        let end = base
+            + gst::ClockTime::from_nseconds(
+                diffusion_runtime::time::mul_div_floor(
+                    input.scheduler.received(),
+                    1_000_000_000,
+                    rate,
+                )
+                .unwrap_or(0),
             );
-            steps - 1
-        } else if rtf < 0.5 && steps < target {
-            gst::info!(
-                CAT,
-                imp = self,
-                "headroom (real-time factor {rtf:.2}): steps raised to {}",
-                steps + 1
-            );
-            steps + 1
-        } else {
-            steps
+        let Some(end_running) = segment.to_running_time(end) else {
+            return;
+        };
+        let chunk = gst::ClockTime::from_nseconds(layout.frames_ns(layout.chunk));
+        let stalled = now.saturating_sub(end_running);
+        if stalled <= chunk + upstream {
+            return;
+        }
+        let fill = (stalled - upstream).min(chunk);
+        let n = diffusion_runtime::time::mul_div_floor(fill.nseconds(), rate, 1_000_000_000)
+            .unwrap_or(0);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "audio stalled for {stalled}: {n} samples of silence to keep idling"
+        );
+        input.scheduler.push_silence(n);
+        // At most two chunks become ready (one chunk of silence plus a partial one), and the
+        // queue was empty when this tick began: queue them without waiting for room.
+        while let Some(chunk) = input.scheduler.ready() {
+            self.queue.push_now(Item::Chunk { chunk, base });
         }
     }
 
@@ -845,6 +932,8 @@ impl ObjectSubclass for MirageGen {
             input: Mutex::new(None),
             output: Mutex::new(None),
             queue: WorkQueue::new(QUEUE_CHUNKS),
+            live: std::sync::atomic::AtomicBool::new(false),
+            upstream_latency: Mutex::new(gst::ClockTime::ZERO),
         }
     }
 }

@@ -21,6 +21,14 @@ pub enum Item {
     Reset,
 }
 
+/// What [`WorkQueue::pop`] found.
+pub enum Popped {
+    Item(Item, u64),
+    /// Nothing arrived in time (audio stalled?).
+    Timeout,
+    Flushing,
+}
+
 struct State {
     items: VecDeque<Item>,
     chunks: usize,
@@ -74,21 +82,42 @@ impl WorkQueue {
         Ok(gst::FlowSuccess::Ok)
     }
 
-    /// Takes the next item and the epoch it belongs to, waiting for one; `None` when flushing.
-    pub fn pop(&self) -> Option<(Item, u64)> {
+    /// Appends an item without waiting for room (for the task itself, which is the consumer
+    /// and must never wait on its own queue). Dropped while flushing.
+    pub fn push_now(&self, item: Item) {
+        let mut s = self.lock();
+        if s.flushing {
+            return;
+        }
+        s.chunks += usize::from(matches!(item, Item::Chunk { .. }));
+        s.items.push_back(item);
+        self.changed.notify_all();
+    }
+
+    /// Takes the next item and the epoch it belongs to, waiting up to `timeout` for one.
+    pub fn pop(&self, timeout: std::time::Duration) -> Popped {
+        let deadline = std::time::Instant::now() + timeout;
         let mut s = self.lock();
         loop {
             if s.flushing {
-                return None;
+                return Popped::Flushing;
             }
             if let Some(item) = s.items.pop_front() {
                 if matches!(item, Item::Chunk { .. }) {
                     s.chunks -= 1;
                 }
                 self.changed.notify_all();
-                return Some((item, s.epoch));
+                return Popped::Item(item, s.epoch);
             }
-            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Popped::Timeout;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
