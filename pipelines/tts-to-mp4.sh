@@ -7,7 +7,7 @@ text=${1:-"Hello there. This presenter is generated from the speech you hear."}
 out=${2:-presenter.mp4}
 gst-launch-1.0 -e \
   espeak text="$text" ! audioconvert ! audioresample ! tee name=speech \
-  speech. ! queue ! miragegen model="$PRESENTER_MODEL" ! videoconvert ! x264enc tune=zerolatency ! queue ! mux. \
+  speech. ! queue ! miragegen model="$PRESENTER_MODEL" ! videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency ! queue ! mux. \
   speech. ! queue ! audioconvert ! voaacenc ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"
 echo "wrote $out"

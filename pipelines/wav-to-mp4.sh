@@ -7,7 +7,7 @@ in=${1:?usage: wav-to-mp4.sh speech.wav [out.mp4]}
 out=${2:-presenter.mp4}
 gst-launch-1.0 -e \
   filesrc location="$in" ! wavparse ! audioconvert ! audioresample ! tee name=speech \
-  speech. ! queue ! miragegen model="$PRESENTER_MODEL" ! videoconvert ! x264enc ! queue ! mux. \
+  speech. ! queue ! miragegen model="$PRESENTER_MODEL" ! videoconvert ! video/x-raw,format=I420 ! x264enc ! queue ! mux. \
   speech. ! queue ! audioconvert ! voaacenc ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"
 echo "wrote $out"
