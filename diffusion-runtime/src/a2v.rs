@@ -230,6 +230,23 @@ pub struct ChunkOutput {
     pub stats: ChunkStats,
 }
 
+/// Eases the first `frames` motion frames of a chunk out of `last` (the previous chunk's last
+/// motion frame): frame `i` becomes `w·m[i] + (1 − w)·last` with `w = (i + 1)/(frames + 1)`. A
+/// model conditioned on the previous motion already continues it; this guarantees the seam is
+/// no larger a step than the motion within a chunk, whatever the model.
+pub fn crossfade_from(motion: &mut [f32], last: &[f32], frames: usize) {
+    let dim = last.len();
+    if dim == 0 {
+        return;
+    }
+    for (i, frame) in motion.chunks_exact_mut(dim).take(frames).enumerate() {
+        let w = (i + 1) as f32 / (frames + 1) as f32;
+        for (m, &l) in frame.iter_mut().zip(last) {
+            *m = w * *m + (1.0 - w) * l;
+        }
+    }
+}
+
 /// Generates chunks of video from windows of audio with an audio-to-video package.
 pub struct A2vGenerator {
     package: LoadedPackage,
@@ -406,6 +423,13 @@ impl A2vGenerator {
         in_run += den.run_time;
 
         let ctx = self.layout.context as usize;
+        if self.chunk_index > 0 {
+            crossfade_from(
+                &mut x,
+                &self.prev_motion[self.prev_motion.len().saturating_sub(self.motion_dim)..],
+                ctx,
+            );
+        }
         if ctx > 0 && self.prev_motion.len() == ctx * self.motion_dim {
             let tail = &x[x.len() - ctx * self.motion_dim..];
             self.prev_motion.copy_from_slice(tail);
@@ -527,6 +551,13 @@ mod tests {
         let c3 = s.finish().unwrap();
         assert_eq!((c3.first_frame, c3.frames), (30, 2)); // 20001 samples → 32 frames
         assert!(s.finish().is_none());
+    }
+
+    #[test]
+    fn crossfade_eases_out_of_the_previous_frame() {
+        let mut m = vec![3.0, 30.0, 3.0, 30.0, 3.0, 30.0];
+        crossfade_from(&mut m, &[0.0, 0.0], 2);
+        assert_eq!(m, vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
     }
 
     #[test]

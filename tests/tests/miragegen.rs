@@ -292,6 +292,7 @@ fn caps_the_model_cannot_take_are_not_negotiated() {
         Err(gst::FlowError::NotNegotiated)
     );
     gst::log::remove_log_function(log_fn);
+    cat.reset_threshold();
     let logs = logs.lock().unwrap();
     assert!(
         logs.iter()
@@ -350,5 +351,144 @@ fn live_stall_keeps_idling_in_real_time() {
     assert!(
         during_stall >= 30,
         "only {during_stall} frames while the audio stalled"
+    );
+}
+
+/// Writes `seconds` of a test tone as a 16 kHz mono WAV file.
+fn wav_file(seconds: u64) -> std::path::PathBuf {
+    init();
+    let path = std::env::temp_dir().join(format!(
+        "miragegen-test-{}-{seconds}.wav",
+        std::process::id()
+    ));
+    let launch = format!(
+        "audiotestsrc num-buffers={} samplesperbuffer=1600 ! audio/x-raw,format=S16LE,rate=16000,channels=1 ! wavenc ! filesink location={}",
+        seconds * 10,
+        path.display()
+    );
+    let p = gst::parse::launch(&launch).unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let bus = p.bus().unwrap();
+    bus.timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Eos])
+        .expect("wav written");
+    p.set_state(gst::State::Null).unwrap();
+    path
+}
+
+/// A flushing seek in a file pipeline: the frames that follow start at the seek position, on
+/// the new segment, with nothing from before the seek.
+#[test]
+fn seek_restarts_on_the_new_segment() {
+    let wav = wav_file(3);
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! wavparse ! miragegen model={} execution-provider=cpu ! appsink name=out sync=false",
+        wav.display(),
+        fixture("presenter").display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Paused).unwrap();
+    assert_eq!(
+        pipeline.state(gst::ClockTime::from_seconds(30)).1,
+        gst::State::Paused
+    );
+    pipeline
+        .seek_simple(
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::ClockTime::from_seconds(1),
+        )
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut pts = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        pts.push(sample.buffer().unwrap().pts().unwrap());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let _ = std::fs::remove_file(&wav);
+    // 2 s from the seek position to the end: 50 frames from 1 s on, 40 ms apart.
+    assert_eq!(pts.len(), 50, "{pts:?}");
+    for (n, t) in pts.iter().enumerate() {
+        assert_eq!(
+            *t,
+            gst::ClockTime::from_seconds(1) + frame_start(n as u64),
+            "frame {n}"
+        );
+    }
+}
+
+#[test]
+fn s16le_input_and_avatar_from_an_image_file() {
+    let avatar = fixture("presenter").join("avatars/default.png");
+    let e = element(&[("avatar", avatar.to_str().unwrap())]);
+    let mut h = Harness::with_element(&e, Some("sink"), Some("src"));
+    h.set_src_caps_str("audio/x-raw,format=S16LE,layout=interleaved,rate=16000,channels=1");
+    let bytes: Vec<u8> = (0..8_000i16)
+        .flat_map(|i| (i % 200 * 50).to_le_bytes())
+        .collect();
+    let mut b = gst::Buffer::from_mut_slice(bytes);
+    b.get_mut().unwrap().set_pts(gst::ClockTime::ZERO);
+    h.push(b).unwrap();
+    let frames = finish(&mut h);
+    assert_timeline(&frames, gst::ClockTime::ZERO, 13);
+}
+
+#[test]
+fn unknown_avatar_is_an_error_naming_the_choices() {
+    let e = element(&[("avatar", "nobody")]);
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&e).unwrap();
+    assert!(pipeline.set_state(gst::State::Paused).is_err());
+    let bus = pipeline.bus().unwrap();
+    let err = std::iter::from_fn(|| bus.pop())
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().message().to_string()),
+            _ => None,
+        })
+        .expect("an error message");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        err.contains("\"nobody\" is neither an avatar of the package (default) nor an image file"),
+        "{err}"
+    );
+}
+
+/// Chunks join without a jump: the mean frame-to-frame change across chunk boundaries is no
+/// larger than within chunks (measured over 4 s of speech-like audio, fixed seed).
+#[test]
+fn chunk_boundaries_are_not_visible_jumps() {
+    let mut h = harness(&[("seed", "3")]);
+    push_audio(&mut h, 0, 64_000, 1_600, gst::ClockTime::ZERO);
+    let frames: Vec<Vec<u8>> = finish(&mut h)
+        .iter()
+        .map(|b| b.map_readable().unwrap().as_slice().to_vec())
+        .collect();
+    let change = |a: &[u8], b: &[u8]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (*x as f64 - *y as f64).abs())
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let (mut at, mut within) = (Vec::new(), Vec::new());
+    for n in 1..frames.len() {
+        let d = change(&frames[n - 1], &frames[n]);
+        if n % 10 == 0 {
+            at.push(d)
+        } else {
+            within.push(d)
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (at, within) = (mean(&at), mean(&within));
+    eprintln!("mean frame-to-frame change: {at:.3} at chunk boundaries, {within:.3} within chunks");
+    assert!(
+        at <= within * 1.1,
+        "boundaries {at:.3} vs within {within:.3}"
     );
 }

@@ -915,7 +915,7 @@ impl ObjectSubclass for MirageGen {
                                 return Err(gst::loggable_error!(CAT, "cannot start the src task"));
                             }
                         } else {
-                            this.queue.set_flushing();
+                            this.queue.stop();
                             let _ = this.srcpad.stop_task();
                         }
                         Ok(())

@@ -127,14 +127,25 @@ impl WorkQueue {
         !s.flushing && s.epoch == epoch
     }
 
-    /// Flush start: drop pending work, wake everyone.
+    /// Flush start: drop pending work, wake everyone. Sticky events that have not gone out yet
+    /// (stream-start, caps, tags) are kept, as a pad keeps them across a flush; segments and EOS
+    /// are not.
     pub fn set_flushing(&self) {
         let mut s = self.lock();
         s.flushing = true;
         s.epoch += 1;
-        s.items.clear();
+        s.items.retain(|i| {
+            matches!(i, Item::Event(e) if e.is_sticky()
+                && !matches!(e.type_(), gst::EventType::Segment | gst::EventType::Eos))
+        });
         s.chunks = 0;
         self.changed.notify_all();
+    }
+
+    /// Stops for good (pad deactivation): nothing pending survives.
+    pub fn stop(&self) {
+        self.set_flushing();
+        self.lock().items.clear();
     }
 
     /// Flush stop / start of streaming: accept work again.
@@ -142,8 +153,6 @@ impl WorkQueue {
         let mut s = self.lock();
         s.flushing = false;
         s.flow = Ok(gst::FlowSuccess::Ok);
-        s.items.clear();
-        s.chunks = 0;
         self.changed.notify_all();
     }
 
