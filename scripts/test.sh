@@ -40,6 +40,18 @@ for element in miragegen v2agen; do
   echo "$element: inspected without ONNX Runtime"
 done
 
+say "Running the pipeline scripts as written (pipelines/)"
+bash pipelines/tts-to-mp4.sh "Testing the presenter pipeline." "$tmp/tts.mp4" >/dev/null
+gst-launch-1.0 -q audiotestsrc num-buffers=40 samplesperbuffer=1600 ! audio/x-raw,rate=16000,channels=1 ! wavenc ! filesink location="$tmp/speech.wav"
+bash pipelines/wav-to-mp4.sh "$tmp/speech.wav" "$tmp/wav.mp4" >/dev/null
+for f in tts wav; do
+  info=$(gst-discoverer-1.0 "$tmp/$f.mp4")
+  grep -q "video #" <<<"$info" && grep -q "audio #" <<<"$info" || { echo "$f.mp4 lacks video or audio:" >&2; echo "$info" >&2; exit 1; }
+  echo "$f.mp4: $(grep -m1 Duration <<<"$info" | xargs)"
+done
+SINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-presenter.sh >/dev/null
+echo "live-presenter.sh: ran 2 s headless"
+
 bash scripts/meson-check.sh
 
 say "All tests passed"
