@@ -215,6 +215,13 @@ fn run_pipeline(launch: &str) -> (Vec<gst::Message>, u64) {
     (messages, frames.load(std::sync::atomic::Ordering::Relaxed))
 }
 
+fn launch_sync(source: &str) -> String {
+    format!(
+        "{source} ! miragegen model={} execution-provider=cpu ! fakesink name=out sync=true qos=true",
+        fixture("presenter").display()
+    )
+}
+
 fn launch(source: &str) -> String {
     format!(
         "{source} ! miragegen model={} execution-provider=cpu ! fakesink name=out",
@@ -491,4 +498,21 @@ fn chunk_boundaries_are_not_visible_jumps() {
         at <= within * 1.1,
         "boundaries {at:.3} vs within {within:.3}"
     );
+}
+
+/// A live source synced to the clock: every frame arrives in time (no QoS "late" drops at the
+/// sink) and the count is exact.
+#[test]
+fn live_pipeline_plays_in_sync_without_late_drops() {
+    let (messages, frames) = run_pipeline(&launch_sync(
+        "audiotestsrc is-live=true num-buffers=100 samplesperbuffer=320 ! audio/x-raw,rate=16000",
+    ));
+    assert!(messages.iter().any(|m| m.type_() == gst::MessageType::Eos));
+    let qos = messages
+        .iter()
+        .filter(|m| m.type_() == gst::MessageType::Qos)
+        .count();
+    assert_eq!(qos, 0, "late frames dropped at the sink");
+    // 100 × 20 ms = 2 s: 50 frames.
+    assert_eq!(frames, 50);
 }

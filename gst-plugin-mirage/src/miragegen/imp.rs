@@ -95,8 +95,10 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const MODEL_BLURB: &str = "Directory of an audio-to-video model package (model.toml + graphs). Loaded at READY; changes apply after the next NULL->READY";
-const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); no bundled presenter model is installed yet";
+const MODEL_BLURB: &str = "Directory of an audio-to-video model package (model.toml + graphs). Empty = the bundled presenter package (models/presenter, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
+const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); no bundled presenter model (models/presenter) is installed yet";
+/// The package used when `model` is not set, looked up by `find_bundled`.
+const BUNDLED_MODEL: &str = "presenter";
 /// Chunks waiting for generation at most: enough to keep the task busy, small enough to bound
 /// memory and latency.
 const QUEUE_CHUNKS: usize = 2;
@@ -1087,7 +1089,11 @@ impl ElementImpl for MirageGen {
         gst::debug!(CAT, imp = self, "state change {transition:?}");
         match transition {
             gst::StateChange::NullToReady => {
-                let settings = lock(&self.settings).model.clone();
+                let mut settings = lock(&self.settings).model.clone();
+                if settings.model.is_none() {
+                    // The bundled presenter package, wherever setup or meson installed it.
+                    settings.model = diffusion_runtime::package::find_bundled(BUNDLED_MODEL);
+                }
                 let loaded = load_or_post(
                     self.obj().upcast_ref(),
                     *CAT,
