@@ -286,6 +286,27 @@ impl A2vGenerator {
                 p.latent_shape, t.chunk_frames
             )));
         }
+        if t.context_frames > t.chunk_frames {
+            return Err(invalid(format!(
+                "context_frames ({}) longer than chunk_frames ({}): the context is the previous chunk's tail",
+                t.context_frames, t.chunk_frames
+            )));
+        }
+        if package.graph(Role::ReferenceEncoder).is_some()
+            || package
+                .graph(Role::Decoder)
+                .and_then(|d| d.spec.input("reference"))
+                .is_some()
+            || package
+                .graph(Role::Denoiser)
+                .and_then(|d| d.spec.input("reference"))
+                .is_some()
+        {
+            return Err(invalid(
+                "packages with a reference_encoder (portrait features) are not supported by this runtime yet; \
+                 give the decoder the portrait itself through reference_image",
+            ));
+        }
         let (width, height) = (video.width as usize, video.height as usize);
         if reference.shape() != [height, width, 3] {
             return Err(invalid(format!(

@@ -142,11 +142,15 @@ fn gaps_and_timestamp_jumps_give_idle_frames_not_missing_ones() {
 
 #[test]
 fn flush_mid_chunk_drops_stale_work() {
-    let mut h = harness(&[]);
-    // 0.3 s: less than the first chunk needs (12 frames = 0.48 s), so nothing is out yet.
-    push_audio(&mut h, 0, 4_800, 480, gst::ClockTime::ZERO);
+    let mut h = harness(&[("steps", "50")]);
+    // 1 s of audio: chunks in the queue and one being generated when the flush comes.
+    push_audio(&mut h, 0, 16_000, 800, gst::ClockTime::ZERO);
+    let first = h.pull().unwrap();
+    assert_eq!(first.pts(), Some(gst::ClockTime::ZERO));
     assert!(h.push_event(gst::event::FlushStart::new()));
     assert!(h.push_event(gst::event::FlushStop::new(true)));
+    // Whatever came out before the flush is in the harness already: set it aside.
+    while h.try_pull().is_some() {}
     let base = gst::ClockTime::from_seconds(5);
     let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
     segment.set_start(base);

@@ -84,7 +84,7 @@ use gst::subclass::prelude::*;
 use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
-use super::queue::{Item, Popped, WorkQueue};
+use super::queue::{Item, Out, Popped, Queue};
 use super::ExecutionProvider;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -99,11 +99,16 @@ const MODEL_BLURB: &str = "Directory of an audio-to-video model package (model.t
 const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); no bundled presenter model (models/presenter) is installed yet";
 /// The package used when `model` is not set, looked up by `find_bundled`.
 const BUNDLED_MODEL: &str = "presenter";
-/// Chunks waiting for generation at most: enough to keep the task busy, small enough to bound
-/// memory and latency.
+/// Chunks waiting for generation at most: enough to keep the generator busy, small enough to
+/// bound memory and latency.
 const QUEUE_CHUNKS: usize = 2;
+/// Generated frames waiting to be pushed at most (about a chunk): the generator works on the
+/// next chunk while a clock-synced sink takes these.
+const QUEUE_FRAMES: usize = 16;
 /// A timestamp this far from the one the counted samples predict is a jump, not jitter.
 const RESYNC_THRESHOLD: gst::ClockTime = gst::ClockTime::from_mseconds(20);
+/// Longest hole filled with silence; a longer jump starts a new timeline.
+const MAX_SILENCE: gst::ClockTime = gst::ClockTime::from_seconds(30);
 
 /// Property values. `steps == 0` and a negative `guidance_scale` mean "the package's default".
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +143,8 @@ struct Input {
     segment: Option<gst::FormattedSegment<gst::ClockTime>>,
     /// Timestamp of sample 0 of the current timeline.
     base: Option<gst::ClockTime>,
+    /// EOS was drained: nothing more until a flush or a new stream (and no idling).
+    eos: bool,
 }
 
 /// Src-side state (the task).
@@ -156,7 +163,14 @@ pub struct MirageGen {
     model: Mutex<Option<LoadedPackage>>,
     input: Mutex<Option<Input>>,
     output: Mutex<Option<Output>>,
-    queue: WorkQueue,
+    /// Chunks for the generator thread (from the sink's streaming thread).
+    work: Queue<Item>,
+    /// Frames and events for the src pad task (from the generator thread).
+    frames: Queue<Out>,
+    generator_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    stopping: std::sync::atomic::AtomicBool,
+    /// Fixed once the model is prepared; read by queries without waiting for a generation.
+    layout: Mutex<Option<ChunkLayout>>,
     /// Upstream is live (from the latency query): stalls are filled with idle frames.
     live: std::sync::atomic::AtomicBool,
     /// Upstream latency, for the stall threshold.
@@ -169,7 +183,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl MirageGen {
     fn layout(&self) -> Option<ChunkLayout> {
-        lock(&self.output).as_ref().map(|o| *o.generator.layout())
+        *lock(&self.layout)
     }
 
     /// The caps the model takes on `sink`.
@@ -206,7 +220,7 @@ impl MirageGen {
     }
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.queue.flow()?;
+        self.work.flow()?;
         let mut guard = lock(&self.input);
         let input = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = input.audio.clone().ok_or_else(|| {
@@ -227,37 +241,12 @@ impl MirageGen {
             let start = input.segment.as_ref().and_then(|s| s.start());
             input.base = pts.or(start).or(Some(gst::ClockTime::ZERO));
         }
-        if let (Some(pts), Some(base)) = (pts, input.base) {
-            let expected = base
-                + gst::ClockTime::from_nseconds(
-                    diffusion_runtime::time::mul_div_floor(
-                        input.scheduler.received(),
-                        1_000_000_000,
-                        rate,
-                    )
-                    .unwrap_or(0),
-                );
-            if pts > expected + RESYNC_THRESHOLD {
-                let gap = diffusion_runtime::time::mul_div_floor(
-                    (pts - expected).nseconds(),
-                    rate,
-                    1_000_000_000,
-                )
-                .unwrap_or(0);
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "timestamp jump of {}: {gap} samples of silence",
-                    pts - expected
-                );
-                input.scheduler.push_silence(gap);
-            } else if pts + RESYNC_THRESHOLD < expected {
-                let overlap = diffusion_runtime::time::mul_div_floor(
-                    (expected - pts).nseconds(),
-                    rate,
-                    1_000_000_000,
-                )
-                .unwrap_or(0) as usize;
+        if let Some(pts) = pts {
+            let expected = expected_end(input, rate);
+            if pts > expected.saturating_add(RESYNC_THRESHOLD) {
+                self.fill_silence(input, rate, pts)?;
+            } else if pts.saturating_add(RESYNC_THRESHOLD) < expected {
+                let overlap = ns_to_samples(expected - pts, rate) as usize;
                 gst::debug!(
                     CAT,
                     imp = self,
@@ -270,12 +259,45 @@ impl MirageGen {
         self.schedule_ready(input)
     }
 
+    /// Fills the timeline with silence up to `until` (a timestamp jump or a gap), so that the
+    /// presenter idles instead of frames going missing. A jump longer than `MAX_SILENCE` is a
+    /// new timeline instead: what was there is finished and generation restarts from rest at
+    /// `until`, rather than rendering (and holding in memory) minutes of silence.
+    fn fill_silence(
+        &self,
+        input: &mut Input,
+        rate: u64,
+        until: gst::ClockTime,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let gap = until.saturating_sub(expected_end(input, rate));
+        if gap > MAX_SILENCE {
+            gst::info!(
+                CAT,
+                imp = self,
+                "timestamp jump of {gap}: starting a new timeline at {until}"
+            );
+            self.drain(input)?;
+            input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
+            input.base = Some(until);
+            self.work.push(Item::Reset)?;
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let n = ns_to_samples(gap, rate);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "timestamp jump of {gap}: {n} samples of silence"
+        );
+        input.scheduler.push_silence(n);
+        Ok(gst::FlowSuccess::Ok)
+    }
+
     /// Queues every chunk whose audio is complete.
     fn schedule_ready(&self, input: &mut Input) -> Result<gst::FlowSuccess, gst::FlowError> {
         let base = input.base.unwrap_or(gst::ClockTime::ZERO);
         while let Some(chunk) = input.scheduler.ready() {
             gst::log!(CAT, imp = self, "chunk {} ready", chunk.index);
-            self.queue.push(Item::Chunk { chunk, base })?;
+            self.work.push(Item::Chunk { chunk, base })?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -285,7 +307,7 @@ impl MirageGen {
         self.schedule_ready(input)?;
         let base = input.base.unwrap_or(gst::ClockTime::ZERO);
         while let Some(chunk) = input.scheduler.finish() {
-            self.queue.push(Item::Chunk { chunk, base })?;
+            self.work.push(Item::Chunk { chunk, base })?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -295,7 +317,8 @@ impl MirageGen {
         gst::log!(CAT, obj = pad, "handling event {event:?}");
         match event.view() {
             EventView::FlushStart(_) => {
-                self.queue.set_flushing();
+                self.work.set_flushing();
+                self.frames.set_flushing();
                 let ok = self.srcpad.push_event(event);
                 let _ = self.srcpad.pause_task();
                 ok
@@ -304,22 +327,38 @@ impl MirageGen {
                 if let Some(input) = lock(&self.input).as_mut() {
                     input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
                     input.base = None;
+                    input.eos = false;
                 }
                 if let Some(output) = lock(&self.output).as_mut() {
                     output.generator.reset(lock(&self.settings).seed);
                     output.discont = true;
                 }
                 let ok = self.srcpad.push_event(event);
-                self.queue.start();
+                self.work.start();
+                self.frames.start();
                 self.start_task() && ok
             }
             EventView::Caps(c) => self.set_caps(c.caps()),
+            EventView::StreamStart(_) => {
+                // A new stream after EOS (gapless, concat): the task paused at EOS resumes.
+                if let Some(input) = lock(&self.input).as_mut() {
+                    input.eos = false;
+                }
+                let queued = self.work.push(Item::Event(event)).is_ok();
+                queued && self.start_task()
+            }
             EventView::Segment(s) => {
-                let Ok(segment) = s.segment().clone().downcast::<gst::ClockTime>() else {
+                let Ok(segment) = s
+                    .segment()
+                    .clone()
+                    .downcast::<gst::ClockTime>()
+                    .map_err(|_| ())
+                    .and_then(|seg| if seg.rate() > 0.0 { Ok(seg) } else { Err(()) })
+                else {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Format,
-                        ["miragegen needs a TIME segment"]
+                        ["miragegen needs a TIME segment with a positive rate (reverse playback is not supported)"]
                     );
                     return false;
                 };
@@ -334,13 +373,13 @@ impl MirageGen {
                     }
                     input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
                     input.base = None;
-                    if self.queue.push(Item::Reset).is_err() {
+                    if self.work.push(Item::Reset).is_err() {
                         return false;
                     }
                 }
                 input.segment = Some(segment);
                 drop(guard);
-                self.queue.push(Item::Event(event)).is_ok()
+                self.work.push(Item::Event(event)).is_ok()
             }
             EventView::Gap(g) => {
                 let (ts, duration) = g.get();
@@ -354,25 +393,10 @@ impl MirageGen {
                 if input.base.is_none() {
                     input.base = Some(ts);
                 }
-                let base = input.base.unwrap_or(ts);
-                let expected = base
-                    + gst::ClockTime::from_nseconds(
-                        diffusion_runtime::time::mul_div_floor(
-                            input.scheduler.received(),
-                            1_000_000_000,
-                            rate,
-                        )
-                        .unwrap_or(0),
-                    );
                 // Silence up to the end of the gap: idle frames, never missing ones.
-                if let Some(end) = duration.map(|d| ts + d).filter(|end| *end > expected) {
-                    let n = diffusion_runtime::time::mul_div_floor(
-                        (end - expected).nseconds(),
-                        rate,
-                        1_000_000_000,
-                    )
-                    .unwrap_or(0);
-                    input.scheduler.push_silence(n);
+                let end = ts.saturating_add(duration.unwrap_or(gst::ClockTime::ZERO));
+                if end > expected_end(input, rate) && self.fill_silence(input, rate, end).is_err() {
+                    return false;
                 }
                 self.schedule_ready(input).is_ok()
             }
@@ -382,12 +406,13 @@ impl MirageGen {
                     if self.drain(input).is_err() {
                         return false;
                     }
+                    input.eos = true;
                 }
                 drop(guard);
-                self.queue.push(Item::Event(event)).is_ok()
+                self.work.push(Item::Event(event)).is_ok()
             }
             _ if event.is_serialized() && event.type_() != gst::EventType::Caps => {
-                self.queue.push(Item::Event(event)).is_ok()
+                self.work.push(Item::Event(event)).is_ok()
             }
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
@@ -432,7 +457,7 @@ impl MirageGen {
         let _ = self
             .obj()
             .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
-        self.queue
+        self.work
             .push(Item::Event(gst::event::Caps::new(&out)))
             .is_ok()
     }
@@ -450,7 +475,11 @@ impl MirageGen {
                 self.live.store(live, std::sync::atomic::Ordering::Relaxed);
                 *lock(&self.upstream_latency) = min;
                 let ours = self.latency().unwrap_or(gst::ClockTime::ZERO);
-                q.set(live, min + ours, max.map(|m| m + ours));
+                q.set(
+                    live,
+                    min.saturating_add(ours),
+                    max.map(|m| m.saturating_add(ours)),
+                );
                 gst::debug!(CAT, imp = self, "latency: upstream {min}, ours {ours}");
                 true
             }
@@ -503,24 +532,18 @@ impl MirageGen {
             .is_ok()
     }
 
-    /// One turn of the src pad task: generate a chunk and push its frames, or push an event.
+    /// One turn of the src pad task: push the next frame or event downstream.
     fn src_loop(&self) {
-        let wait = self.layout().map_or(Duration::from_millis(100), |l| {
-            Duration::from_nanos(l.frames_ns(l.chunk))
-        });
-        let (item, epoch) = match self.queue.pop(wait) {
-            Popped::Item(item, epoch) => (item, epoch),
-            Popped::Timeout => {
-                self.idle_tick();
-                return;
-            }
+        let out = match self.frames.pop(Duration::from_millis(100)) {
+            Popped::Item(out, _) => out,
+            Popped::Timeout => return,
             Popped::Flushing => {
                 let _ = self.srcpad.pause_task();
                 return;
             }
         };
-        let result = match item {
-            Item::Event(event) => {
+        let result = match out {
+            Out::Event(event) => {
                 let eos = event.type_() == gst::EventType::Eos;
                 // A refused event is downstream's business (it posts its own error); EOS ends
                 // this stream either way.
@@ -532,13 +555,7 @@ impl MirageGen {
                 }
                 Ok(gst::FlowSuccess::Ok)
             }
-            Item::Reset => {
-                if let Some(output) = lock(&self.output).as_mut() {
-                    output.generator.reset(lock(&self.settings).seed);
-                }
-                Ok(gst::FlowSuccess::Ok)
-            }
-            Item::Chunk { chunk, base } => self.generate_and_push(chunk, base, epoch),
+            Out::Frame(buffer) => self.srcpad.push(buffer),
         };
         if let Err(err) = result {
             if err != gst::FlowError::Flushing {
@@ -551,18 +568,82 @@ impl MirageGen {
                     );
                 }
             }
-            self.queue.set_flow(Err(err));
+            // Upstream learns it at its next buffer; the generator stops feeding frames.
+            self.work.set_flow(Err(err));
+            self.frames.set_flow(Err(err));
             let _ = self.srcpad.pause_task();
         }
     }
 
-    fn generate_and_push(
+    /// One turn of the generator thread: generate a chunk, pass an event on, or (live, nothing
+    /// arriving) idle.
+    fn generator_step(&self) {
+        let wait = self.layout().map_or(Duration::from_millis(100), |l| {
+            Duration::from_nanos(l.frames_ns(l.chunk))
+        });
+        match self.work.pop(wait) {
+            Popped::Item(Item::Event(event), _) => {
+                let _ = self.frames.push(Out::Event(event));
+            }
+            Popped::Item(Item::Reset, _) => {
+                if let Some(output) = lock(&self.output).as_mut() {
+                    output.generator.reset(lock(&self.settings).seed);
+                }
+            }
+            Popped::Item(Item::Chunk { chunk, base }, epoch) => {
+                if let Err(err) = self.generate(chunk, base, epoch) {
+                    if err != gst::FlowError::Flushing {
+                        self.work.set_flow(Err(err));
+                    }
+                }
+            }
+            Popped::Timeout => self.idle_tick(),
+            Popped::Flushing => {
+                self.work.wait_started(Duration::from_millis(100));
+            }
+        }
+    }
+
+    fn start_generator(&self) {
+        let mut thread = lock(&self.generator_thread);
+        if thread.is_some() {
+            return;
+        }
+        self.stopping
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let element = self.obj().downgrade();
+        *thread = Some(std::thread::spawn(move || loop {
+            let Some(element) = element.upgrade() else {
+                break;
+            };
+            let imp = element.imp();
+            if imp.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            imp.generator_step();
+        }));
+    }
+
+    fn stop_generator(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.work.stop();
+        self.frames.stop();
+        if let Some(thread) = lock(&self.generator_thread).take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Generates a chunk and queues its frames for the src pad task.
+    fn generate(
         &self,
         chunk: diffusion_runtime::a2v::ScheduledChunk,
         base: gst::ClockTime,
         epoch: u64,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = lock(&self.settings).clone();
+        let live = self.live.load(std::sync::atomic::Ordering::Relaxed);
+        let out_epoch = self.frames.epoch();
         let mut guard = lock(&self.output);
         let output = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let video = output.video.clone().ok_or(gst::FlowError::NotNegotiated)?;
@@ -590,6 +671,7 @@ impl MirageGen {
         let out = match generated {
             Ok(out) => out,
             Err(e) => {
+                drop(guard);
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Failed,
@@ -600,11 +682,20 @@ impl MirageGen {
         };
         let chunk_ns = layout.frames_ns(layout.chunk);
         let rtf = out.stats.inference.as_secs_f64() / (chunk_ns as f64 / 1e9);
-        output.steps = self.adapt_steps(&settings, steps, target, rtf);
+        let previous = output.steps;
+        output.steps = (settings.adaptive_steps && live).then(|| {
+            let mut c = previous.unwrap_or(StepController { current: steps });
+            c.current = steps;
+            c
+        });
+        let change = output.steps.as_mut().map_or(StepChange::Kept, |c| {
+            c.update(rtf, settings.min_steps as usize, target)
+        });
+        let next_steps = output.steps.map_or(target, |c| c.current);
         let discont = std::mem::take(&mut output.discont);
         let (width, height) = (output.generator.width, output.generator.height);
         drop(guard);
-        if !self.queue.is_current(epoch) {
+        if !self.work.is_current(epoch) {
             gst::debug!(
                 CAT,
                 imp = self,
@@ -613,6 +704,7 @@ impl MirageGen {
             );
             return Err(gst::FlowError::Flushing);
         }
+        self.report_steps(change, steps, next_steps, rtf, settings.min_steps);
         self.post_chunk_stats(chunk.index, chunk.frames, steps, out.stats.inference, rtf);
 
         let frame_bytes = width * height * 3;
@@ -622,44 +714,33 @@ impl MirageGen {
             let mut buffer = frame_buffer(&video, rgb, width, height)?;
             {
                 let b = buffer.get_mut().ok_or(gst::FlowError::Error)?;
-                let start = base + gst::ClockTime::from_nseconds(layout.frames_ns(n));
-                let end = base + gst::ClockTime::from_nseconds(layout.frames_ns(n + 1));
+                let start = base.saturating_add(gst::ClockTime::from_nseconds(layout.frames_ns(n)));
+                let end =
+                    base.saturating_add(gst::ClockTime::from_nseconds(layout.frames_ns(n + 1)));
                 b.set_pts(start);
-                b.set_duration(end - start);
+                b.set_duration(end.saturating_sub(start));
                 b.set_offset(n);
                 b.set_offset_end(n + 1);
                 if discont && i == 0 {
                     b.set_flags(gst::BufferFlags::DISCONT);
                 }
             }
-            self.srcpad.push(buffer)?;
+            self.frames.push_in(Out::Frame(buffer), Some(out_epoch))?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
 
-    /// Lowers the steps when a chunk took longer than its duration, raises them again with
-    /// headroom (only with `adaptive-steps`).
-    fn adapt_steps(
-        &self,
-        settings: &Settings,
-        steps: usize,
-        target: usize,
-        rtf: f64,
-    ) -> Option<StepController> {
-        if !settings.adaptive_steps {
-            return None;
-        }
-        let mut c = StepController { current: steps };
-        match c.update(rtf, settings.min_steps as usize, target) {
+    /// Says when adaptive steps changed the step count.
+    fn report_steps(&self, change: StepChange, steps: usize, next: usize, rtf: f64, min: u32) {
+        match change {
             StepChange::Lowered => gst::element_imp_warning!(
                 self,
                 gst::CoreError::Clock,
-                ["generation is slower than real time (real-time factor {rtf:.2}): steps lowered from {steps} to {} (min-steps {})", c.current, settings.min_steps]
+                ["generation is slower than real time (real-time factor {rtf:.2}): steps lowered from {steps} to {next} (min-steps {min})"]
             ),
-            StepChange::Raised => gst::info!(CAT, imp = self, "headroom (real-time factor {rtf:.2}): steps raised to {}", c.current),
+            StepChange::Raised => gst::info!(CAT, imp = self, "headroom (real-time factor {rtf:.2}): steps raised to {next}"),
             StepChange::Kept => {}
         }
-        Some(c)
     }
 
     /// Live only: when audio has stalled for more than a chunk (plus the upstream latency), fill
@@ -685,7 +766,9 @@ impl MirageGen {
             Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return,
         };
-        let Some(input) = guard.as_mut() else { return };
+        let Some(input) = guard.as_mut().filter(|i| !i.eos) else {
+            return;
+        };
         let (Some(info), Some(base), Some(segment)) =
             (input.audio.as_ref(), input.base, input.segment.as_ref())
         else {
@@ -693,15 +776,7 @@ impl MirageGen {
         };
         let rate = u64::from(info.rate());
         let layout = *input.scheduler.layout();
-        let end = base
-            + gst::ClockTime::from_nseconds(
-                diffusion_runtime::time::mul_div_floor(
-                    input.scheduler.received(),
-                    1_000_000_000,
-                    rate,
-                )
-                .unwrap_or(0),
-            );
+        let end = expected_end(input, rate);
         let Some(end_running) = segment.to_running_time(end) else {
             return;
         };
@@ -711,8 +786,7 @@ impl MirageGen {
             return;
         }
         let fill = (stalled - upstream).min(chunk);
-        let n = diffusion_runtime::time::mul_div_floor(fill.nseconds(), rate, 1_000_000_000)
-            .unwrap_or(0);
+        let n = ns_to_samples(fill, rate);
         gst::debug!(
             CAT,
             imp = self,
@@ -722,7 +796,7 @@ impl MirageGen {
         // At most two chunks become ready (one chunk of silence plus a partial one), and the
         // queue was empty when this tick began: queue them without waiting for room.
         while let Some(chunk) = input.scheduler.ready() {
-            self.queue.push_now(Item::Chunk { chunk, base });
+            self.work.push_now(Item::Chunk { chunk, base });
         }
     }
 
@@ -755,6 +829,7 @@ impl MirageGen {
             .ok_or_else(|| gst::error_msg!(gst::CoreError::StateChange, ("no model loaded")))?;
         let reference = avatar_image(&model, settings.avatar.as_deref())
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("avatar: {e}")))?;
+        gst::debug!(CAT, imp = self, "portrait {:?}", reference.shape());
         let generator = A2vGenerator::new(model, reference, settings.seed)
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
         *lock(&self.input) = Some(Input {
@@ -762,7 +837,9 @@ impl MirageGen {
             audio: None,
             segment: None,
             base: None,
+            eos: false,
         });
+        *lock(&self.layout) = Some(*generator.layout());
         *lock(&self.output) = Some(Output {
             generator,
             video: None,
@@ -771,6 +848,21 @@ impl MirageGen {
         });
         Ok(())
     }
+}
+
+/// Timestamp where the counted samples end: `base + received/rate`.
+fn expected_end(input: &Input, rate: u64) -> gst::ClockTime {
+    let counted =
+        diffusion_runtime::time::mul_div_floor(input.scheduler.received(), 1_000_000_000, rate)
+            .unwrap_or(u64::MAX);
+    input
+        .base
+        .unwrap_or(gst::ClockTime::ZERO)
+        .saturating_add(gst::ClockTime::from_nseconds(counted))
+}
+
+fn ns_to_samples(t: gst::ClockTime, rate: u64) -> u64 {
+    diffusion_runtime::time::mul_div_floor(t.nseconds(), rate, 1_000_000_000).unwrap_or(u64::MAX)
 }
 
 /// Mono f32 from interleaved F32LE or S16LE: channels are averaged.
@@ -893,6 +985,20 @@ impl ObjectSubclass for MirageGen {
             .build();
         let templ = klass.pad_template("src").expect("src template");
         let srcpad = gst::Pad::builder_from_template(&templ)
+            .event_function(|pad, parent, event| {
+                MirageGen::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| {
+                        // QoS about video frames means nothing to the audio source upstream.
+                        if event.type_() == gst::EventType::Qos {
+                            gst::log!(CAT, obj = pad, "consuming {event:?}");
+                            return true;
+                        }
+                        gst::Pad::event_default(pad, Some(&*this.obj()), event)
+                    },
+                )
+            })
             .query_function(|pad, parent, query| {
                 MirageGen::catch_panic_pad_function(
                     parent,
@@ -912,12 +1018,14 @@ impl ObjectSubclass for MirageGen {
                             ));
                         }
                         if active {
-                            this.queue.start();
+                            this.work.start();
+                            this.frames.start();
+                            this.start_generator();
                             if !this.start_task() {
                                 return Err(gst::loggable_error!(CAT, "cannot start the src task"));
                             }
                         } else {
-                            this.queue.stop();
+                            this.stop_generator();
                             let _ = this.srcpad.stop_task();
                         }
                         Ok(())
@@ -933,7 +1041,11 @@ impl ObjectSubclass for MirageGen {
             model: Mutex::new(None),
             input: Mutex::new(None),
             output: Mutex::new(None),
-            queue: WorkQueue::new(QUEUE_CHUNKS),
+            work: Queue::new(QUEUE_CHUNKS),
+            frames: Queue::new(QUEUE_FRAMES),
+            generator_thread: Mutex::new(None),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            layout: Mutex::new(None),
             live: std::sync::atomic::AtomicBool::new(false),
             upstream_latency: Mutex::new(gst::ClockTime::ZERO),
         }

@@ -1,56 +1,98 @@
-//! The bounded work queue between the sink pad's streaming thread and the src pad task.
+//! Bounded queues between the element's threads: the sink pad's streaming thread cuts chunks
+//! and queues them for the generator thread, which queues finished frames for the src pad task
+//! that pushes them downstream. Generating and pushing on different threads means a sink that
+//! blocks on the clock never delays the next chunk's generation.
 //!
-//! Items keep stream order (serialized events and chunks). The queue holds at most `capacity`
-//! chunks, so upstream blocks instead of piling audio up (back-pressure); a flush wakes both
-//! sides and drops everything pending.
+//! Items keep stream order (serialized events with the data). Each queue holds at most
+//! `capacity` heavy items (chunks, frames), so producers block instead of piling up
+//! (back-pressure); a flush wakes everyone and drops what is pending, except sticky events that
+//! have not gone out yet (stream-start, caps, tags), as a pad keeps them across a flush.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use diffusion_runtime::a2v::ScheduledChunk;
 
+/// Work for the generator thread.
 pub enum Item {
-    /// A serialized event to push downstream in order.
+    /// A serialized event to pass on in order.
     Event(gst::Event),
     /// A chunk to generate, with the timeline it belongs to.
     Chunk {
         chunk: ScheduledChunk,
         base: gst::ClockTime,
     },
-    /// Start a new stream: the generator goes back to rest (new segment, after a drain).
+    /// Start a new stream: the generator goes back to rest (new timeline, after a drain).
     Reset,
 }
 
-/// What [`WorkQueue::pop`] found.
-pub enum Popped {
-    Item(Item, u64),
-    /// Nothing arrived in time (audio stalled?).
+/// Output for the src pad task.
+pub enum Out {
+    Event(gst::Event),
+    Frame(gst::Buffer),
+}
+
+/// What counts against a queue's capacity, and what survives a flush.
+pub trait Queued {
+    fn heavy(&self) -> bool;
+    fn event(&self) -> Option<&gst::Event>;
+}
+
+impl Queued for Item {
+    fn heavy(&self) -> bool {
+        matches!(self, Item::Chunk { .. })
+    }
+    fn event(&self) -> Option<&gst::Event> {
+        match self {
+            Item::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl Queued for Out {
+    fn heavy(&self) -> bool {
+        matches!(self, Out::Frame(_))
+    }
+    fn event(&self) -> Option<&gst::Event> {
+        match self {
+            Out::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What [`Queue::pop`] found.
+pub enum Popped<T> {
+    Item(T, u64),
+    /// Nothing arrived in time.
     Timeout,
     Flushing,
 }
 
-struct State {
-    items: VecDeque<Item>,
-    chunks: usize,
+struct State<T> {
+    items: VecDeque<T>,
+    heavy: usize,
     flushing: bool,
     /// Bumped by every flush: work taken before it is stale.
     epoch: u64,
-    /// The last flow return of the task, handed to upstream.
+    /// The downstream flow return, handed back to the producers.
     flow: Result<gst::FlowSuccess, gst::FlowError>,
 }
 
-pub struct WorkQueue {
-    state: Mutex<State>,
+pub struct Queue<T> {
+    state: Mutex<State<T>>,
     changed: Condvar,
     capacity: usize,
 }
 
-impl WorkQueue {
+impl<T: Queued> Queue<T> {
     pub fn new(capacity: usize) -> Self {
         Self {
             state: Mutex::new(State {
                 items: VecDeque::new(),
-                chunks: 0,
+                heavy: 0,
                 flushing: true,
                 epoch: 0,
                 flow: Ok(gst::FlowSuccess::Ok),
@@ -60,56 +102,64 @@ impl WorkQueue {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends an item, waiting while the queue holds `capacity` chunks. Returns the task's
-    /// last flow error (or `Flushing`) instead of queueing when there is one.
-    pub fn push(&self, item: Item) -> Result<gst::FlowSuccess, gst::FlowError> {
+    /// Appends an item, waiting while the queue is full. Returns the downstream flow error (or
+    /// `Flushing`) instead of queueing when there is one.
+    pub fn push(&self, item: T) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.push_in(item, None)
+    }
+
+    /// The current epoch (bumped by every flush).
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    /// As [`push`](Self::push), but refused as `Flushing` if a flush happened since `epoch`: work
+    /// begun before a flush never lands in the stream after it.
+    pub fn push_in(&self, item: T, epoch: Option<u64>) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut s = self.lock();
-        let is_chunk = matches!(item, Item::Chunk { .. });
-        while is_chunk && s.chunks >= self.capacity && !s.flushing && s.flow.is_ok() {
+        let heavy = item.heavy();
+        while heavy && s.heavy >= self.capacity && !s.flushing && s.flow.is_ok() {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
-        if s.flushing {
+        if s.flushing || epoch.is_some_and(|e| e != s.epoch) {
             return Err(gst::FlowError::Flushing);
         }
         s.flow?;
-        s.chunks += usize::from(is_chunk);
+        s.heavy += usize::from(heavy);
         s.items.push_back(item);
         self.changed.notify_all();
         Ok(gst::FlowSuccess::Ok)
     }
 
-    /// Appends an item without waiting for room (for the task itself, which is the consumer
-    /// and must never wait on its own queue). Dropped while flushing.
-    pub fn push_now(&self, item: Item) {
+    /// Appends without waiting for room: for a consumer that must never wait on itself.
+    pub fn push_now(&self, item: T) {
         let mut s = self.lock();
         if s.flushing {
             return;
         }
-        s.chunks += usize::from(matches!(item, Item::Chunk { .. }));
+        s.heavy += usize::from(item.heavy());
         s.items.push_back(item);
         self.changed.notify_all();
     }
 
-    /// Takes the next item and the epoch it belongs to, waiting up to `timeout` for one.
-    pub fn pop(&self, timeout: std::time::Duration) -> Popped {
-        let deadline = std::time::Instant::now() + timeout;
+    /// Takes the next item and its epoch, waiting up to `timeout`.
+    pub fn pop(&self, timeout: Duration) -> Popped<T> {
+        let deadline = Instant::now() + timeout;
         let mut s = self.lock();
         loop {
             if s.flushing {
                 return Popped::Flushing;
             }
             if let Some(item) = s.items.pop_front() {
-                if matches!(item, Item::Chunk { .. }) {
-                    s.chunks -= 1;
-                }
+                s.heavy -= usize::from(item.heavy());
                 self.changed.notify_all();
                 return Popped::Item(item, s.epoch);
             }
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             if now >= deadline {
                 return Popped::Timeout;
             }
@@ -121,28 +171,38 @@ impl WorkQueue {
         }
     }
 
+    /// Waits (up to `timeout`) while the queue is flushing; true once it accepts work again.
+    pub fn wait_started(&self, timeout: Duration) -> bool {
+        let s = self.lock();
+        let (s, _) = self
+            .changed
+            .wait_timeout_while(s, timeout, |s| s.flushing)
+            .unwrap_or_else(|e| e.into_inner());
+        !s.flushing
+    }
+
     /// True if no flush happened since `epoch`.
     pub fn is_current(&self, epoch: u64) -> bool {
         let s = self.lock();
         !s.flushing && s.epoch == epoch
     }
 
-    /// Flush start: drop pending work, wake everyone. Sticky events that have not gone out yet
-    /// (stream-start, caps, tags) are kept, as a pad keeps them across a flush; segments and EOS
-    /// are not.
+    /// Flush start: drop pending work (sticky events other than segment and EOS stay), wake
+    /// everyone.
     pub fn set_flushing(&self) {
         let mut s = self.lock();
         s.flushing = true;
         s.epoch += 1;
         s.items.retain(|i| {
-            matches!(i, Item::Event(e) if e.is_sticky()
-                && !matches!(e.type_(), gst::EventType::Segment | gst::EventType::Eos))
+            i.event().is_some_and(|e| {
+                e.is_sticky() && !matches!(e.type_(), gst::EventType::Segment | gst::EventType::Eos)
+            })
         });
-        s.chunks = 0;
+        s.heavy = 0;
         self.changed.notify_all();
     }
 
-    /// Stops for good (pad deactivation): nothing pending survives.
+    /// Stops for good (deactivation): nothing pending survives.
     pub fn stop(&self) {
         self.set_flushing();
         self.lock().items.clear();
@@ -156,7 +216,6 @@ impl WorkQueue {
         self.changed.notify_all();
     }
 
-    /// Records the task's flow return (an error stops upstream at its next buffer).
     pub fn set_flow(&self, flow: Result<gst::FlowSuccess, gst::FlowError>) {
         let mut s = self.lock();
         s.flow = flow;
