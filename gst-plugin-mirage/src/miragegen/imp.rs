@@ -744,8 +744,7 @@ impl MirageGen {
     }
 
     /// Live only: when audio has stalled for more than a chunk (plus the upstream latency), fill
-    /// the time up to the clock's now with silence, one chunk per tick, so the presenter idles in
-    /// real time.
+    /// the time up to the clock's now with silence, so the presenter idles in real time.
     fn idle_tick(&self) {
         if !self.live.load(std::sync::atomic::Ordering::Relaxed) {
             return;
@@ -785,7 +784,9 @@ impl MirageGen {
         if stalled <= chunk + upstream {
             return;
         }
-        let fill = (stalled - upstream).min(chunk);
+        // Everything up to now (less the upstream latency), so the idle video keeps pace with
+        // the clock instead of falling behind by a generation time per chunk.
+        let fill = (stalled - upstream).min(MAX_SILENCE);
         let n = ns_to_samples(fill, rate);
         gst::debug!(
             CAT,
@@ -793,8 +794,8 @@ impl MirageGen {
             "audio stalled for {stalled}: {n} samples of silence to keep idling"
         );
         input.scheduler.push_silence(n);
-        // At most two chunks become ready (one chunk of silence plus a partial one), and the
-        // queue was empty when this tick began: queue them without waiting for room.
+        // This thread is the queue's consumer and the queue was empty when the tick began: queue
+        // the chunks without waiting for room (a stall of t seconds gives t / chunk of them).
         while let Some(chunk) = input.scheduler.ready() {
             self.work.push_now(Item::Chunk { chunk, base });
         }
