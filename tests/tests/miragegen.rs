@@ -517,3 +517,57 @@ fn live_pipeline_plays_in_sync_without_late_drops() {
     // 100 × 20 ms = 2 s: 50 frames.
     assert_eq!(frames, 50);
 }
+
+#[test]
+fn rgba_when_downstream_asks_for_it() {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "audiotestsrc num-buffers=10 samplesperbuffer=400 ! audio/x-raw,rate=16000 \
+         ! miragegen model={} execution-provider=cpu ! video/x-raw,format=RGBA ! appsink name=out sync=false",
+        fixture("presenter").display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut frames = 0;
+    while let Ok(sample) = sink.pull_sample() {
+        let map = sample.buffer().unwrap().map_readable().unwrap();
+        assert_eq!(map.len(), 64 * 64 * 4);
+        assert!(map.chunks_exact(4).all(|px| px[3] == 255), "opaque alpha");
+        frames += 1;
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(frames, 7); // 4000 samples = 0.25 s
+}
+
+#[test]
+fn buffers_without_timestamps_follow_the_segment() {
+    let mut h = harness(&[]);
+    let base = gst::ClockTime::from_seconds(2);
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(base);
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    for i in 0..16u64 {
+        let mut b = audio(i * 1_000, 1_000, gst::ClockTime::ZERO);
+        let bm = b.get_mut().unwrap();
+        bm.set_pts(gst::ClockTime::NONE);
+        bm.set_duration(gst::ClockTime::NONE);
+        h.push(b).unwrap();
+    }
+    // The same segment again mid-stream is the same timeline: no reset, no extra frames.
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    let frames = finish(&mut h);
+    assert_timeline(&frames, base, 25);
+}
+
+#[test]
+fn eos_without_audio_ends_without_frames() {
+    let mut h = harness(&[]);
+    assert!(finish(&mut h).is_empty());
+}

@@ -105,8 +105,9 @@ const QUEUE_CHUNKS: usize = 2;
 /// Generated frames waiting to be pushed at most (about a chunk): the generator works on the
 /// next chunk while a clock-synced sink takes these.
 const QUEUE_FRAMES: usize = 16;
-/// A timestamp this far from the one the counted samples predict is a jump, not jitter.
-const RESYNC_THRESHOLD: gst::ClockTime = gst::ClockTime::from_mseconds(20);
+/// A timestamp this far from the one the counted samples predict is a jump, not jitter (the
+/// alignment threshold audio sinks use).
+const RESYNC_THRESHOLD: gst::ClockTime = gst::ClockTime::from_mseconds(40);
 /// Longest hole filled with silence; a longer jump starts a new timeline.
 const MAX_SILENCE: gst::ClockTime = gst::ClockTime::from_seconds(30);
 
@@ -366,6 +367,10 @@ impl MirageGen {
                 let Some(input) = guard.as_mut() else {
                     return false;
                 };
+                if input.segment.as_ref() == Some(&segment) {
+                    // The same segment again (e.g. re-sent after a reconfigure): same timeline.
+                    return true;
+                }
                 if input.scheduler.received() > 0 {
                     // A new timeline: finish the old one, then start over from rest.
                     if self.drain(input).is_err() {
@@ -377,6 +382,8 @@ impl MirageGen {
                         return false;
                     }
                 }
+                // The new timeline's base comes from its first buffer (or gap).
+                input.base = None;
                 input.segment = Some(segment);
                 drop(guard);
                 self.work.push(Item::Event(event)).is_ok()
@@ -447,12 +454,16 @@ impl MirageGen {
         };
         let mut out = out;
         out.fixate();
-        let Ok(video) = gst_video::VideoInfo::from_caps(&out) else {
+        if gst_video::VideoInfo::from_caps(&out).is_err() {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ["cannot use output caps {out}"]
+            );
             return false;
-        };
-        if let Some(output) = lock(&self.output).as_mut() {
-            output.video = Some(video);
         }
+        // The output format switches when the generator reaches this caps event, so chunks
+        // queued under the old caps are still rendered in the old format.
         gst::debug!(CAT, imp = self, "input {caps}, output {out}");
         let _ = self
             .obj()
@@ -583,6 +594,18 @@ impl MirageGen {
         });
         match self.work.pop(wait) {
             Popped::Item(Item::Event(event), _) => {
+                if let gst::EventView::Caps(c) = event.view() {
+                    match gst_video::VideoInfo::from_caps(c.caps()) {
+                        Ok(video) => {
+                            if let Some(output) = lock(&self.output).as_mut() {
+                                output.video = Some(video);
+                            }
+                        }
+                        Err(_) => {
+                            gst::warning!(CAT, imp = self, "unusable output caps {:?}", c.caps())
+                        }
+                    }
+                }
                 let _ = self.frames.push(Out::Event(event));
             }
             Popped::Item(Item::Reset, _) => {
