@@ -17,6 +17,22 @@ pub struct PackageError {
     pub problem: String,
 }
 
+impl PackageError {
+    pub fn new(
+        package: &std::path::Path,
+        file: &str,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Self {
+        Self {
+            package: package.to_path_buf(),
+            file: file.to_string(),
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
 /// Anything the runtime can fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -48,3 +48,11 @@ pub fn go_ready(element: &gst::Element) -> (Result<(), String>, Vec<gst::Progres
     pipeline.set_state(gst::State::Null).unwrap();
     (outcome, progress)
 }
+
+/// The text of the first error message on `bus`, if any.
+pub fn first_error(bus: &gst::Bus) -> Option<String> {
+    std::iter::from_fn(|| bus.pop()).find_map(|m| match m.view() {
+        gst::MessageView::Error(e) => Some(e.error().message().to_string()),
+        _ => None,
+    })
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixture, go_ready, init};
+use common::{first_error, fixture, go_ready, init};
 use gst::prelude::*;
 
 #[track_caller]
@@ -193,12 +193,7 @@ fn v2agen_does_not_pretend_to_generate() {
     pipeline.add(&e).unwrap();
     assert!(pipeline.set_state(gst::State::Paused).is_err());
     let bus = pipeline.bus().unwrap();
-    let err = std::iter::from_fn(|| bus.pop())
-        .find_map(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(e.error().message().to_string()),
-            _ => None,
-        })
-        .expect("an error message");
+    let err = first_error(&bus).expect("an error message");
     assert!(err.contains("does not generate audio yet"), "{err}");
     pipeline.set_state(gst::State::Null).unwrap();
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fixture, init};
+use common::{first_error, fixture, init};
 use gst::prelude::*;
 use gst_check::Harness;
 
@@ -365,6 +365,21 @@ fn live_stall_keeps_idling_in_real_time() {
     );
 }
 
+/// A pipeline from `launch` and its appsink named `out`.
+fn appsink_pipeline(launch: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    init();
+    let pipeline = gst::parse::launch(launch)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    (pipeline, sink)
+}
+
 /// Writes `seconds` of a test tone as a 16 kHz mono WAV file.
 fn wav_file(seconds: u64) -> std::path::PathBuf {
     init();
@@ -391,19 +406,11 @@ fn wav_file(seconds: u64) -> std::path::PathBuf {
 #[test]
 fn seek_restarts_on_the_new_segment() {
     let wav = wav_file(3);
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, sink) = appsink_pipeline(&format!(
         "filesrc location={} ! wavparse ! miragegen model={} execution-provider=cpu ! appsink name=out sync=false",
         wav.display(),
         fixture("presenter").display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
     pipeline.set_state(gst::State::Paused).unwrap();
     assert_eq!(
         pipeline.state(gst::ClockTime::from_seconds(30)).1,
@@ -456,12 +463,7 @@ fn unknown_avatar_is_an_error_naming_the_choices() {
     pipeline.add(&e).unwrap();
     assert!(pipeline.set_state(gst::State::Paused).is_err());
     let bus = pipeline.bus().unwrap();
-    let err = std::iter::from_fn(|| bus.pop())
-        .find_map(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(e.error().message().to_string()),
-            _ => None,
-        })
-        .expect("an error message");
+    let err = first_error(&bus).expect("an error message");
     pipeline.set_state(gst::State::Null).unwrap();
     assert!(
         err.contains("\"nobody\" is neither an avatar of the package (default) nor an image file"),
@@ -521,19 +523,11 @@ fn live_pipeline_plays_in_sync_without_late_drops() {
 #[test]
 fn rgba_when_downstream_asks_for_it() {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, sink) = appsink_pipeline(&format!(
         "audiotestsrc num-buffers=10 samplesperbuffer=400 ! audio/x-raw,rate=16000 \
          ! miragegen model={} execution-provider=cpu ! video/x-raw,format=RGBA ! appsink name=out sync=false",
         fixture("presenter").display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut frames = 0;
     while let Ok(sample) = sink.pull_sample() {

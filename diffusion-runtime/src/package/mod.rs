@@ -272,12 +272,7 @@ impl ModelPackage {
         field: impl Into<String>,
         problem: impl Into<String>,
     ) -> PackageError {
-        PackageError {
-            package: self.dir.clone(),
-            file: file.to_string(),
-            field: field.into(),
-            problem: problem.into(),
-        }
+        PackageError::new(&self.dir, file, field, problem)
     }
 }
 

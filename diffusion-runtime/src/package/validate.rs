@@ -20,12 +20,7 @@ impl Ctx<'_> {
         field: impl Into<String>,
         problem: impl Into<String>,
     ) -> PackageError {
-        PackageError {
-            package: self.dir.to_path_buf(),
-            file: file.to_string(),
-            field: field.into(),
-            problem: problem.into(),
-        }
+        PackageError::new(self.dir, file, field, problem)
     }
 
     fn manifest_err(&self, field: impl Into<String>, problem: impl Into<String>) -> PackageError {
