@@ -15,5 +15,6 @@ pub mod sampler;
 pub mod session_cache;
 pub mod tensor;
 pub mod time;
+pub mod v2a;
 
 pub use error::{Error, PackageError, Result};

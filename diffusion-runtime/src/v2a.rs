@@ -1,0 +1,222 @@
+//! Video-to-audio windows: the tensor side of `v2agen` (work in progress).
+//!
+//! Generated audio is a sequence of windows of `w` samples, each starting `hop = w − o` samples
+//! after the previous one; consecutive windows overlap by `o` samples and are crossfaded with
+//! equal power (`cos`/`sin` gains, so `g_out² + g_in² = 1`), so that a seam has neither a click
+//! nor a dip in loudness, and no sample is dropped or doubled.
+
+use std::f32::consts::FRAC_PI_2;
+
+/// Window geometry in samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLayout {
+    pub window: usize,
+    pub overlap: usize,
+}
+
+impl WindowLayout {
+    /// From the manifest's `window_ms`/`overlap_ms` at `rate` Hz (rounded down to whole samples).
+    pub fn from_ms(window_ms: u32, overlap_ms: u32, rate: u32) -> Self {
+        let s = |ms: u32| (u64::from(ms) * u64::from(rate) / 1000) as usize;
+        Self {
+            window: s(window_ms),
+            overlap: s(overlap_ms),
+        }
+    }
+
+    pub fn hop(&self) -> usize {
+        self.window - self.overlap
+    }
+
+    /// First output sample of window `j`.
+    pub fn window_start(&self, j: u64) -> u64 {
+        j * self.hop() as u64
+    }
+
+    /// Windows needed to cover `samples` output samples.
+    pub fn windows_covering(&self, samples: u64) -> u64 {
+        if samples == 0 {
+            return 0;
+        }
+        let beyond_first = samples.saturating_sub(self.window as u64);
+        1 + beyond_first.div_ceil(self.hop() as u64)
+    }
+}
+
+/// Equal-power gains of the incoming window at position `i` of an overlap of `n` samples (the
+/// outgoing window gets the complementary `cos`).
+fn fade_in(i: usize, n: usize) -> (f32, f32) {
+    let t = (i as f32 + 0.5) / n as f32;
+    let (s, c) = (t * FRAC_PI_2).sin_cos();
+    (s, c)
+}
+
+/// Joins generated windows into one continuous stream of samples.
+#[derive(Debug, Clone)]
+pub struct WindowAssembler {
+    layout: WindowLayout,
+    /// The previous window's last `overlap` samples, waiting for the next window.
+    tail: Vec<f32>,
+    /// Samples handed out so far.
+    emitted: u64,
+}
+
+impl WindowAssembler {
+    pub fn new(layout: WindowLayout) -> Self {
+        Self {
+            layout,
+            tail: Vec::new(),
+            emitted: 0,
+        }
+    }
+
+    pub fn emitted(&self) -> u64 {
+        self.emitted
+    }
+
+    /// Adds the next window (exactly `window` samples) and returns the samples now final: up to
+    /// the start of this window's overlap with the next one, and never past `limit` samples in
+    /// all (the stream's length, once EOS tells it; `u64::MAX` before).
+    pub fn push(&mut self, window: &[f32], limit: u64) -> Vec<f32> {
+        let WindowLayout {
+            window: w,
+            overlap: o,
+        } = self.layout;
+        assert_eq!(window.len(), w, "window length");
+        let mut out = Vec::with_capacity(w - o);
+        if self.tail.is_empty() {
+            out.extend_from_slice(&window[..w - o]);
+        } else {
+            for (i, (&prev, &next)) in self.tail.iter().zip(&window[..o]).enumerate() {
+                let (gin, gout) = fade_in(i, o);
+                out.push(gout * prev + gin * next);
+            }
+            out.extend_from_slice(&window[o..w - o]);
+        }
+        self.tail = window[w - o..].to_vec();
+        out.truncate(limit.saturating_sub(self.emitted).min(out.len() as u64) as usize);
+        self.emitted += out.len() as u64;
+        out
+    }
+
+    /// At the end: the last window's tail, cut so that exactly `total` samples were emitted.
+    pub fn finish(&mut self, total: u64) -> Vec<f32> {
+        let remaining = total.saturating_sub(self.emitted) as usize;
+        let out: Vec<f32> = self
+            .tail
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(0.0))
+            .take(remaining)
+            .collect();
+        self.tail.clear();
+        self.emitted += out.len() as u64;
+        out
+    }
+}
+
+/// Times (ns, from the window start) at which an encoder sampling at `fps` looks at the video:
+/// `n = window_ms · fps / 1000` frames, `k / fps` apart.
+pub fn encoder_times(window_ms: u32, fps: crate::time::Rate) -> Vec<u64> {
+    let n = crate::time::mul_div_floor(u64::from(window_ms), fps.num, 1000 * fps.den).unwrap_or(0);
+    (0..n).filter_map(|k| fps.item_start_ns(k)).collect()
+}
+
+/// For each target time, the input frame shown at that moment: the last one whose timestamp is
+/// at or before it (the first frame for times before it). `pts` must be sorted. Resampling by
+/// timestamps, not by frame index, keeps variable or odd frame rates in sync.
+pub fn pick_frames(targets: &[u64], pts: &[u64]) -> Vec<usize> {
+    targets
+        .iter()
+        .map(|&t| pts.partition_point(|&p| p <= t).saturating_sub(1))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::NoiseRng;
+
+    #[test]
+    fn layout_in_samples() {
+        let l = WindowLayout::from_ms(2000, 250, 16_000);
+        assert_eq!((l.window, l.overlap, l.hop()), (32_000, 4_000, 28_000));
+        assert_eq!(l.windows_covering(0), 0);
+        assert_eq!(l.windows_covering(32_000), 1);
+        assert_eq!(l.windows_covering(32_001), 2);
+        assert_eq!(l.windows_covering(60_000), 2);
+        assert_eq!(l.windows_covering(60_001), 3);
+    }
+
+    /// Every sample is emitted once: the exact total, whatever the length.
+    #[test]
+    fn exact_length_no_gap_no_double() {
+        let l = WindowLayout {
+            window: 100,
+            overlap: 20,
+        };
+        for total in [1u64, 79, 80, 100, 101, 181, 1_000] {
+            let mut a = WindowAssembler::new(l);
+            let mut out = Vec::new();
+            for _ in 0..l.windows_covering(total) {
+                out.extend(a.push(&[1.0; 100], total));
+            }
+            out.extend(a.finish(total));
+            assert_eq!(out.len() as u64, total);
+        }
+    }
+
+    /// Equal power: across a seam between independent noise windows the power stays at the
+    /// windows' power (within sampling error); a plain linear crossfade would dip to 2/3.
+    #[test]
+    fn seams_keep_the_power_of_independent_windows() {
+        let l = WindowLayout {
+            window: 40_000,
+            overlap: 20_000,
+        };
+        let mut rng = NoiseRng::new(4);
+        let mut a = WindowAssembler::new(l);
+        let mut w = vec![0.0f32; 40_000];
+        rng.fill_normal(&mut w);
+        a.push(&w, u64::MAX);
+        rng.fill_normal(&mut w);
+        let out = a.push(&w, u64::MAX);
+        let seam = &out[..20_000];
+        let power = seam.iter().map(|v| v * v).sum::<f32>() / seam.len() as f32;
+        assert!((power - 1.0).abs() < 0.03, "power across the seam {power}");
+    }
+
+    #[test]
+    fn encoders_sample_by_timestamps() {
+        use crate::time::Rate;
+        let t = encoder_times(1000, Rate::new(8, 1));
+        assert_eq!(t.len(), 8);
+        assert_eq!(t[1], 125_000_000);
+        // 30000/1001 input, variable gaps: each target takes the frame on screen at that time.
+        let pts = [0, 33_366_666, 66_733_333, 200_000_000, 210_000_000];
+        assert_eq!(
+            pick_frames(
+                &[0, 40_000_000, 125_000_000, 205_000_000, 999_000_000],
+                &pts
+            ),
+            vec![0, 1, 2, 3, 4]
+        );
+        assert_eq!(pick_frames(&[5], &[10, 20]), vec![0]);
+    }
+
+    #[test]
+    fn crossfade_gains_are_exact() {
+        let l = WindowLayout {
+            window: 4,
+            overlap: 2,
+        };
+        let mut a = WindowAssembler::new(l);
+        assert_eq!(a.push(&[1.0, 2.0, 3.0, 4.0], u64::MAX), vec![1.0, 2.0]);
+        let out = a.push(&[10.0, 20.0, 30.0, 40.0], u64::MAX);
+        let g = |i: usize| ((i as f32 + 0.5) / 2.0 * FRAC_PI_2).sin_cos();
+        let (s0, c0) = g(0);
+        let (s1, c1) = g(1);
+        assert_eq!(out, vec![c0 * 3.0 + s0 * 10.0, c1 * 4.0 + s1 * 20.0]);
+        assert_eq!(a.finish(7), vec![30.0, 40.0, 0.0]);
+    }
+}
