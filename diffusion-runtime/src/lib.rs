@@ -14,6 +14,7 @@ pub mod rng;
 pub mod sampler;
 pub mod session_cache;
 pub mod tensor;
+pub mod text;
 pub mod time;
 pub mod v2a;
 
