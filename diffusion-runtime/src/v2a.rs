@@ -1,4 +1,4 @@
-//! Video-to-audio windows: the tensor side of `v2agen` (work in progress).
+//! Video-to-audio windows: the tensor side of `v2agen` (the element does not use it yet).
 //!
 //! Generated audio is a sequence of windows of `w` samples, each starting `hop = w − o` samples
 //! after the previous one; consecutive windows overlap by `o` samples and are crossfaded with
@@ -6,6 +6,15 @@
 //! nor a dip in loudness, and no sample is dropped or doubled.
 
 use std::f32::consts::FRAC_PI_2;
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::denoiser::{BranchConditions, OnnxDenoiser};
+use crate::error::{Error, Result};
+use crate::package::{GraphInput, LoadedPackage, Role, Timing};
+use crate::rng::NoiseRng;
+use crate::sampler::{Branches, Denoise, Guidance, Sampler};
+use crate::text::TextEncoder;
 
 /// Window geometry in samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +139,205 @@ pub fn pick_frames(targets: &[u64], pts: &[u64]) -> Vec<usize> {
         .iter()
         .map(|&t| pts.partition_point(|&p| p <= t).saturating_sub(1))
         .collect()
+}
+
+/// What one window is conditioned on.
+pub struct WindowInputs<'a> {
+    /// Frames per video encoder name: f32 `[1, n, 3, height, width]` in [0, 1], sampled at the
+    /// encoder's rate and size (see [`encoder_times`], [`pick_frames`]).
+    pub video: Vec<(String, ArrayD<f32>)>,
+    /// The existing soundtrack over the same window (`window` mono samples), for negative audio
+    /// guidance.
+    pub existing_audio: Option<&'a [f32]>,
+    pub prompt: &'a str,
+    pub negative_prompt: &'a str,
+}
+
+/// Figures of one generated window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowStats {
+    pub steps: usize,
+    pub branches: usize,
+    pub inference: std::time::Duration,
+}
+
+/// Generates windows of audio from video (and prompts, and an existing soundtrack) with a
+/// video-to-audio package.
+pub struct V2aGenerator {
+    package: LoadedPackage,
+    text: TextEncoder,
+    layout: WindowLayout,
+    sampler: Option<(Branches, Sampler)>,
+    seed: u64,
+    window_index: u64,
+}
+
+impl V2aGenerator {
+    pub fn new(package: LoadedPackage, seed: u64) -> Result<Self> {
+        let p = &package.package;
+        let Timing::Window(t) = p.timing else {
+            return Err(Error::Invalid("not a video-to-audio package".into()));
+        };
+        let layout = WindowLayout::from_ms(t.window_ms, t.overlap_ms, p.audio.rate);
+        let text = TextEncoder::new(&package)?;
+        Ok(Self {
+            package,
+            text,
+            layout,
+            sampler: None,
+            seed,
+            window_index: 0,
+        })
+    }
+
+    pub fn layout(&self) -> WindowLayout {
+        self.layout
+    }
+
+    pub fn text_encoder(&self) -> &TextEncoder {
+        &self.text
+    }
+
+    /// Starts over: window 0 with the given seed.
+    pub fn reset(&mut self, seed: u64) {
+        self.seed = seed;
+        self.window_index = 0;
+    }
+
+    /// The next window's waveform (`window` samples at the package's rate).
+    pub fn generate(
+        &mut self,
+        inputs: &WindowInputs,
+        steps: usize,
+        guidance: Guidance,
+    ) -> Result<(Vec<f32>, WindowStats)> {
+        let start = std::time::Instant::now();
+        let den = self
+            .package
+            .graph(Role::Denoiser)
+            .ok_or_else(|| Error::Invalid("package has no denoiser".into()))?
+            .spec
+            .clone();
+        let slot_name = |slot: &str| den.input(slot).map(|t| t.name.clone());
+        let mut common: BranchConditions = Vec::new();
+        for (name, frames) in &inputs.video {
+            let enc = self
+                .package
+                .graphs
+                .iter()
+                .find(|g| {
+                    g.spec.role == Role::VideoEncoder
+                        && g.spec.name.as_deref() == Some(name.as_str())
+                })
+                .ok_or_else(|| Error::Invalid(format!("no video encoder named {name}")))?;
+            let feats = enc
+                .run(&[("frames", GraphInput::F32(frames.view()))], &["features"])?
+                .remove(0);
+            let slot = slot_name(&format!("video:{name}"))
+                .ok_or_else(|| Error::Invalid(format!("denoiser has no video:{name}")))?;
+            common.push((slot, feats));
+        }
+        let audio_slot = slot_name("audio");
+        let silent_audio = match &audio_slot {
+            Some(_) => {
+                let dim = den
+                    .input("audio")
+                    .and_then(|t| t.shape.last())
+                    .and_then(|d| {
+                        if let crate::package::Dim::Fixed(n) = d {
+                            Some(*n)
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or(1);
+                Some(ArrayD::<f32>::zeros(IxDyn(&[1, dim])))
+            }
+            None => None,
+        };
+        let existing = match (
+            inputs.existing_audio,
+            &audio_slot,
+            self.package.graph(Role::AudioEncoder),
+        ) {
+            (Some(samples), Some(_), Some(enc)) => {
+                let wave = ArrayD::from_shape_vec(IxDyn(&[1, samples.len()]), samples.to_vec())
+                    .map_err(|e| Error::Invalid(e.to_string()))?;
+                Some(
+                    enc.run(&[("waveform", GraphInput::F32(wave.view()))], &["features"])?
+                        .remove(0),
+                )
+            }
+            _ => None,
+        };
+        let branches = Branches::needed(guidance, existing.is_some());
+        let text_slot = slot_name("text");
+        let branch = |text: Option<ArrayD<f32>>, audio: Option<&ArrayD<f32>>| -> BranchConditions {
+            let mut b = common.clone();
+            if let (Some(slot), Some(t)) = (&text_slot, text) {
+                b.push((slot.clone(), t));
+            }
+            if let (Some(slot), Some(a)) = (&audio_slot, audio) {
+                b.push((slot.clone(), a.clone()));
+            }
+            b
+        };
+        let cond_text = Some(self.text.encode(inputs.prompt)?);
+        let mut all = vec![branch(cond_text.clone(), silent_audio.as_ref())];
+        if branches.count() >= 2 {
+            // The negative prompt replaces the unconditional (empty) prompt.
+            let uncond = Some(self.text.encode(inputs.negative_prompt)?);
+            all.push(branch(uncond, silent_audio.as_ref()));
+        }
+        if branches.count() >= 3 {
+            all.push(branch(cond_text, existing.as_ref()));
+        }
+        let (session, io) = self.package.denoiser_io()?;
+        let latent_shape = self.package.package.latent_shape.clone();
+        let n: usize = latent_shape.iter().product();
+        let mut denoiser = OnnxDenoiser::new(session, io, &latent_shape, &all)?;
+        if self.sampler.as_ref().map(|(b, _)| *b) != Some(denoiser.branches()) {
+            let kind = self.package.package.sampler.kind.clone();
+            self.sampler = Some((
+                denoiser.branches(),
+                Sampler::new(kind, n, denoiser.branches()),
+            ));
+        }
+        let mut rng =
+            NoiseRng::new(self.seed ^ self.window_index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut x = vec![0.0f32; n];
+        if let Some((_, sampler)) = self.sampler.as_mut() {
+            sampler.sample(&mut denoiser, &mut rng, steps.max(1), guidance, &mut x)?;
+        }
+        let mut shape = vec![1];
+        shape.extend_from_slice(&latent_shape);
+        let latent =
+            ArrayD::from_shape_vec(IxDyn(&shape), x).map_err(|e| Error::Invalid(e.to_string()))?;
+        let dec = self
+            .package
+            .graph(Role::Decoder)
+            .ok_or_else(|| Error::Invalid("package has no decoder".into()))?;
+        let wave = dec
+            .run(&[("latent", GraphInput::F32(latent.view()))], &["waveform"])?
+            .remove(0);
+        if wave.len() != self.layout.window {
+            return Err(Error::Inference {
+                graph: dec.spec.file.clone(),
+                message: format!(
+                    "waveform of {} samples, the window is {}",
+                    wave.len(),
+                    self.layout.window
+                ),
+            });
+        }
+        self.window_index += 1;
+        let stats = WindowStats {
+            steps: steps.max(1),
+            branches: branches.count(),
+            inference: start.elapsed(),
+        };
+        Ok((wave.into_iter().collect(), stats))
+    }
 }
 
 #[cfg(test)]
