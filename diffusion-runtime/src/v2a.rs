@@ -141,6 +141,115 @@ pub fn pick_frames(targets: &[u64], pts: &[u64]) -> Vec<usize> {
         .collect()
 }
 
+/// A window whose video has all arrived: which frames each encoder sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyWindow {
+    pub index: u64,
+    /// For each encoder (in the order given to the scheduler), the ids of the frames shown at
+    /// its sampling times.
+    pub frames: Vec<Vec<u64>>,
+}
+
+/// Schedules windows on the video's own time: window `j` covers output samples
+/// `[j·hop, j·hop + window)` from the first video timestamp, and is ready once video frames up
+/// to its end have arrived. Frames are identified by ids the caller chooses (it keeps the
+/// pixels); [`oldest_needed`](Self::oldest_needed) says which it may drop.
+#[derive(Debug, Clone)]
+pub struct VideoWindowScheduler {
+    layout: WindowLayout,
+    rate: u64,
+    window_ms: u32,
+    encoders: Vec<crate::time::Rate>,
+    /// (timestamp relative to the first frame, id), in order.
+    frames: std::collections::VecDeque<(u64, u64)>,
+    /// End of the video seen so far (relative ns).
+    video_end: u64,
+    next: u64,
+}
+
+impl VideoWindowScheduler {
+    pub fn new(
+        layout: WindowLayout,
+        rate: u32,
+        window_ms: u32,
+        encoders: Vec<crate::time::Rate>,
+    ) -> Self {
+        Self {
+            layout,
+            rate: u64::from(rate),
+            window_ms,
+            encoders,
+            frames: std::collections::VecDeque::new(),
+            video_end: 0,
+            next: 0,
+        }
+    }
+
+    fn samples_to_ns(&self, samples: u64) -> u64 {
+        crate::time::mul_div_floor(samples, 1_000_000_000, self.rate).unwrap_or(u64::MAX)
+    }
+
+    /// A video frame at `pts` (ns after the first frame) lasting `duration` ns.
+    pub fn push_frame(&mut self, pts: u64, duration: u64, id: u64) {
+        if self.frames.back().is_some_and(|(p, _)| *p > pts) {
+            return; // out of order: keep the timeline monotonic
+        }
+        self.frames.push_back((pts, id));
+        self.video_end = self.video_end.max(pts.saturating_add(duration));
+    }
+
+    /// Audio samples that cover the video seen so far (its length at EOS).
+    pub fn total_samples(&self) -> u64 {
+        crate::time::mul_div_floor(self.video_end, self.rate, 1_000_000_000).unwrap_or(u64::MAX)
+    }
+
+    fn take(&mut self) -> ReadyWindow {
+        let j = self.next;
+        let start = self.samples_to_ns(self.layout.window_start(j));
+        let pts: Vec<u64> = self.frames.iter().map(|(p, _)| *p).collect();
+        let frames = self
+            .encoders
+            .iter()
+            .map(|fps| {
+                let targets: Vec<u64> = encoder_times(self.window_ms, *fps)
+                    .iter()
+                    .map(|t| start + t)
+                    .collect();
+                pick_frames(&targets, &pts)
+                    .into_iter()
+                    .map(|i| self.frames.get(i).map_or(0, |f| f.1))
+                    .collect()
+            })
+            .collect();
+        self.next += 1;
+        // Frames before the next window's start are no longer needed, except the last one of
+        // them (still on screen at that start).
+        let next_start = self.samples_to_ns(self.layout.window_start(self.next));
+        while self.frames.len() > 1 && self.frames[1].0 <= next_start {
+            self.frames.pop_front();
+        }
+        ReadyWindow { index: j, frames }
+    }
+
+    /// The next window, once the video up to its end has arrived.
+    pub fn ready(&mut self) -> Option<ReadyWindow> {
+        let end =
+            self.samples_to_ns(self.layout.window_start(self.next) + self.layout.window as u64);
+        (!self.frames.is_empty() && self.video_end >= end).then(|| self.take())
+    }
+
+    /// At EOS: the windows still needed to cover the video's length.
+    pub fn finish(&mut self) -> Option<ReadyWindow> {
+        (!self.frames.is_empty() && self.next < self.layout.windows_covering(self.total_samples()))
+            .then(|| self.take())
+    }
+
+    /// The oldest frame id still needed (the caller may drop older ones).
+    pub fn oldest_needed(&self) -> Option<u64> {
+        self.frames.front().map(|f| f.1)
+    }
+}
+
 /// What one window is conditioned on.
 pub struct WindowInputs<'a> {
     /// Frames per video encoder name: f32 `[1, n, 3, height, width]` in [0, 1], sampled at the
@@ -410,6 +519,44 @@ mod tests {
             vec![0, 1, 2, 3, 4]
         );
         assert_eq!(pick_frames(&[5], &[10, 20]), vec![0]);
+    }
+
+    #[test]
+    fn windows_follow_video_time_and_cover_it_exactly() {
+        use crate::time::Rate;
+        let layout = WindowLayout::from_ms(2000, 250, 16_000);
+        let mut s = VideoWindowScheduler::new(
+            layout,
+            16_000,
+            2000,
+            vec![Rate::new(8, 1), Rate::new(25, 1)],
+        );
+        // 5 s of 30 fps video (frame n at floor(n·1e9/30)).
+        let mut ready = Vec::new();
+        for n in 0..150u64 {
+            let pts = n * 1_000_000_000 / 30;
+            let end = (n + 1) * 1_000_000_000 / 30;
+            s.push_frame(pts, end - pts, n);
+            while let Some(w) = s.ready() {
+                ready.push(w);
+            }
+        }
+        // Window 0 (0–2 s) is ready once video reaches 2 s; window 1 (1.75–3.75 s) by 3.75 s.
+        assert_eq!(ready.len(), 2);
+        while let Some(w) = s.finish() {
+            ready.push(w);
+        }
+        // 5 s = 80000 samples: windows of 32000 every 28000 → 3 windows.
+        assert_eq!(s.total_samples(), 80_000);
+        assert_eq!(ready.len(), 3);
+        let w0 = &ready[0];
+        assert_eq!(w0.frames[0].len(), 16);
+        assert_eq!(w0.frames[1].len(), 50);
+        // 8 fps sampling of 30 fps video, by time: t = k/8 s shows frame floor(k·30/8).
+        assert_eq!(&w0.frames[0][..5], &[0, 3, 7, 11, 15]);
+        // Window 1 starts at 1.75 s: frame 52 is on screen then.
+        assert_eq!(ready[1].frames[1][0], 52);
+        assert!(s.oldest_needed().unwrap() >= 52);
     }
 
     #[test]
