@@ -24,3 +24,20 @@ pub fn mean_std(v: &[f32]) -> (f64, f64) {
     let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
     (mean, var.sqrt())
 }
+
+/// A fixture package (`presenter`, `foley`) opened and loaded on the CPU.
+pub fn load_fixture(name: &str) -> diffusion_runtime::package::LoadedPackage {
+    use diffusion_runtime::package::{LoadedPackage, ModelPackage};
+    use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
+    load_ort();
+    let cpu = ProviderConfig {
+        choice: ProviderChoice::Cpu,
+        ..Default::default()
+    };
+    LoadedPackage::load(
+        ModelPackage::open(&fixtures().join(name)).unwrap(),
+        &cpu,
+        &mut |_| {},
+    )
+    .unwrap()
+}

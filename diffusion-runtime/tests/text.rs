@@ -2,23 +2,11 @@
 
 mod common;
 
-use common::{fixtures, load_ort};
-use diffusion_runtime::package::{LoadedPackage, ModelPackage};
-use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
+use common::load_fixture;
 use diffusion_runtime::text::TextEncoder;
 
 fn encoder() -> TextEncoder {
-    load_ort();
-    let cpu = ProviderConfig {
-        choice: ProviderChoice::Cpu,
-        ..Default::default()
-    };
-    let pkg = LoadedPackage::load(
-        ModelPackage::open(&fixtures().join("foley")).unwrap(),
-        &cpu,
-        &mut |_| {},
-    )
-    .unwrap();
+    let pkg = load_fixture("foley");
     TextEncoder::new(&pkg).unwrap()
 }
 

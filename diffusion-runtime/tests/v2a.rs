@@ -3,26 +3,14 @@
 
 mod common;
 
-use common::{fixtures, load_ort};
-use diffusion_runtime::package::{LoadedPackage, ModelPackage};
-use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
+use common::load_fixture;
 use diffusion_runtime::rng::NoiseRng;
 use diffusion_runtime::sampler::Guidance;
 use diffusion_runtime::v2a::{V2aGenerator, WindowInputs};
 use ndarray::{ArrayD, IxDyn};
 
 fn generator(seed: u64) -> V2aGenerator {
-    load_ort();
-    let cpu = ProviderConfig {
-        choice: ProviderChoice::Cpu,
-        ..Default::default()
-    };
-    let pkg = LoadedPackage::load(
-        ModelPackage::open(&fixtures().join("foley")).unwrap(),
-        &cpu,
-        &mut |_| {},
-    )
-    .unwrap();
+    let pkg = load_fixture("foley");
     V2aGenerator::new(pkg, seed).unwrap()
 }
 
