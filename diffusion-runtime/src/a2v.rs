@@ -6,15 +6,14 @@
 //! chunks comes from the denoiser's `previous_motion` input (the tail of the previous chunk's
 //! motion) and from the overlapping audio context.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::denoiser::{BranchConditions, OnnxDenoiser};
+use crate::denoiser::{noise_seed, BranchConditions, ChunkSampler, GenerationStats};
 use crate::error::{Error, Result};
 use crate::package::{DType, LoadedPackage, Role, Task, Timing};
-use crate::rng::NoiseRng;
-use crate::sampler::{Branches, Denoise, Guidance, Sampler};
+use crate::sampler::{Branches, Guidance};
 use crate::time::Rate;
 
 /// Where chunks, frames and samples fall, in exact integer arithmetic.
@@ -213,21 +212,11 @@ impl StepController {
     }
 }
 
-/// Figures of one generated chunk.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ChunkStats {
-    pub steps: usize,
-    /// Wall time of the whole chunk (encoder, sampler, decoder).
-    pub inference: Duration,
-    /// Of which inside `Session::run`.
-    pub in_session_run: Duration,
-}
-
 /// A generated chunk: `chunk` frames of packed RGB (`width·height·3` bytes each).
 #[derive(Debug, Clone)]
 pub struct ChunkOutput {
     pub frames: Vec<u8>,
-    pub stats: ChunkStats,
+    pub stats: GenerationStats,
 }
 
 /// Eases the first `frames` motion frames of a chunk out of `last` (the previous chunk's last
@@ -258,7 +247,7 @@ pub struct A2vGenerator {
     /// The portrait, f32 [height, width, 3] in [0, 1].
     reference: ArrayD<f32>,
     prev_motion: Vec<f32>,
-    sampler: Option<(Branches, Sampler)>,
+    sampler: ChunkSampler,
     seed: u64,
     chunk_index: u64,
 }
@@ -335,7 +324,7 @@ impl A2vGenerator {
             frames_are_u8,
             reference,
             prev_motion,
-            sampler: None,
+            sampler: ChunkSampler::new(),
             seed,
             chunk_index: 0,
         })
@@ -359,12 +348,6 @@ impl A2vGenerator {
     /// The seed for the chunks from the next one on.
     pub fn set_seed(&mut self, seed: u64) {
         self.seed = seed;
-    }
-
-    /// The noise of chunk `k` depends only on the seed and `k`: the same seed and audio give the
-    /// same video whatever the buffering.
-    fn chunk_rng(&self) -> NoiseRng {
-        NoiseRng::new(self.seed ^ self.chunk_index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
     /// Generates the next chunk from its audio window (`window_samples()` mono samples).
@@ -391,7 +374,7 @@ impl A2vGenerator {
         let den_spec = &graph(Role::Denoiser)?.spec;
         let audio = ArrayD::from_shape_vec(IxDyn(&[1, want]), window.to_vec())
             .map_err(|e| invalid(e.to_string()))?;
-        let (mut enc_out, mut in_run) = encoder.run_timed(
+        let (mut enc_out, _) = encoder.run_timed(
             &[("audio", crate::package::GraphInput::F32(audio.view()))],
             &["features"],
         )?;
@@ -428,20 +411,16 @@ impl A2vGenerator {
                 .collect();
             all.push(uncond);
         }
-        let (session, io) = self.package.denoiser_io()?;
+        let mut stats = GenerationStats::default();
+        let mut x = self.sampler.sample(
+            &self.package,
+            &all,
+            noise_seed(self.seed, self.chunk_index),
+            steps,
+            guidance,
+            &mut stats,
+        )?;
         let latent_shape = self.package.package.latent_shape.clone();
-        let n: usize = latent_shape.iter().product();
-        let mut den = OnnxDenoiser::new(session, io, &latent_shape, &all)?;
-        if self.sampler.as_ref().map(|(b, _)| *b) != Some(den.branches()) {
-            let kind = self.package.package.sampler.kind.clone();
-            self.sampler = Some((den.branches(), Sampler::new(kind, n, den.branches())));
-        }
-        let mut rng = self.chunk_rng();
-        let mut x = vec![0.0f32; n];
-        if let Some((_, sampler)) = self.sampler.as_mut() {
-            sampler.sample(&mut den, &mut rng, steps.max(1), guidance, &mut x)?;
-        }
-        in_run += den.run_time;
 
         let ctx = self.layout.context as usize;
         if self.chunk_index > 0 {
@@ -464,8 +443,7 @@ impl A2vGenerator {
                 crate::package::GraphInput::F32(self.reference.view()),
             ));
         }
-        let (mut dec_out, dec_run) = decoder.run_timed(&inputs, &["frames"])?;
-        in_run += dec_run;
+        let mut dec_out = decoder.run(&inputs, &["frames"])?;
         let frames = dec_out.remove(0);
         let expect = [self.layout.chunk as usize, self.height, self.width, 3];
         if frames.shape() != expect {
@@ -485,10 +463,9 @@ impl A2vGenerator {
         self.chunk_index += 1;
         Ok(ChunkOutput {
             frames: bytes,
-            stats: ChunkStats {
-                steps: steps.max(1),
+            stats: GenerationStats {
                 inference: start.elapsed(),
-                in_session_run: in_run,
+                ..stats
             },
         })
     }

@@ -217,3 +217,75 @@ impl Denoise for OnnxDenoiser {
         Ok(())
     }
 }
+
+/// The noise seed of chunk/window `index`: from the user's seed and the index only, so the
+/// same seed and inputs give the same output whatever the buffering.
+pub fn noise_seed(seed: u64, index: u64) -> u64 {
+    seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Figures of one generated chunk or window.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct GenerationStats {
+    pub steps: usize,
+    /// Guidance branches batched in each denoiser call.
+    pub branches: usize,
+    /// Wall time of the whole chunk or window (encoders, sampler, decoder).
+    pub inference: Duration,
+    /// Wall time of the sampling loop.
+    pub sampler: Duration,
+    /// Of which inside the denoiser's `Session::run`.
+    pub denoiser_run: Duration,
+}
+
+/// The sampling step shared by the audio-to-video and video-to-audio generators: binds one
+/// chunk's conditions to the package's denoiser and samples its latent. The sampler (and its
+/// buffers) is kept across chunks and rebuilt only when the branch count changes.
+pub struct ChunkSampler {
+    cached: Option<(Branches, crate::sampler::Sampler)>,
+}
+
+impl Default for ChunkSampler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChunkSampler {
+    pub fn new() -> Self {
+        Self { cached: None }
+    }
+
+    /// Samples one chunk's latent from the noise seeded with `noise` (see [`noise_seed`]).
+    /// Fills the sampler figures of `stats`.
+    pub fn sample(
+        &mut self,
+        package: &crate::package::LoadedPackage,
+        conditions: &[BranchConditions],
+        noise: u64,
+        steps: usize,
+        guidance: crate::sampler::Guidance,
+        stats: &mut GenerationStats,
+    ) -> Result<Vec<f32>> {
+        let (session, io) = package.denoiser_io()?;
+        let latent_shape = &package.package.latent_shape;
+        let n: usize = latent_shape.iter().product();
+        let mut den = OnnxDenoiser::new(session, io, latent_shape, conditions)?;
+        let branches = den.branches();
+        if self.cached.as_ref().map(|(b, _)| *b) != Some(branches) {
+            let kind = package.package.sampler.kind.clone();
+            self.cached = Some((branches, crate::sampler::Sampler::new(kind, n, branches)));
+        }
+        let mut rng = crate::rng::NoiseRng::new(noise);
+        let mut x = vec![0.0f32; n];
+        let start = Instant::now();
+        if let Some((_, sampler)) = self.cached.as_mut() {
+            sampler.sample(&mut den, &mut rng, steps.max(1), guidance, &mut x)?;
+        }
+        stats.steps = steps.max(1);
+        stats.branches = branches.count();
+        stats.sampler = start.elapsed();
+        stats.denoiser_run = den.run_time;
+        Ok(x)
+    }
+}

@@ -63,23 +63,15 @@ impl TextEncoder {
             return Ok(e.clone());
         }
         let enc = self.tokenizer.encode(prompt, true).map_err(fail)?;
+        // At least one position (an empty encoding is padded), at most MAX_TOKENS.
         let n = enc.get_ids().len().clamp(1, MAX_TOKENS);
-        let ids: Vec<i64> = enc
-            .get_ids()
-            .iter()
-            .take(n)
-            .map(|&i| i64::from(i))
-            .chain(std::iter::repeat(0))
-            .take(n)
-            .collect();
-        let mask: Vec<i64> = enc
-            .get_attention_mask()
-            .iter()
-            .take(n)
-            .map(|&m| i64::from(m))
-            .chain(std::iter::repeat(0))
-            .take(n)
-            .collect();
+        let padded = |v: &[u32]| -> Vec<i64> {
+            (0..n)
+                .map(|k| v.get(k).map_or(0, |&x| i64::from(x)))
+                .collect()
+        };
+        let ids = padded(enc.get_ids());
+        let mask = padded(enc.get_attention_mask());
         let types = vec![0i64; n];
         let shape = IxDyn(&[1, n]);
         let ids = ArrayD::from_shape_vec(shape.clone(), ids).map_err(fail)?;

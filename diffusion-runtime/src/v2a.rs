@@ -9,11 +9,10 @@ use std::f32::consts::FRAC_PI_2;
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::denoiser::{BranchConditions, OnnxDenoiser};
+use crate::denoiser::{noise_seed, BranchConditions, ChunkSampler, GenerationStats};
 use crate::error::{Error, Result};
 use crate::package::{GraphInput, LoadedPackage, Role, Timing};
-use crate::rng::NoiseRng;
-use crate::sampler::{Branches, Denoise, Guidance, Sampler};
+use crate::sampler::{Branches, Guidance};
 use crate::text::TextEncoder;
 
 /// Window geometry in samples.
@@ -262,21 +261,13 @@ pub struct WindowInputs<'a> {
     pub negative_prompt: &'a str,
 }
 
-/// Figures of one generated window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WindowStats {
-    pub steps: usize,
-    pub branches: usize,
-    pub inference: std::time::Duration,
-}
-
 /// Generates windows of audio from video (and prompts, and an existing soundtrack) with a
 /// video-to-audio package.
 pub struct V2aGenerator {
     package: LoadedPackage,
     text: TextEncoder,
     layout: WindowLayout,
-    sampler: Option<(Branches, Sampler)>,
+    sampler: ChunkSampler,
     seed: u64,
     window_index: u64,
 }
@@ -293,7 +284,7 @@ impl V2aGenerator {
             package,
             text,
             layout,
-            sampler: None,
+            sampler: ChunkSampler::new(),
             seed,
             window_index: 0,
         })
@@ -319,7 +310,7 @@ impl V2aGenerator {
         inputs: &WindowInputs,
         steps: usize,
         guidance: Guidance,
-    ) -> Result<(Vec<f32>, WindowStats)> {
+    ) -> Result<(Vec<f32>, GenerationStats)> {
         let start = std::time::Instant::now();
         let den = self
             .package
@@ -401,25 +392,18 @@ impl V2aGenerator {
         if branches.count() >= 3 {
             all.push(branch(cond_text, existing.as_ref()));
         }
-        let (session, io) = self.package.denoiser_io()?;
-        let latent_shape = self.package.package.latent_shape.clone();
-        let n: usize = latent_shape.iter().product();
-        let mut denoiser = OnnxDenoiser::new(session, io, &latent_shape, &all)?;
-        if self.sampler.as_ref().map(|(b, _)| *b) != Some(denoiser.branches()) {
-            let kind = self.package.package.sampler.kind.clone();
-            self.sampler = Some((
-                denoiser.branches(),
-                Sampler::new(kind, n, denoiser.branches()),
-            ));
-        }
-        let mut rng =
-            NoiseRng::new(self.seed ^ self.window_index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut x = vec![0.0f32; n];
-        if let Some((_, sampler)) = self.sampler.as_mut() {
-            sampler.sample(&mut denoiser, &mut rng, steps.max(1), guidance, &mut x)?;
-        }
+        let mut stats = GenerationStats::default();
+        let x = self.sampler.sample(
+            &self.package,
+            &all,
+            noise_seed(self.seed, self.window_index),
+            steps,
+            guidance,
+            &mut stats,
+        )?;
+        let latent_shape = &self.package.package.latent_shape;
         let mut shape = vec![1];
-        shape.extend_from_slice(&latent_shape);
+        shape.extend_from_slice(latent_shape);
         let latent =
             ArrayD::from_shape_vec(IxDyn(&shape), x).map_err(|e| Error::Invalid(e.to_string()))?;
         let dec = self
@@ -440,10 +424,9 @@ impl V2aGenerator {
             });
         }
         self.window_index += 1;
-        let stats = WindowStats {
-            steps: steps.max(1),
-            branches: branches.count(),
+        let stats = GenerationStats {
             inference: start.elapsed(),
+            ..stats
         };
         Ok((wave.into_iter().collect(), stats))
     }
