@@ -374,7 +374,7 @@ impl A2vGenerator {
         let den_spec = &graph(Role::Denoiser)?.spec;
         let audio = ArrayD::from_shape_vec(IxDyn(&[1, want]), window.to_vec())
             .map_err(|e| invalid(e.to_string()))?;
-        let (mut enc_out, _) = encoder.run_timed(
+        let (mut enc_out, enc_run) = encoder.run_timed(
             &[("audio", crate::package::GraphInput::F32(audio.view()))],
             &["features"],
         )?;
@@ -411,7 +411,10 @@ impl A2vGenerator {
                 .collect();
             all.push(uncond);
         }
-        let mut stats = GenerationStats::default();
+        let mut stats = GenerationStats {
+            graphs: enc_run,
+            ..Default::default()
+        };
         let mut x = self.sampler.sample(
             &self.package,
             &all,
@@ -443,7 +446,8 @@ impl A2vGenerator {
                 crate::package::GraphInput::F32(self.reference.view()),
             ));
         }
-        let mut dec_out = decoder.run(&inputs, &["frames"])?;
+        let (mut dec_out, dec_run) = decoder.run_timed(&inputs, &["frames"])?;
+        stats.graphs += dec_run;
         let frames = dec_out.remove(0);
         let expect = [self.layout.chunk as usize, self.height, self.width, 3];
         if frames.shape() != expect {

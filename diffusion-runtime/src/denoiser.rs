@@ -236,6 +236,9 @@ pub struct GenerationStats {
     pub sampler: Duration,
     /// Of which inside the denoiser's `Session::run`.
     pub denoiser_run: Duration,
+    /// Inside `Session::run` of every graph of the chunk (encoders, denoiser, decoder): the rest
+    /// of `inference` is the runtime's own work.
+    pub graphs: Duration,
 }
 
 /// The sampling step shared by the audio-to-video and video-to-audio generators: binds one
@@ -286,6 +289,7 @@ impl ChunkSampler {
         stats.branches = branches.count();
         stats.sampler = start.elapsed();
         stats.denoiser_run = den.run_time;
+        stats.graphs += den.run_time;
         Ok(x)
     }
 }

@@ -294,6 +294,10 @@ impl V2aGenerator {
         self.layout
     }
 
+    pub fn package(&self) -> &LoadedPackage {
+        &self.package
+    }
+
     pub fn text_encoder(&self) -> &TextEncoder {
         &self.text
     }
@@ -319,6 +323,7 @@ impl V2aGenerator {
             .spec
             .clone();
         let slot_name = |slot: &str| den.input(slot).map(|t| t.name.clone());
+        let mut graphs = std::time::Duration::ZERO;
         let mut common: BranchConditions = Vec::new();
         for (name, frames) in &inputs.video {
             let enc = self
@@ -330,9 +335,10 @@ impl V2aGenerator {
                         && g.spec.name.as_deref() == Some(name.as_str())
                 })
                 .ok_or_else(|| Error::Invalid(format!("no video encoder named {name}")))?;
-            let feats = enc
-                .run(&[("frames", GraphInput::F32(frames.view()))], &["features"])?
-                .remove(0);
+            let (mut out, t) =
+                enc.run_timed(&[("frames", GraphInput::F32(frames.view()))], &["features"])?;
+            graphs += t;
+            let feats = out.remove(0);
             let slot = slot_name(&format!("video:{name}"))
                 .ok_or_else(|| Error::Invalid(format!("denoiser has no video:{name}")))?;
             common.push((slot, feats));
@@ -363,10 +369,10 @@ impl V2aGenerator {
             (Some(samples), Some(_), Some(enc)) => {
                 let wave = ArrayD::from_shape_vec(IxDyn(&[1, samples.len()]), samples.to_vec())
                     .map_err(|e| Error::Invalid(e.to_string()))?;
-                Some(
-                    enc.run(&[("waveform", GraphInput::F32(wave.view()))], &["features"])?
-                        .remove(0),
-                )
+                let (mut out, t) =
+                    enc.run_timed(&[("waveform", GraphInput::F32(wave.view()))], &["features"])?;
+                graphs += t;
+                Some(out.remove(0))
             }
             _ => None,
         };
@@ -392,7 +398,10 @@ impl V2aGenerator {
         if branches.count() >= 3 {
             all.push(branch(cond_text, existing.as_ref()));
         }
-        let mut stats = GenerationStats::default();
+        let mut stats = GenerationStats {
+            graphs,
+            ..Default::default()
+        };
         let x = self.sampler.sample(
             &self.package,
             &all,
@@ -410,9 +419,10 @@ impl V2aGenerator {
             .package
             .graph(Role::Decoder)
             .ok_or_else(|| Error::Invalid("package has no decoder".into()))?;
-        let wave = dec
-            .run(&[("latent", GraphInput::F32(latent.view()))], &["waveform"])?
-            .remove(0);
+        let (mut out, dec_run) =
+            dec.run_timed(&[("latent", GraphInput::F32(latent.view()))], &["waveform"])?;
+        stats.graphs += dec_run;
+        let wave = out.remove(0);
         if wave.len() != self.layout.window {
             return Err(Error::Inference {
                 graph: dec.spec.file.clone(),
