@@ -1,4 +1,4 @@
-//! Video-to-audio windows: the tensor side of `v2agen` (the element does not use it yet).
+//! Video-to-audio windows: the tensor side of `v2agen`.
 //!
 //! Generated audio is a sequence of windows of `w` samples, each starting `hop = w − o` samples
 //! after the previous one; consecutive windows overlap by `o` samples and are crossfaded with
@@ -197,6 +197,12 @@ impl VideoWindowScheduler {
         self.video_end = self.video_end.max(pts.saturating_add(duration));
     }
 
+    /// A stretch of time with no new frame (a GAP event) up to `end` (ns after the first frame):
+    /// the last frame stays on screen, and the audio covers the gap.
+    pub fn push_gap(&mut self, end: u64) {
+        self.video_end = self.video_end.max(end);
+    }
+
     /// Audio samples that cover the video seen so far (its length at EOS).
     pub fn total_samples(&self) -> u64 {
         crate::time::mul_div_floor(self.video_end, self.rate, 1_000_000_000).unwrap_or(u64::MAX)
@@ -247,6 +253,33 @@ impl VideoWindowScheduler {
     pub fn oldest_needed(&self) -> Option<u64> {
         self.frames.front().map(|f| f.1)
     }
+}
+
+/// A video encoder of a package: its name (the denoiser's `video:<name>` slot), frame rate and
+/// frame size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoEncoderSpec {
+    pub name: String,
+    pub fps: crate::time::Rate,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The package's video encoders, in manifest order (validation guarantees name, fps and size).
+pub fn video_encoders(package: &LoadedPackage) -> Vec<VideoEncoderSpec> {
+    package
+        .graphs
+        .iter()
+        .filter(|g| g.spec.role == Role::VideoEncoder)
+        .filter_map(|g| {
+            Some(VideoEncoderSpec {
+                name: g.spec.name.clone()?,
+                fps: g.spec.fps?,
+                width: g.spec.width?,
+                height: g.spec.height?,
+            })
+        })
+        .collect()
 }
 
 /// What one window is conditioned on.
@@ -300,6 +333,11 @@ impl V2aGenerator {
 
     pub fn text_encoder(&self) -> &TextEncoder {
         &self.text
+    }
+
+    /// The seed from the next window on (the window count goes on).
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
     }
 
     /// Starts over: window 0 with the given seed.
@@ -550,6 +588,23 @@ mod tests {
         // Window 1 starts at 1.75 s: frame 52 is on screen then.
         assert_eq!(ready[1].frames[1][0], 52);
         assert!(s.oldest_needed().unwrap() >= 52);
+    }
+
+    /// A gap extends the video: the soundtrack covers it with the last frame on screen.
+    #[test]
+    fn gaps_extend_the_timeline() {
+        use crate::time::Rate;
+        let layout = WindowLayout::from_ms(2000, 250, 16_000);
+        let mut s = VideoWindowScheduler::new(layout, 16_000, 2000, vec![Rate::new(8, 1)]);
+        s.push_frame(0, 40_000_000, 0);
+        assert!(s.ready().is_none());
+        s.push_gap(3_000_000_000);
+        assert_eq!(s.total_samples(), 48_000);
+        let w = s.ready().expect("window 0 covered by the gap");
+        assert_eq!(w.frames[0], vec![0; 16]);
+        assert!(s.ready().is_none());
+        assert!(s.finish().is_some());
+        assert!(s.finish().is_none());
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! a loaded model package, with `Progress` messages while graphs load and errors that say how to
 //! fix the problem. The tensor work itself lives in `diffusion-runtime`.
 
+pub mod audio;
+pub mod queue;
+
 use std::path::PathBuf;
 
 use diffusion_runtime::ort_env;

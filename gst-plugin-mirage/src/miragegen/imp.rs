@@ -81,10 +81,13 @@ use diffusion_runtime::sampler::Guidance;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_generative_common::audio::to_mono;
 use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
-use super::queue::{Item, Out, Popped, Queue};
+use gst_generative_common::queue::{Out, Popped, Queue};
+
+use super::queue::Item;
 use super::ExecutionProvider;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -566,7 +569,7 @@ impl MirageGen {
                 }
                 Ok(gst::FlowSuccess::Ok)
             }
-            Out::Frame(buffer) => self.srcpad.push(buffer),
+            Out::Buffer(buffer) => self.srcpad.push(buffer),
         };
         if let Err(err) = result {
             if err != gst::FlowError::Flushing {
@@ -748,7 +751,7 @@ impl MirageGen {
                     b.set_flags(gst::BufferFlags::DISCONT);
                 }
             }
-            self.frames.push_in(Out::Frame(buffer), Some(out_epoch))?;
+            self.frames.push_in(Out::Buffer(buffer), Some(out_epoch))?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -887,28 +890,6 @@ fn expected_end(input: &Input, rate: u64) -> gst::ClockTime {
 
 fn ns_to_samples(t: gst::ClockTime, rate: u64) -> u64 {
     diffusion_runtime::time::mul_div_floor(t.nseconds(), rate, 1_000_000_000).unwrap_or(u64::MAX)
-}
-
-/// Mono f32 from interleaved F32LE or S16LE: channels are averaged.
-fn to_mono(info: &gst_audio::AudioInfo, bytes: &[u8]) -> Vec<f32> {
-    let channels = info.channels().max(1) as usize;
-    let samples: Vec<f32> = match info.format() {
-        gst_audio::AudioFormat::S16le => bytes
-            .chunks_exact(2)
-            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-            .collect(),
-        _ => bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-    };
-    if channels == 1 {
-        return samples;
-    }
-    samples
-        .chunks_exact(channels)
-        .map(|f| f.iter().sum::<f32>() / channels as f32)
-        .collect()
 }
 
 /// One video frame from packed RGB, in the negotiated format and strides.

@@ -4,55 +4,120 @@
 //! positive and a negative text prompt and, when an existing soundtrack arrives on
 //! `audio_sink`, by negative audio guidance (Hayakawa et al. 2025): the new track avoids the
 //! sounds already in the mix. The element runs a video-to-audio model package (see
-//! `models/README.md`): `video_encoder` graphs at their own frame rates, a `text_encoder` with
-//! its tokenizer, a flow-matching or DDIM `denoiser` sampled in steps with the guidance branches
-//! batched into one call, and a `decoder` to waveform.
-//!
-//! ## Status
-//!
-//! This build registers the element with its pads and properties and, on the NULL→READY
-//! transition, loads ONNX Runtime and the model package, validating every graph against the
-//! manifest and posting `Progress` messages while the graphs load. **It does not generate audio
-//! yet**: the READY→PAUSED transition fails with a `not-implemented` error. The streaming
-//! generator is tracked as its own issue.
+//! `models/README.md`): `video_encoder` graphs at their own frame rates and sizes, a
+//! `text_encoder` with its tokenizer, a flow-matching or DDIM `denoiser` sampled in steps with
+//! the guidance branches batched into one call, and a `decoder` to waveform.
 //!
 //! ## Pads
 //!
-//! - `sink` (always): `video/x-raw`.
-//! - `src` (always): the video, to be passed through unchanged.
-//! - `audio_src` (always): the generated soundtrack, `audio/x-raw` F32LE at the model's rate.
-//! - `audio_sink` (request): an existing soundtrack of the same video, the negative audio
-//!   guidance condition, mixed into `audio_src` when `mix-existing` is true.
+//! - `sink` (always): `video/x-raw` in system memory, any format, size and frame rate
+//!   (including variable): frames are converted and resized to each encoder's size and sampled
+//!   at its frame rate by timestamps.
+//! - `src` (always): the video, passed through unchanged: the same buffers with the same
+//!   timestamps, caps and events. Each buffer is held until the soundtrack up to its timestamp
+//!   exists, so both outputs advance together and no downstream queue has to hold a window of
+//!   video (a muxer right after `src` and `audio_src` works with ordinary queues).
+//! - `audio_src` (always): the soundtrack, `audio/x-raw` F32LE mono at the model's rate, in
+//!   buffers of 40 ms, on the video's segment.
+//! - `audio_sink` (request): an existing soundtrack of the same video (F32LE or S16LE at the
+//!   model's rate, any channel count: insert `audioconvert ! audioresample`). It is the negative
+//!   audio guidance condition, and is mixed into `audio_src` when `mix-existing` is true. It is
+//!   matched to the video by running time.
+//!
+//! ## Time
+//!
+//! The soundtrack is a sequence of windows of `W` samples (`window_ms` of the package), each
+//! starting `hop = W − overlap` after the previous one; overlaps are crossfaded with equal power
+//! (no click, dip, gap or doubled sample at a seam). Window *j* covers
+//! `[base + j·hop, base + j·hop + W)` where `base` is the first video timestamp of the segment,
+//! and is generated once the video up to its end has arrived. Audio timestamps come from counted
+//! samples (`base + n/rate`, exact integer arithmetic). At EOS the soundtrack ends exactly at the
+//! end of the last video frame: `round_down(duration · rate)` samples. A new segment that is not
+//! a repeat finishes the current timeline and starts a new one (from window 0).
+//!
+//! ## Latency
+//!
+//! A window needs the video up to its end, and generating it may take up to a hop of real time:
+//!
+//! ```text
+//! latency = W + hop   (3.75 s for the fixture package: W = 2 s, overlap 0.25 s)
+//! ```
+//!
+//! This is reported in the latency query of both src pads, so that in a live pipeline sinks
+//! play the delayed video and the soundtrack in sync.
+//!
+//! ## Threads
+//!
+//! The sink pad's streaming thread timestamps frames and cuts windows; a generator thread (fed
+//! through a queue of one window: back-pressure on upstream) generates them; `src` and
+//! `audio_src` are pushed by a task each, so that a clock-synced sink on one never starves the
+//! other. A flush drops pending windows, the held video and the window being generated.
+//!
+//! ## Prompts and guidance
+//!
+//! `prompt` and `negative-prompt` are tokenized with the package's `tokenizer.json` and encoded
+//! by its `text_encoder` (cached per string). An empty prompt is unconditional; the negative
+//! prompt replaces the unconditional branch of classifier-free guidance (`guidance-scale`).
+//! With an existing soundtrack, a third branch conditioned on it is pushed away from
+//! (`negative-audio-scale`). Prompts, scales, steps and seed may change while playing and apply
+//! from the next window. A `v2agen/window` element message per window carries `window`,
+//! `duration` (the hop, the new audio a window adds), `steps`, `inference-ms` and
+//! `real-time-factor` (inference time over duration).
 //!
 //! ## Model and ONNX Runtime
 //!
-//! As for `miragegen`: `model` names a package directory; ONNX Runtime is loaded at READY from
-//! `ort-library`, `ORT_DYLIB_PATH`, the copy `scripts/setup.sh` installs, or the system loader;
-//! `execution-provider=auto` tries TensorRT, then CUDA, then CPU (`GST_DEBUG=v2agen:4` shows
-//! which one each graph got).
+//! `model` names a package directory. ONNX Runtime is loaded when the element goes to READY
+//! (never at plugin load, so `gst-inspect-1.0` works without it), from `ort-library`, else
+//! `ORT_DYLIB_PATH`, else the copy `scripts/setup.sh` installs, else the system loader.
+//! `execution-provider=auto` tries TensorRT, then CUDA, then CPU and logs which one each graph
+//! got (`GST_DEBUG=v2agen:4`); an explicit provider that is unavailable is an error. The same
+//! seed and input give the same samples on CPU.
 //!
-//! ## Example
+//! ## Examples
 //!
 //! ```text
-//! gst-launch-1.0 videotestsrc num-buffers=50 ! v2agen model=models/fixtures/foley ! fakesink
+//! # Add a soundtrack to a video file:
+//! gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! \
+//!     v2agen name=g model=models/fixtures/foley prompt="footsteps on gravel" \
+//!     g.src ! queue ! x264enc ! mux. \
+//!     g.audio_src ! queue ! audioconvert ! voaacenc ! mux. \
+//!     mp4mux name=mux ! filesink location=out.mp4
+//!
+//! # Step-by-step Foley: a second track that avoids the first, mixed with it.
+//! ... ! v2agen name=a prompt="rain" ! v2agen name=b prompt="thunder" mix-existing=true \
+//!     a.audio_src ! b.audio_sink   b.audio_src ! ...
 //! ```
+//!
+//! Buffers of upstream's own pool are held for up to `W + hop`: a source with a small fixed pool
+//! (some cameras) needs a `videoconvert` or a copy before `v2agen`.
 //!
 //! ## Tested
 //!
 //! Debian 12, GStreamer 1.22, ONNX Runtime 1.31.1 (CPU), x86-64 with 2 cores.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use diffusion_runtime::package::{LoadedPackage, Task};
+use diffusion_runtime::package::{LoadedPackage, Task, Timing};
+use diffusion_runtime::v2a::{
+    video_encoders, ReadyWindow, V2aGenerator, VideoEncoderSpec, VideoWindowScheduler,
+    WindowAssembler, WindowLayout,
+};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_generative_common::audio::to_mono;
+use gst_generative_common::queue::{Out, Queue};
 use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
+use super::existing::ExistingTrack;
+use super::frames::{self, Frame, FrameConverter};
+use super::work::Item;
 use super::ExecutionProvider;
 
-static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "v2agen",
         gst::DebugColorFlags::empty(),
@@ -60,20 +125,29 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.toml + graphs). Loaded at READY; changes apply after the next NULL->READY";
-const MISSING_MODEL: &str = "set the model property to a video-to-audio package directory (for example models/fixtures/foley); no bundled foley model is installed yet";
+const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.toml + graphs). Empty = the bundled foley package (models/foley, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
+const MISSING_MODEL: &str = "set the model property to a video-to-audio package directory (for example models/fixtures/foley); no bundled foley model (models/foley) is installed yet";
+/// The package used when `model` is not set, looked up by `find_bundled`.
+const BUNDLED_MODEL: &str = "foley";
+/// Windows waiting for generation besides the one being generated: one keeps the generator
+/// busy; more would only hold more video.
+const QUEUE_WINDOWS: usize = 1;
+/// Video buffers released to the `src` task at most before the generator waits for it.
+const QUEUE_VIDEO: usize = 64;
+/// Audio buffers waiting for the `audio_src` task at most (10 s of 40 ms buffers).
+const QUEUE_AUDIO: usize = 250;
 
 /// Property values. `steps == 0` and negative scales mean "the package's default".
 #[derive(Debug, Clone, PartialEq)]
-struct Settings {
-    model: ModelSettings,
-    prompt: String,
-    negative_prompt: String,
-    guidance_scale: f64,
-    negative_audio_scale: f64,
-    steps: u32,
-    seed: u64,
-    mix_existing: bool,
+pub(super) struct Settings {
+    pub model: ModelSettings,
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub guidance_scale: f64,
+    pub negative_audio_scale: f64,
+    pub steps: u32,
+    pub seed: u64,
+    pub mix_existing: bool,
 }
 
 impl Default for Settings {
@@ -91,13 +165,704 @@ impl Default for Settings {
     }
 }
 
+/// What the model fixes, known from READY→PAUSED on: read by queries and both threads.
+#[derive(Debug, Clone)]
+pub(super) struct Prepared {
+    pub layout: WindowLayout,
+    pub rate: u32,
+    pub window_ms: u32,
+    pub encoders: Vec<VideoEncoderSpec>,
+}
+
+impl Prepared {
+    pub fn scheduler(&self) -> VideoWindowScheduler {
+        VideoWindowScheduler::new(
+            self.layout,
+            self.rate,
+            self.window_ms,
+            self.encoders.iter().map(|e| e.fps).collect(),
+        )
+    }
+
+    pub fn samples_ns(&self, samples: u64) -> u64 {
+        diffusion_runtime::time::mul_div_floor(samples, 1_000_000_000, u64::from(self.rate))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Window plus the processing budget of one hop.
+    pub fn latency(&self) -> gst::ClockTime {
+        gst::ClockTime::from_nseconds(
+            self.samples_ns((self.layout.window + self.layout.hop()) as u64),
+        )
+    }
+
+    pub fn audio_caps(&self) -> gst::Caps {
+        gst_audio::AudioCapsBuilder::new_interleaved()
+            .format(gst_audio::AudioFormat::F32le)
+            .rate(self.rate as i32)
+            .channels(1)
+            .build()
+    }
+}
+
+/// Sink-side stream state (the video streaming thread).
+struct Input {
+    scheduler: VideoWindowScheduler,
+    video: Option<Arc<gst_video::VideoInfo>>,
+    segment: Option<gst::FormattedSegment<gst::ClockTime>>,
+    /// First video timestamp of the timeline.
+    base: Option<gst::ClockTime>,
+    /// Frames windows may still pick, by id (ascending).
+    frames: VecDeque<(u64, Frame)>,
+    next_id: u64,
+    /// The previous frame's timestamp and duration.
+    last: Option<(gst::ClockTime, gst::ClockTime)>,
+}
+
+impl Input {
+    fn new(prepared: &Prepared) -> Self {
+        Self {
+            scheduler: prepared.scheduler(),
+            video: None,
+            segment: None,
+            base: None,
+            frames: VecDeque::new(),
+            next_id: 0,
+            last: None,
+        }
+    }
+
+    /// A new timeline (segment, flush): caps stay.
+    fn restart(&mut self, prepared: &Prepared) {
+        let video = self.video.take();
+        *self = Self {
+            video,
+            ..Self::new(prepared)
+        };
+    }
+}
+
+/// Generator-side state (the generator thread).
+pub(super) struct Output {
+    pub generator: V2aGenerator,
+    pub converter: FrameConverter,
+    pub assembler: WindowAssembler,
+    /// Video buffers and events waiting for the soundtrack to reach them.
+    pub held: VecDeque<Out>,
+    pub base: Option<gst::ClockTime>,
+    /// `base` as a sample index of the existing soundtrack (running time).
+    pub base_index: Option<u64>,
+    /// The last window's existing soundtrack (first sample, samples), for mixing its tail.
+    pub last_existing: Option<(u64, Vec<f32>)>,
+    /// Work-queue epoch this state belongs to: items of a newer one (after a flush) start over.
+    pub epoch: Option<u64>,
+    pub discont: bool,
+}
+
+/// `audio_sink` stream state.
+#[derive(Default)]
+pub(super) struct AudioIn {
+    pub info: Option<gst_audio::AudioInfo>,
+    pub segment: Option<gst::FormattedSegment<gst::ClockTime>>,
+}
+
 pub struct V2aGen {
-    sinkpad: gst::Pad,
-    srcpad: gst::Pad,
-    audio_srcpad: gst::Pad,
-    audio_sinkpad: Mutex<Option<gst::Pad>>,
-    settings: Mutex<Settings>,
+    pub(super) sinkpad: gst::Pad,
+    pub(super) srcpad: gst::Pad,
+    pub(super) audio_srcpad: gst::Pad,
+    pub(super) audio_sinkpad: Mutex<Option<gst::Pad>>,
+    pub(super) settings: Mutex<Settings>,
     model: Mutex<Option<LoadedPackage>>,
+    pub(super) prepared: Mutex<Option<Prepared>>,
+    input: Mutex<Option<Input>>,
+    pub(super) output: Mutex<Option<Output>>,
+    /// The existing soundtrack from `audio_sink` (created with the model at READY→PAUSED).
+    pub(super) existing: Mutex<Option<Arc<ExistingTrack>>>,
+    pub(super) audio_in: Mutex<AudioIn>,
+    /// Video buffers, windows and events for the generator thread.
+    pub(super) work: Queue<Item>,
+    pub(super) video_out: Queue<Out>,
+    pub(super) audio_out: Queue<Out>,
+    pub(super) generator_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    pub(super) stopping: AtomicBool,
+    /// Upstream is live (from the latency query): the existing soundtrack is waited for only
+    /// within the latency budget.
+    pub(super) live: AtomicBool,
+    /// A src pad's downstream is not linked (the other one may still be).
+    pub(super) not_linked: [AtomicBool; 2],
+    /// Seqnum of the last seek sent upstream: the same seek arriving on the other src pad is not
+    /// sent twice.
+    last_seek: Mutex<Option<gst::Seqnum>>,
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl V2aGen {
+    pub(super) fn prepared(&self) -> Option<Prepared> {
+        lock(&self.prepared).clone()
+    }
+
+    /// The linked `audio_sink` pad's track, if any.
+    pub(super) fn existing_track(&self) -> Option<Arc<ExistingTrack>> {
+        let linked = lock(&self.audio_sinkpad)
+            .as_ref()
+            .is_some_and(|p| p.is_linked());
+        linked.then(|| lock(&self.existing).clone()).flatten()
+    }
+
+    fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.work.flow()?;
+        let mut guard = lock(&self.input);
+        let input = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = input.video.clone().ok_or_else(|| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ["video buffer before caps"]
+            );
+            gst::FlowError::NotNegotiated
+        })?;
+        // A frame without a timestamp follows the previous one.
+        let pts = buffer
+            .pts()
+            .or_else(|| input.last.map(|(p, d)| p.saturating_add(d)))
+            .or_else(|| input.segment.as_ref().and_then(|s| s.start()));
+        let Some(pts) = pts else {
+            self.work.push(Item::Video(buffer))?;
+            return Ok(gst::FlowSuccess::Ok);
+        };
+        let base = match input.base {
+            Some(base) => base,
+            None => {
+                self.start_timeline(input, pts)?;
+                pts
+            }
+        };
+        if pts < base {
+            // Before the timeline's start (reordered input): passed through, not heard.
+            self.work.push(Item::Video(buffer))?;
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let duration = buffer
+            .duration()
+            .or_else(|| frame_duration(&info))
+            .or_else(|| input.last.map(|(p, _)| pts.saturating_sub(p)))
+            .unwrap_or(gst::ClockTime::ZERO);
+        input.last = Some((pts, duration));
+        let id = input.next_id;
+        input.next_id += 1;
+        input
+            .scheduler
+            .push_frame((pts - base).nseconds(), duration.nseconds(), id);
+        input.frames.push_back((
+            id,
+            Frame {
+                buffer: buffer.clone(),
+                info,
+            },
+        ));
+        self.work.push(Item::Video(buffer))?;
+        while let Some(w) = input.scheduler.ready() {
+            self.queue_window(input, w, u64::MAX)?;
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// The first timestamp of a timeline: tells the generator where the soundtrack starts.
+    fn start_timeline(
+        &self,
+        input: &mut Input,
+        base: gst::ClockTime,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        input.base = Some(base);
+        let base_running = input.segment.as_ref().and_then(|s| s.to_running_time(base));
+        gst::debug!(
+            CAT,
+            imp = self,
+            "soundtrack starts at {base} (running time {base_running:?})"
+        );
+        self.work.push(Item::Start { base, base_running })
+    }
+
+    /// Queues a window with the frames its encoders picked, and forgets frames no window needs.
+    fn queue_window(
+        &self,
+        input: &mut Input,
+        window: ReadyWindow,
+        limit: u64,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let lookup = |id: &u64| {
+            let i = input.frames.partition_point(|(f, _)| f < id);
+            input.frames.get(i).or(input.frames.back()).cloned()
+        };
+        let frames: Vec<Vec<(u64, Frame)>> = window
+            .frames
+            .iter()
+            .map(|ids| ids.iter().filter_map(lookup).collect())
+            .collect();
+        if let Some(oldest) = input.scheduler.oldest_needed() {
+            while input.frames.front().is_some_and(|(id, _)| *id < oldest) {
+                input.frames.pop_front();
+            }
+        }
+        gst::log!(CAT, imp = self, "window {} ready", window.index);
+        self.work.push(Item::Window {
+            index: window.index,
+            frames,
+            limit,
+        })
+    }
+
+    /// At EOS or before a new timeline: the windows still needed, then the end of the timeline.
+    fn drain(&self, input: &mut Input) -> Result<gst::FlowSuccess, gst::FlowError> {
+        while let Some(w) = input.scheduler.ready() {
+            self.queue_window(input, w, u64::MAX)?;
+        }
+        let total = input.scheduler.total_samples();
+        while let Some(w) = input.scheduler.finish() {
+            self.queue_window(input, w, total)?;
+        }
+        if input.base.is_some() {
+            self.work.push(Item::Finish { total })?;
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        use gst::EventView;
+        gst::log!(CAT, obj = pad, "handling event {event:?}");
+        match event.view() {
+            EventView::FlushStart(_) => {
+                self.work.set_flushing();
+                self.video_out.set_flushing();
+                self.audio_out.set_flushing();
+                let ok = self.srcpad.push_event(event.clone());
+                let ok = self.audio_srcpad.push_event(event) && ok;
+                let _ = self.srcpad.pause_task();
+                let _ = self.audio_srcpad.pause_task();
+                ok
+            }
+            EventView::FlushStop(_) => {
+                if let (Some(input), Some(prepared)) = (lock(&self.input).as_mut(), self.prepared())
+                {
+                    input.restart(&prepared);
+                }
+                let ok = self.srcpad.push_event(event.clone());
+                let ok = self.audio_srcpad.push_event(event) && ok;
+                self.work.start();
+                self.video_out.start();
+                self.audio_out.start();
+                self.start_tasks() && ok
+            }
+            EventView::Caps(c) => self.set_caps(c.caps(), event.clone()),
+            EventView::Segment(s) => {
+                let Ok(segment) = s
+                    .segment()
+                    .clone()
+                    .downcast::<gst::ClockTime>()
+                    .map_err(|_| ())
+                    .and_then(|seg| if seg.rate() > 0.0 { Ok(seg) } else { Err(()) })
+                else {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ["v2agen needs a TIME segment with a positive rate (reverse playback is not supported)"]
+                    );
+                    return false;
+                };
+                let Some(prepared) = self.prepared() else {
+                    return false;
+                };
+                let mut guard = lock(&self.input);
+                let Some(input) = guard.as_mut() else {
+                    return false;
+                };
+                if input.segment.as_ref() == Some(&segment) {
+                    return true; // the same segment again: the same timeline
+                }
+                if input.base.is_some() {
+                    // A new timeline: finish the old one first.
+                    if self.drain(input).is_err() {
+                        return false;
+                    }
+                    input.restart(&prepared);
+                }
+                input.segment = Some(segment);
+                drop(guard);
+                self.work.push(Item::Event(event)).is_ok()
+            }
+            EventView::Gap(g) => {
+                let (ts, duration) = g.get();
+                let mut guard = lock(&self.input);
+                let Some(input) = guard.as_mut() else {
+                    return false;
+                };
+                // The soundtrack covers the gap (the last frame stays on screen).
+                let base = match input.base {
+                    Some(b) => b,
+                    None => {
+                        if self.start_timeline(input, ts).is_err() {
+                            return false;
+                        }
+                        ts
+                    }
+                };
+                let end = ts.saturating_add(duration.unwrap_or(gst::ClockTime::ZERO));
+                input
+                    .scheduler
+                    .push_gap(end.saturating_sub(base).nseconds());
+                if self.work.push(Item::Event(event)).is_err() {
+                    return false;
+                }
+                while let Some(w) = input.scheduler.ready() {
+                    if self.queue_window(input, w, u64::MAX).is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+            EventView::Eos(_) => {
+                if let Some(input) = lock(&self.input).as_mut() {
+                    if self.drain(input).is_err() {
+                        return false;
+                    }
+                }
+                self.work.push(Item::Event(event)).is_ok()
+            }
+            _ if event.is_serialized() => self.work.push(Item::Event(event)).is_ok(),
+            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
+        }
+    }
+
+    /// Checks that the frames can be converted for the encoders; the caps themselves pass
+    /// through to `src` in order with the video.
+    fn set_caps(&self, caps: &gst::CapsRef, event: gst::Event) -> bool {
+        let Some(prepared) = self.prepared() else {
+            return false;
+        };
+        let info = match gst_video::VideoInfo::from_caps(caps) {
+            Ok(info) => info,
+            Err(_) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ["v2agen cannot parse the video caps {caps}"]
+                );
+                return false;
+            }
+        };
+        if let Err(e) = frames::check(&info, &prepared.encoders) {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ["v2agen cannot take {caps}: {e}; insert videoconvert before v2agen"]
+            );
+            return false;
+        }
+        gst::debug!(CAT, imp = self, "video {caps}");
+        if let Some(input) = lock(&self.input).as_mut() {
+            input.video = Some(Arc::new(info));
+        }
+        let _ = self
+            .obj()
+            .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+        self.work.push(Item::Event(event)).is_ok()
+    }
+
+    fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        gst::log!(CAT, obj = pad, "handling query {query:?}");
+        match query.view_mut() {
+            // Passthrough: what downstream of `src` takes.
+            QueryViewMut::Caps(q) => {
+                let templ = pad.pad_template_caps();
+                let filter = q
+                    .filter()
+                    .map(|f| f.intersect_with_mode(&templ, gst::CapsIntersectMode::First))
+                    .unwrap_or_else(|| templ.clone());
+                let caps = self.srcpad.peer_query_caps(Some(&filter));
+                q.set_result(&caps);
+                true
+            }
+            // Buffers are held for a window: a downstream pool of a few buffers would run dry.
+            QueryViewMut::Allocation(_) => false,
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        gst::log!(CAT, obj = pad, "handling query {query:?}");
+        match query.view_mut() {
+            QueryViewMut::Latency(q) => {
+                let mut upstream = gst::query::Latency::new();
+                if !self.sinkpad.peer_query(&mut upstream) {
+                    return false;
+                }
+                let (mut live, mut min, mut max) = upstream.result();
+                // The existing soundtrack's path may be slower than the video's.
+                if let Some(audio) = lock(&self.audio_sinkpad).clone() {
+                    let mut q = gst::query::Latency::new();
+                    if audio.peer_query(&mut q) {
+                        let (l, mn, mx) = q.result();
+                        live |= l;
+                        min = min.max(mn);
+                        max = match (max, mx) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            _ => None,
+                        };
+                    }
+                }
+                self.live.store(live, Ordering::Relaxed);
+                let ours = self
+                    .prepared()
+                    .map_or(gst::ClockTime::ZERO, |p| p.latency());
+                q.set(
+                    live,
+                    min.saturating_add(ours),
+                    max.map(|m| m.saturating_add(ours)),
+                );
+                gst::debug!(CAT, obj = pad, "latency: upstream {min}, ours {ours}");
+                true
+            }
+            QueryViewMut::Caps(q) if *pad == self.audio_srcpad => {
+                let ours = self
+                    .prepared()
+                    .map_or_else(|| pad.pad_template_caps(), |p| p.audio_caps());
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
+                    None => ours,
+                };
+                q.set_result(&caps);
+                true
+            }
+            QueryViewMut::Caps(q) => {
+                let templ = pad.pad_template_caps();
+                let filter = q
+                    .filter()
+                    .map(|f| f.intersect_with_mode(&templ, gst::CapsIntersectMode::First))
+                    .unwrap_or_else(|| templ.clone());
+                let caps = self.sinkpad.peer_query_caps(Some(&filter));
+                q.set_result(&caps);
+                true
+            }
+            _ => self.sinkpad.peer_query(query),
+        }
+    }
+
+    fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        gst::log!(CAT, obj = pad, "handling event {event:?}");
+        match event.type_() {
+            gst::EventType::Seek => {
+                // The same seek comes through both src pads (a pipeline seeks every sink):
+                // upstream gets it once.
+                {
+                    let mut last = lock(&self.last_seek);
+                    if *last == Some(event.seqnum()) {
+                        return true;
+                    }
+                    *last = Some(event.seqnum());
+                }
+                let ok = self.sinkpad.push_event(event.clone());
+                if let Some(audio) = lock(&self.audio_sinkpad).clone() {
+                    if audio.is_linked() {
+                        let _ = audio.push_event(event);
+                    }
+                }
+                ok
+            }
+            // QoS about the soundtrack means nothing to the video upstream.
+            gst::EventType::Qos if *pad == self.audio_srcpad => true,
+            _ => self.sinkpad.push_event(event),
+        }
+    }
+
+    fn audio_sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let track = lock(&self.existing)
+            .clone()
+            .ok_or(gst::FlowError::Flushing)?;
+        let (info, running) = {
+            let a = lock(&self.audio_in);
+            let info = a.info.clone().ok_or_else(|| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ["audio_sink: buffer before caps"]
+                );
+                gst::FlowError::NotNegotiated
+            })?;
+            let running = buffer
+                .pts()
+                .and_then(|p| a.segment.as_ref().and_then(|s| s.to_running_time(p)));
+            (info, running)
+        };
+        let map = buffer.map_readable().map_err(|_| {
+            gst::element_imp_error!(self, gst::ResourceError::Read, ["cannot map audio buffer"]);
+            gst::FlowError::Error
+        })?;
+        let mono = to_mono(&info, map.as_slice());
+        drop(map);
+        track
+            .push(running.map(|r| r.nseconds()), &mono)
+            .map_err(|_| gst::FlowError::Flushing)?;
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn audio_sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        use gst::EventView;
+        gst::log!(CAT, obj = pad, "handling event {event:?}");
+        let track = lock(&self.existing).clone();
+        match event.view() {
+            EventView::FlushStart(_) => {
+                if let Some(t) = track {
+                    t.flush_start();
+                }
+            }
+            EventView::FlushStop(_) | EventView::StreamStart(_) => {
+                if let Some(t) = track {
+                    t.reset();
+                }
+            }
+            EventView::Caps(c) => {
+                let wanted = self
+                    .prepared()
+                    .map(|p| existing_caps(p.rate))
+                    .unwrap_or_else(|| pad.pad_template_caps());
+                match gst_audio::AudioInfo::from_caps(c.caps()) {
+                    Ok(info) if c.caps().can_intersect(&wanted) => {
+                        lock(&self.audio_in).info = Some(info);
+                    }
+                    _ => {
+                        gst::element_imp_error!(
+                            self,
+                            gst::CoreError::Negotiation,
+                            ["audio_sink cannot take {}: the model needs {wanted}; insert audioconvert ! audioresample before audio_sink", c.caps()]
+                        );
+                        return false;
+                    }
+                }
+            }
+            EventView::Segment(s) => match s.segment().clone().downcast::<gst::ClockTime>() {
+                Ok(seg) => lock(&self.audio_in).segment = Some(seg),
+                Err(_) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ["audio_sink needs a TIME segment"]
+                    );
+                    return false;
+                }
+            },
+            EventView::Gap(g) => {
+                let (ts, duration) = g.get();
+                let running = lock(&self.audio_in)
+                    .segment
+                    .as_ref()
+                    .and_then(|s| s.to_running_time(ts));
+                if let (Some(t), Some(d)) = (track, duration) {
+                    let n = t.index(d.nseconds()) as usize;
+                    let _ = t.push(running.map(|r| r.nseconds()), &vec![0.0; n]);
+                }
+            }
+            EventView::Eos(_) => {
+                if let Some(t) = track {
+                    t.set_eos();
+                }
+            }
+            _ => {}
+        }
+        // The existing soundtrack ends here; it is not passed on as such.
+        true
+    }
+
+    fn audio_sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        match query.view_mut() {
+            QueryViewMut::Caps(q) => {
+                let ours = self
+                    .prepared()
+                    .map(|p| existing_caps(p.rate))
+                    .unwrap_or_else(|| pad.pad_template_caps());
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
+                    None => ours,
+                };
+                q.set_result(&caps);
+                true
+            }
+            QueryViewMut::AcceptCaps(q) => {
+                let ours = self
+                    .prepared()
+                    .map(|p| existing_caps(p.rate))
+                    .unwrap_or_else(|| pad.pad_template_caps());
+                let ok = q.caps().is_subset(&ours);
+                q.set_result(ok);
+                true
+            }
+            QueryViewMut::Allocation(_) => false,
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+
+    /// Builds the generator and the stream state for the loaded model.
+    fn prepare(&self) -> Result<(), gst::ErrorMessage> {
+        let seed = lock(&self.settings).seed;
+        let model = lock(&self.model)
+            .clone()
+            .ok_or_else(|| gst::error_msg!(gst::CoreError::StateChange, ("no model loaded")))?;
+        let Timing::Window(timing) = model.package.timing else {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ("the package has no window timing")
+            ));
+        };
+        let encoders = video_encoders(&model);
+        let generator = V2aGenerator::new(model.clone(), seed)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
+        let prepared = Prepared {
+            layout: generator.layout(),
+            rate: model.package.audio.rate,
+            window_ms: timing.window_ms,
+            encoders: encoders.clone(),
+        };
+        gst::debug!(CAT, imp = self, "prepared {prepared:?}");
+        *lock(&self.input) = Some(Input::new(&prepared));
+        *lock(&self.existing) = Some(Arc::new(ExistingTrack::new(
+            prepared.rate,
+            prepared.layout.window,
+        )));
+        *lock(&self.output) = Some(Output {
+            assembler: WindowAssembler::new(prepared.layout),
+            generator,
+            converter: FrameConverter::new(encoders),
+            held: VecDeque::new(),
+            base: None,
+            base_index: None,
+            last_existing: None,
+            epoch: None,
+            discont: true,
+        });
+        *lock(&self.prepared) = Some(prepared);
+        Ok(())
+    }
+}
+
+/// What `audio_sink` takes: the model's rate, any channel count (mixed down to mono).
+fn existing_caps(rate: u32) -> gst::Caps {
+    gst_audio::AudioCapsBuilder::new_interleaved()
+        .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le])
+        .rate(rate as i32)
+        .build()
+}
+
+/// One frame's duration from the caps' frame rate (none for variable rate).
+fn frame_duration(info: &gst_video::VideoInfo) -> Option<gst::ClockTime> {
+    let fps = info.fps();
+    (fps.numer() > 0 && fps.denom() > 0)
+        .then(|| gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64))
+        .flatten()
 }
 
 #[glib::object_subclass]
@@ -107,16 +872,124 @@ impl ObjectSubclass for V2aGen {
     type ParentType = gst::Element;
 
     fn with_class(klass: &Self::Class) -> Self {
-        let pad = |name: &str| {
-            gst::Pad::builder_from_template(&klass.pad_template(name).expect("template")).build()
+        let templ = klass.pad_template("sink").expect("sink template");
+        let sinkpad = gst::Pad::builder_from_template(&templ)
+            .chain_function(|_pad, parent, buffer| {
+                V2aGen::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |this| this.sink_chain(buffer),
+                )
+            })
+            .event_function(|pad, parent, event| {
+                V2aGen::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.sink_event(pad, event),
+                )
+            })
+            .query_function(|pad, parent, query| {
+                V2aGen::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.sink_query(pad, query),
+                )
+            })
+            .activatemode_function(|_pad, parent, mode, active| {
+                V2aGen::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::loggable_error!(CAT, "panic activating sink pad")),
+                    |this| {
+                        if mode != gst::PadMode::Push {
+                            return Err(gst::loggable_error!(
+                                CAT,
+                                "sink pad works in push mode only"
+                            ));
+                        }
+                        if active {
+                            this.work.start();
+                            this.start_generator();
+                        } else {
+                            this.stop_generator();
+                        }
+                        Ok(())
+                    },
+                )
+            })
+            .build();
+        let src = |name: &str| {
+            let templ = klass.pad_template(name).expect("src template");
+            gst::Pad::builder_from_template(&templ)
+                .event_function(|pad, parent, event| {
+                    V2aGen::catch_panic_pad_function(
+                        parent,
+                        || false,
+                        |this| this.src_event(pad, event),
+                    )
+                })
+                .query_function(|pad, parent, query| {
+                    V2aGen::catch_panic_pad_function(
+                        parent,
+                        || false,
+                        |this| this.src_query(pad, query),
+                    )
+                })
+                .activatemode_function(|pad, parent, mode, active| {
+                    V2aGen::catch_panic_pad_function(
+                        parent,
+                        || Err(gst::loggable_error!(CAT, "panic activating a src pad")),
+                        |this| {
+                            if mode != gst::PadMode::Push {
+                                return Err(gst::loggable_error!(
+                                    CAT,
+                                    "src pads work in push mode only"
+                                ));
+                            }
+                            let queue = if *pad == this.audio_srcpad {
+                                &this.audio_out
+                            } else {
+                                &this.video_out
+                            };
+                            if active {
+                                queue.start();
+                                this.not_linked[usize::from(*pad == this.audio_srcpad)]
+                                    .store(false, Ordering::Relaxed);
+                                if !this.start_task(*pad == this.audio_srcpad) {
+                                    return Err(gst::loggable_error!(
+                                        CAT,
+                                        "cannot start a src task"
+                                    ));
+                                }
+                            } else {
+                                queue.stop();
+                                let _ = pad.stop_task();
+                            }
+                            Ok(())
+                        },
+                    )
+                })
+                .build()
         };
         Self {
-            sinkpad: pad("sink"),
-            srcpad: pad("src"),
-            audio_srcpad: pad("audio_src"),
+            sinkpad,
+            srcpad: src("src"),
+            audio_srcpad: src("audio_src"),
             audio_sinkpad: Mutex::new(None),
             settings: Mutex::new(Settings::default()),
             model: Mutex::new(None),
+            prepared: Mutex::new(None),
+            input: Mutex::new(None),
+            output: Mutex::new(None),
+            existing: Mutex::new(None),
+            audio_in: Mutex::new(AudioIn::default()),
+            work: Queue::new(QUEUE_WINDOWS),
+            video_out: Queue::new(QUEUE_VIDEO),
+            audio_out: Queue::new(QUEUE_AUDIO),
+            generator_thread: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            live: AtomicBool::new(false),
+            not_linked: [AtomicBool::new(false), AtomicBool::new(false)],
+            last_seek: Mutex::new(None),
         }
     }
 }
@@ -129,19 +1002,19 @@ impl ObjectImpl for V2aGen {
             props.extend([
                 glib::ParamSpecString::builder("prompt")
                     .nick("Prompt")
-                    .blurb("What the soundtrack should contain. Empty = unconditional. Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("What the soundtrack should contain. Empty = unconditional. Can change while playing; applies from the next window")
                     .default_value(Some(d.prompt.as_str()))
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("negative-prompt")
                     .nick("Negative prompt")
-                    .blurb("What the soundtrack should avoid; replaces the unconditional guidance branch. Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("What the soundtrack should avoid; replaces the unconditional guidance branch. Can change while playing; applies from the next window")
                     .default_value(Some(d.negative_prompt.as_str()))
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("guidance-scale")
                     .nick("Guidance scale")
-                    .blurb("Classifier-free guidance scale alpha (negative = the package's default). Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Classifier-free guidance scale alpha (negative = the package's default). Can change while playing; applies from the next window")
                     .minimum(-1.0)
                     .maximum(50.0)
                     .default_value(d.guidance_scale)
@@ -149,7 +1022,7 @@ impl ObjectImpl for V2aGen {
                     .build(),
                 glib::ParamSpecDouble::builder("negative-audio-scale")
                     .nick("Negative audio scale")
-                    .blurb("Negative audio guidance scale beta: how strongly to avoid the sounds on audio_sink (negative = the package's default). Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Negative audio guidance scale beta: how strongly to avoid the sounds on audio_sink (negative = the package's default). Can change while playing; applies from the next window")
                     .minimum(-1.0)
                     .maximum(50.0)
                     .default_value(d.negative_audio_scale)
@@ -157,20 +1030,20 @@ impl ObjectImpl for V2aGen {
                     .build(),
                 glib::ParamSpecUInt::builder("steps")
                     .nick("Steps")
-                    .blurb("Sampler steps per window (0 = the package's default). Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Sampler steps per window (0 = the package's default). Can change while playing; applies from the next window")
                     .maximum(1000)
                     .default_value(d.steps)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt64::builder("seed")
                     .nick("Seed")
-                    .blurb("Seed of the sampler's noise: another seed gives another soundtrack; the same seed and input give the same samples on CPU. Can change while playing; applies from the next window (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Seed of the sampler's noise: another seed gives another soundtrack; the same seed and input give the same samples on CPU. Can change while playing; applies from the next window")
                     .default_value(d.seed)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("mix-existing")
                     .nick("Mix existing")
-                    .blurb("Mix the soundtrack arriving on audio_sink into audio_src. Can change while playing (Not used yet: this build loads the model but does not generate.)")
+                    .blurb("Mix the soundtrack arriving on audio_sink into audio_src. Can change while playing")
                     .default_value(d.mix_existing)
                     .mutable_playing()
                     .build(),
@@ -181,7 +1054,7 @@ impl ObjectImpl for V2aGen {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&self.settings);
         gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
         if s.model.set_property(pspec.name(), value) {
             return;
@@ -202,7 +1075,7 @@ impl ObjectImpl for V2aGen {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = lock(&self.settings);
         if let Some(v) = s.model.property(pspec) {
             return v;
         }
@@ -293,7 +1166,7 @@ impl ElementImpl for V2aGen {
         // The lock is not held across add_pad/remove_pad: they emit pad-added/pad-removed
         // synchronously, and a handler may call back into the element.
         let pad = {
-            let mut slot = self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = lock(&self.audio_sinkpad);
             if slot.is_some() {
                 gst::warning!(
                     CAT,
@@ -304,12 +1177,49 @@ impl ElementImpl for V2aGen {
             }
             let pad = gst::Pad::builder_from_template(templ)
                 .name("audio_sink")
+                .chain_function(|_pad, parent, buffer| {
+                    V2aGen::catch_panic_pad_function(
+                        parent,
+                        || Err(gst::FlowError::Error),
+                        |this| this.audio_sink_chain(buffer),
+                    )
+                })
+                .event_function(|pad, parent, event| {
+                    V2aGen::catch_panic_pad_function(
+                        parent,
+                        || false,
+                        |this| this.audio_sink_event(pad, event),
+                    )
+                })
+                .query_function(|pad, parent, query| {
+                    V2aGen::catch_panic_pad_function(
+                        parent,
+                        || false,
+                        |this| this.audio_sink_query(pad, query),
+                    )
+                })
+                .activatemode_function(|_pad, parent, _mode, active| {
+                    V2aGen::catch_panic_pad_function(
+                        parent,
+                        || Err(gst::loggable_error!(CAT, "panic activating audio_sink")),
+                        |this| {
+                            if let Some(track) = lock(&this.existing).clone() {
+                                if active {
+                                    track.reset();
+                                } else {
+                                    track.flush_start();
+                                }
+                            }
+                            Ok(())
+                        },
+                    )
+                })
                 .build();
             *slot = Some(pad.clone());
             pad
         };
         if self.obj().add_pad(&pad).is_err() {
-            *self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            *lock(&self.audio_sinkpad) = None;
             return None;
         }
         Some(pad)
@@ -317,7 +1227,7 @@ impl ElementImpl for V2aGen {
 
     fn release_pad(&self, pad: &gst::Pad) {
         let ours = {
-            let mut slot = self.audio_sinkpad.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = lock(&self.audio_sinkpad);
             let ours = slot.as_ref() == Some(pad);
             if ours {
                 *slot = None;
@@ -325,6 +1235,11 @@ impl ElementImpl for V2aGen {
             ours
         };
         if ours {
+            // Windows waiting for this soundtrack go on without it.
+            if let Some(track) = lock(&self.existing).clone() {
+                track.set_eos();
+            }
+            let _ = pad.set_active(false);
             let _ = self.obj().remove_pad(pad);
         }
     }
@@ -336,12 +1251,11 @@ impl ElementImpl for V2aGen {
         gst::debug!(CAT, imp = self, "state change {transition:?}");
         match transition {
             gst::StateChange::NullToReady => {
-                let settings = self
-                    .settings
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .model
-                    .clone();
+                let mut settings = lock(&self.settings).model.clone();
+                if settings.model.is_none() {
+                    // The bundled foley package, wherever setup or meson installed it.
+                    settings.model = diffusion_runtime::package::find_bundled(BUNDLED_MODEL);
+                }
                 let loaded = load_or_post(
                     self.obj().upcast_ref(),
                     *CAT,
@@ -349,22 +1263,32 @@ impl ElementImpl for V2aGen {
                     Task::VideoToAudio,
                     MISSING_MODEL,
                 )?;
-                *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
+                *lock(&self.model) = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
-                // Refuse to stream rather than pretend: generation is not built yet.
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::NotImplemented,
-                    ("v2agen does not generate audio yet: this build loads and validates the model only")
-                );
-                return Err(gst::StateChangeError);
-            }
-            gst::StateChange::ReadyToNull => {
-                *self.model.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                if let Err(msg) = self.prepare() {
+                    self.post_error_message(msg);
+                    return Err(gst::StateChangeError);
+                }
             }
             _ => {}
         }
-        self.parent_change_state(transition)
+        let ret = self.parent_change_state(transition)?;
+        match transition {
+            gst::StateChange::PausedToReady => {
+                *lock(&self.input) = None;
+                *lock(&self.output) = None;
+                *lock(&self.existing) = None;
+                *lock(&self.prepared) = None;
+                *lock(&self.audio_in) = AudioIn::default();
+                *lock(&self.last_seek) = None;
+            }
+            gst::StateChange::ReadyToNull => {
+                // Releases this instance's hold on the shared sessions.
+                *lock(&self.model) = None;
+            }
+            _ => {}
+        }
+        Ok(ret)
     }
 }

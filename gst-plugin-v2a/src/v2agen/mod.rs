@@ -1,7 +1,11 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod existing;
+mod frames;
+mod generate;
 mod imp;
+mod work;
 
 /// Where the model runs (`execution-provider` property). Each plugin registers its own enum
 /// type: both plugins may be loaded in one process, and a GType name can be registered once.
