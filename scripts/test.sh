@@ -51,6 +51,18 @@ for f in tts wav; do
 done
 SINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-presenter.sh >/dev/null
 echo "live-presenter.sh: ran 2 s headless"
+gst-launch-1.0 -q videotestsrc num-buffers=72 pattern=ball ! video/x-raw,width=320,height=240,framerate=24000/1001 \
+  ! x264enc ! mp4mux ! filesink location="$tmp/clip.mp4"
+bash pipelines/add-soundtrack.sh "$tmp/clip.mp4" "$tmp/soundtrack.mp4" "footsteps" "music" >/dev/null
+bash pipelines/prompt-vs-negative.sh "$tmp/clip.mp4" "$tmp/pvn" "rain and thunder" "thunder" >/dev/null
+bash pipelines/step-by-step-foley.sh "$tmp/clip.mp4" "$tmp/foley.mp4" "rain" "footsteps" >/dev/null
+for f in soundtrack pvn/prompt pvn/prompt-and-negative foley; do
+  info=$(gst-discoverer-1.0 "$tmp/$f.mp4")
+  grep -q "video #" <<<"$info" && grep -q "audio #" <<<"$info" || { echo "$f.mp4 lacks video or audio:" >&2; echo "$info" >&2; exit 1; }
+  echo "$f.mp4: $(grep -m1 Duration <<<"$info" | xargs)"
+done
+VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-preview.sh "birds" >/dev/null
+echo "live-preview.sh: ran 2 s headless"
 
 bash scripts/meson-check.sh
 

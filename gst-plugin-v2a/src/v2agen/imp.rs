@@ -583,6 +583,15 @@ impl V2aGen {
                     .map(|f| f.intersect_with_mode(&templ, gst::CapsIntersectMode::First))
                     .unwrap_or_else(|| templ.clone());
                 let caps = self.srcpad.peer_query_caps(Some(&filter));
+                if caps.is_empty() {
+                    gst::debug!(
+                        CAT,
+                        obj = pad,
+                        "no video caps in common: upstream offers {:?}, downstream of src takes {}; v2agen takes raw video in system memory (insert videoconvert)",
+                        q.filter(),
+                        self.srcpad.peer_query_caps(None)
+                    );
+                }
                 q.set_result(&caps);
                 true
             }
