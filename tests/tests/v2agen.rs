@@ -831,3 +831,104 @@ fn muxed_file_has_equal_audio_and_video() {
         gst::ClockTime::from_nseconds(77 * 1001 * 1_000_000_000 / 24_000)
     ));
 }
+
+/// The soundtrack after a flushing seek to `seek`, with a tone on `audio_sink` (`mix` decides
+/// whether it is mixed in).
+fn after_seek_with_existing(mix: bool, seek: gst::ClockTime) -> Vec<f32> {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc ! video/x-raw,width=64,height=48,framerate=25/1 ! \
+         v2agen name=g model={} execution-provider=cpu mix-existing={mix} \
+         g.src ! fakesink sync=false g.audio_src ! fakesink name=out sync=false \
+         audiotestsrc freq=440 volume=0.5 samplesperbuffer=1024 ! \
+         audio/x-raw,format=F32LE,rate=16000,channels=1 ! g.audio_sink",
+        fixture("foley").display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::<gst::Buffer>::new()));
+    {
+        let seen = seen.clone();
+        let out = pipeline.by_name("out").unwrap();
+        out.static_pad("sink").unwrap().add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_FLUSH,
+            move |_, info| {
+                match &info.data {
+                    Some(gst::PadProbeData::Buffer(b)) => seen.lock().unwrap().push(b.clone()),
+                    Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::FlushStop => {
+                        seen.lock().unwrap().clear()
+                    }
+                    _ => {}
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(30),
+        &[gst::MessageType::Element],
+    )
+    .expect("a window message");
+    pipeline
+        .seek(
+            1.0,
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::SeekType::Set,
+            seek,
+            gst::SeekType::Set,
+            seek + gst::ClockTime::from_seconds(3),
+        )
+        .unwrap();
+    let end = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS or an error");
+    pipeline.set_state(gst::State::Null).unwrap();
+    if let gst::MessageView::Error(e) = end.view() {
+        panic!("{}", e.error());
+    }
+    let seen = seen.lock().unwrap();
+    seen.iter()
+        .flat_map(|b| {
+            let m = b.map_readable().unwrap();
+            m.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// After a seek (to a time between two frames), the existing soundtrack is found again from the
+/// first window on: mixing it in changes the output by exactly the tone, from the first sample.
+#[test]
+fn existing_soundtrack_follows_a_seek() {
+    let seek = gst::ClockTime::from_mseconds(2_020);
+    let plain = after_seek_with_existing(false, seek);
+    let mixed = after_seek_with_existing(true, seek);
+    assert_eq!(plain.len(), mixed.len());
+    assert!(
+        plain.len() >= 3 * RATE as usize - 1024,
+        "{} samples",
+        plain.len()
+    );
+    let diff: Vec<f32> = mixed.iter().zip(&plain).map(|(m, p)| m - p).collect();
+    let rms = |v: &[f32]| (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
+    // A 0.5-amplitude sine has an RMS of 0.35: present in the first 100 ms and the last second.
+    let first = &diff[..1_600];
+    assert!(
+        (rms(first) - 0.354).abs() < 0.05,
+        "first 100 ms: rms {}",
+        rms(first)
+    );
+    let last = &diff[diff.len() - RATE as usize..];
+    assert!(
+        (rms(last) - 0.354).abs() < 0.05,
+        "last second: rms {}",
+        rms(last)
+    );
+}

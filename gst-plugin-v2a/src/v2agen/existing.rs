@@ -23,6 +23,9 @@ struct State {
     flushing: bool,
     /// Samples before this index will not be asked for again.
     needed_from: Option<u64>,
+    /// Bumped by every reset (flush, new stream): a request made before it is about a timeline
+    /// that is gone.
+    epoch: u64,
 }
 
 impl State {
@@ -71,10 +74,11 @@ impl ExistingTrack {
             .unwrap_or(u64::MAX)
     }
 
-    /// Adds mono samples whose first one plays at `running_ns` (or right after the previous ones
-    /// when `None`). Waits while the track is far ahead of the generator.
-    pub fn push(&self, running_ns: Option<u64>, samples: &[f32]) -> Result<(), Flushing> {
-        let mut s = self.lock();
+    /// Waits while the track runs more than `ahead` samples past what the generator needs.
+    fn wait_room<'a>(
+        &self,
+        mut s: MutexGuard<'a, State>,
+    ) -> Result<MutexGuard<'a, State>, Flushing> {
         loop {
             if s.flushing {
                 return Err(Flushing);
@@ -84,7 +88,7 @@ impl ExistingTrack {
                 _ => s.samples.len() as u64,
             };
             if ahead <= self.ahead {
-                break;
+                return Ok(s);
             }
             s = self
                 .changed
@@ -92,23 +96,55 @@ impl ExistingTrack {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// Adds mono samples whose first one plays at `running_ns` (or right after the previous ones
+    /// when `None`). Waits while the track is far ahead of the generator.
+    pub fn push(&self, running_ns: Option<u64>, samples: &[f32]) -> Result<(), Flushing> {
+        self.place(running_ns, 0, samples)
+    }
+
+    /// `n` samples of silence at `running_ns` (a GAP event).
+    pub fn push_silence(&self, running_ns: Option<u64>, n: u64) -> Result<(), Flushing> {
+        self.place(running_ns, n, &[])
+    }
+
+    /// Places `zeros` silent samples then `samples` at `running_ns`: a jump forward is filled
+    /// with silence, an overlap is dropped. Everything goes in pieces of at most `ahead`
+    /// samples, each waiting for room, so that a long gap never piles up in memory.
+    fn place(&self, running_ns: Option<u64>, zeros: u64, samples: &[f32]) -> Result<(), Flushing> {
+        let mut s = self.wait_room(self.lock())?;
         let at = running_ns.map(|ns| self.index(ns));
-        let mut samples = samples;
+        let resync = self.index(RESYNC_NS);
+        let (mut zeros, mut samples) = (zeros, samples);
         match (s.end(), at) {
             (None, at) => s.start = Some(at.unwrap_or(0)),
-            (Some(end), Some(at)) if at > end + self.index(RESYNC_NS) => {
-                let gap = (at - end) as usize;
-                s.samples.extend(std::iter::repeat_n(0.0, gap));
-            }
-            (Some(end), Some(at)) if at + self.index(RESYNC_NS) < end => {
-                let overlap = ((end - at) as usize).min(samples.len());
-                samples = &samples[overlap..];
+            (Some(end), Some(at)) if at > end + resync => zeros += at - end,
+            (Some(end), Some(at)) if at + resync < end => {
+                // Overlap: drop what is already there (silence first, then samples).
+                let mut overlap = end - at;
+                let z = overlap.min(zeros);
+                zeros -= z;
+                overlap -= z;
+                samples = &samples[(overlap as usize).min(samples.len())..];
             }
             _ => {}
         }
-        s.samples.extend(samples.iter().copied());
-        s.trim();
-        self.changed.notify_all();
+        let piece = self.ahead.max(1);
+        while zeros > 0 {
+            let n = zeros.min(piece);
+            s = self.wait_room(s)?;
+            s.samples.extend(std::iter::repeat_n(0.0, n as usize));
+            s.trim();
+            zeros -= n;
+            self.changed.notify_all();
+        }
+        for chunk in samples.chunks(piece as usize) {
+            s = self.wait_room(s)?;
+            s.samples.extend(chunk.iter().copied());
+            s.trim();
+            self.changed.notify_all();
+        }
         Ok(())
     }
 
@@ -126,20 +162,36 @@ impl ExistingTrack {
         self.changed.notify_all();
     }
 
-    /// Back to empty and accepting samples (flush stop, new stream).
+    /// Back to empty and accepting samples (flush stop, new stream). Running time starts over
+    /// after a flush, so what the generator needed before means nothing now.
     pub fn reset(&self) {
         let mut s = self.lock();
-        let needed_from = s.needed_from;
+        let epoch = s.epoch + 1;
         *s = State {
-            needed_from,
+            epoch,
             ..State::default()
         };
         self.changed.notify_all();
     }
 
+    /// The current reset count (see [`release_before_in`](Self::release_before_in)).
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
     /// The generator needs nothing before `index` any more.
     pub fn release_before(&self, index: u64) {
+        let epoch = self.epoch();
+        self.release_before_in(index, epoch);
+    }
+
+    /// As [`release_before`](Self::release_before), unless the track was reset since `epoch`
+    /// (a window finishing after the existing soundtrack was flushed must not trim the new one).
+    pub fn release_before_in(&self, index: u64, epoch: u64) {
         let mut s = self.lock();
+        if s.epoch != epoch {
+            return;
+        }
         s.needed_from = Some(index);
         s.trim();
         self.changed.notify_all();
@@ -157,9 +209,14 @@ impl ExistingTrack {
     ) -> Option<Vec<f32>> {
         let to = from + len as u64;
         let mut s = self.lock();
+        let epoch = s.epoch;
         loop {
             if cancelled() {
                 return None;
+            }
+            if s.epoch != epoch {
+                // Reset while waiting: this window belongs to a timeline that is gone.
+                return Some(vec![0.0; len]);
             }
             let covered = s.end().is_some_and(|e| e >= to);
             if covered || s.eos || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -192,7 +249,7 @@ mod tests {
 
     #[test]
     fn places_samples_on_running_time() {
-        let t = ExistingTrack::new(1000, 10);
+        let t = ExistingTrack::new(1000, 100);
         // 5 samples at 10 ms (index 10), then 5 more continuing, then a jump to 100 ms.
         t.push(Some(10_000_000), &[1.0; 5]).unwrap();
         t.push(None, &[2.0; 5]).unwrap();
@@ -209,7 +266,7 @@ mod tests {
 
     #[test]
     fn overlap_is_dropped_and_flush_cancels() {
-        let t = ExistingTrack::new(1000, 10);
+        let t = ExistingTrack::new(1000, 100);
         t.push(Some(0), &[1.0; 100]).unwrap();
         t.push(Some(50_000_000), &[2.0; 100]).unwrap();
         t.set_eos();
@@ -218,6 +275,35 @@ mod tests {
         t.flush_start();
         assert_eq!(t.push(Some(0), &[1.0]), Err(Flushing));
         assert!(t.window(0, 1, None, || true).is_none());
+    }
+
+    /// A long gap goes in pieces, each waiting for the generator to need it.
+    #[test]
+    fn long_gaps_wait_for_room() {
+        let t = std::sync::Arc::new(ExistingTrack::new(1000, 10));
+        t.release_before(0);
+        t.push(Some(0), &[1.0; 5]).unwrap();
+        let pusher = {
+            let t = t.clone();
+            std::thread::spawn(move || t.push_silence(None, 1_000).unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !pusher.is_finished(),
+            "1000 samples cannot all fit 30 ahead"
+        );
+        let mut from = 0;
+        while !pusher.is_finished() {
+            from += 10;
+            t.release_before(from);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        pusher.join().unwrap();
+        t.set_eos();
+        assert_eq!(
+            t.window(1_000, 5, None, || false).unwrap(),
+            vec![0.0, 0.0, 0.0, 0.0, 0.0]
+        );
     }
 
     #[test]

@@ -57,6 +57,9 @@ impl V2aGen {
         } else {
             &self.srcpad
         };
+        if !pad.is_active() || self.stopping.load(Ordering::SeqCst) {
+            return true; // deactivated (or going to be): nothing to push
+        }
         let element = self.obj().downgrade();
         pad.start_task(move || {
             if let Some(element) = element.upgrade() {
@@ -85,6 +88,7 @@ impl V2aGen {
                 return;
             }
         };
+        let is_buffer = matches!(out, Out::Buffer(_));
         let result = match out {
             Out::Event(event) => {
                 // A refused event is downstream's business (it posts its own error); refused
@@ -98,15 +102,16 @@ impl V2aGen {
         };
         let i = usize::from(is_audio);
         match result {
-            Ok(_) => self.not_linked[i].store(false, Ordering::Relaxed),
-            // An unlinked pad drops its output while the other one flows (as a demuxer does);
-            // upstream hears not-linked only when neither is linked.
-            Err(gst::FlowError::NotLinked) => {
+            Ok(_) if is_buffer => self.not_linked[i].store(false, Ordering::Relaxed),
+            Ok(_) => {}
+            // An unlinked pad, or one whose downstream is done (EOS), drops its output while the
+            // other one flows (as a demuxer does); upstream hears it only when both are.
+            Err(err @ (gst::FlowError::NotLinked | gst::FlowError::Eos)) => {
                 if !self.not_linked[i].swap(true, Ordering::Relaxed) {
-                    gst::debug!(CAT, obj = pad, "not linked: dropping its output");
+                    gst::debug!(CAT, obj = pad, "{err:?}: dropping its output");
                 }
                 if self.not_linked[1 - i].load(Ordering::Relaxed) {
-                    self.work.set_flow(Err(gst::FlowError::NotLinked));
+                    self.work.set_flow(Err(err));
                 }
             }
             Err(err) => {
@@ -157,6 +162,9 @@ impl V2aGen {
             return;
         };
         let epochs = (self.video_out.epoch(), self.audio_out.epoch());
+        if !self.work.is_current(epoch) {
+            return; // a flush began after the pop (the output queues were flushed after it)
+        }
         let mut guard = lock(&self.output);
         let Some(output) = guard.as_mut() else {
             return;
@@ -164,7 +172,14 @@ impl V2aGen {
         if output.epoch != Some(epoch) {
             // First item after a flush: nothing from before it goes out.
             restart(output, &prepared);
-            output.held.clear();
+            // Sticky events not yet out (caps, tags) stay, as a pad keeps them across a flush.
+            output.held.retain(|o| match o {
+                Out::Event(e) => {
+                    e.is_sticky()
+                        && !matches!(e.type_(), gst::EventType::Segment | gst::EventType::Eos)
+                }
+                Out::Buffer(_) => false,
+            });
             output.epoch = Some(epoch);
         }
         let result = match item {
@@ -177,7 +192,8 @@ impl V2aGen {
                 restart(output, &prepared);
                 output.generator.reset(lock(&self.settings).seed);
                 output.base = Some(base);
-                if let (Some(running), Some(track)) = (base_running, lock(&self.existing).clone()) {
+                if let Some(track) = lock(&self.existing).clone() {
+                    let running = base_running;
                     let index = track.index(running.nseconds());
                     output.base_index = Some(index);
                     // The existing soundtrack before the video starts is not needed.
@@ -328,6 +344,7 @@ impl V2aGen {
         let cancelled = || !self.work.is_current(epoch) || self.stopping.load(Ordering::SeqCst);
 
         // The existing soundtrack over this window: waited for (live: within the budget).
+        let track_epoch = self.existing_track().map(|t| t.epoch());
         let existing = match (self.existing_track(), output.base_index) {
             (Some(track), Some(base_index)) => {
                 let deadline = self.live.load(Ordering::Relaxed).then(|| {
@@ -416,7 +433,9 @@ impl V2aGen {
         }
         let r = self.emit(output, prepared, first, samples, epochs);
         if let (Some(track), Some(base_index)) = (lock(&self.existing).clone(), output.base_index) {
-            track.release_before(base_index + output.assembler.emitted());
+            if let Some(e) = track_epoch {
+                track.release_before_in(base_index + output.assembler.emitted(), e);
+            }
         }
         r
     }

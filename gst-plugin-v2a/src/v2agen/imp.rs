@@ -377,11 +377,21 @@ impl V2aGen {
         base: gst::ClockTime,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         input.base = Some(base);
-        let base_running = input.segment.as_ref().and_then(|s| s.to_running_time(base));
+        // A first frame that starts before the segment (it straddles a seek position) starts at
+        // running time 0; without a segment, timestamps are running time.
+        let base_running = match input
+            .segment
+            .as_ref()
+            .and_then(|s| s.to_running_time_full(base))
+        {
+            Some(gst::Signed::Positive(t)) => t,
+            Some(gst::Signed::Negative(_)) => gst::ClockTime::ZERO,
+            None => base,
+        };
         gst::debug!(
             CAT,
             imp = self,
-            "soundtrack starts at {base} (running time {base_running:?})"
+            "soundtrack starts at {base} (running time {base_running})"
         );
         self.work.push(Item::Start { base, base_running })
     }
@@ -451,12 +461,31 @@ impl V2aGen {
                 }
                 let ok = self.srcpad.push_event(event.clone());
                 let ok = self.audio_srcpad.push_event(event) && ok;
+                for flag in &self.not_linked {
+                    flag.store(false, Ordering::Relaxed);
+                }
                 self.work.start();
                 self.video_out.start();
                 self.audio_out.start();
                 self.start_tasks() && ok
             }
             EventView::Caps(c) => self.set_caps(c.caps(), event.clone()),
+            EventView::StreamStart(_) => {
+                // A new stream (gapless, concat): the old timeline ends before it starts.
+                let Some(prepared) = self.prepared() else {
+                    return false;
+                };
+                if let Some(input) = lock(&self.input).as_mut() {
+                    if input.base.is_some() {
+                        if self.drain(input).is_err() {
+                            return false;
+                        }
+                        input.restart(&prepared);
+                        input.segment = None;
+                    }
+                }
+                self.work.push(Item::Event(event)).is_ok()
+            }
             EventView::Segment(s) => {
                 let Ok(segment) = s
                     .segment()
@@ -612,15 +641,17 @@ impl V2aGen {
                 }
                 let (mut live, mut min, mut max) = upstream.result();
                 // The existing soundtrack's path may be slower than the video's.
-                if let Some(audio) = lock(&self.audio_sinkpad).clone() {
+                let audio = lock(&self.audio_sinkpad).clone();
+                if let Some(audio) = audio.filter(|p| p.is_linked()) {
                     let mut q = gst::query::Latency::new();
                     if audio.peer_query(&mut q) {
                         let (l, mn, mx) = q.result();
                         live |= l;
                         min = min.max(mn);
+                        // The tighter of the known limits.
                         max = match (max, mx) {
                             (Some(a), Some(b)) => Some(a.min(b)),
-                            _ => None,
+                            (a, b) => a.or(b),
                         };
                     }
                 }
@@ -674,13 +705,13 @@ impl V2aGen {
                     }
                     *last = Some(event.seqnum());
                 }
-                let ok = self.sinkpad.push_event(event.clone());
-                if let Some(audio) = lock(&self.audio_sinkpad).clone() {
-                    if audio.is_linked() {
-                        let _ = audio.push_event(event);
-                    }
+                // The existing soundtrack first: its flush is over before the video's new
+                // timeline asks for it, so no window is generated from the old one.
+                let audio = lock(&self.audio_sinkpad).clone();
+                if let Some(audio) = audio.filter(|p| p.is_linked()) {
+                    let _ = audio.push_event(event.clone());
                 }
-                ok
+                self.sinkpad.push_event(event)
             }
             // QoS about the soundtrack means nothing to the video upstream.
             gst::EventType::Qos if *pad == self.audio_srcpad => true,
@@ -692,7 +723,7 @@ impl V2aGen {
         let track = lock(&self.existing)
             .clone()
             .ok_or(gst::FlowError::Flushing)?;
-        let (info, running) = {
+        let (info, running, clip) = {
             let a = lock(&self.audio_in);
             let info = a.info.clone().ok_or_else(|| {
                 gst::element_imp_error!(
@@ -702,10 +733,19 @@ impl V2aGen {
                 );
                 gst::FlowError::NotNegotiated
             })?;
-            let running = buffer
-                .pts()
-                .and_then(|p| a.segment.as_ref().and_then(|s| s.to_running_time(p)));
-            (info, running)
+            // Samples before the segment's start are clipped (they straddle a seek position).
+            let (running, clip) = match (buffer.pts(), a.segment.as_ref()) {
+                (Some(pts), Some(seg)) => match seg.to_running_time_full(pts) {
+                    Some(gst::Signed::Positive(t)) => (Some(t), 0),
+                    Some(gst::Signed::Negative(early)) => (
+                        Some(gst::ClockTime::ZERO),
+                        track.index(early.nseconds()) as usize,
+                    ),
+                    None => (None, 0),
+                },
+                (pts, _) => (pts, 0),
+            };
+            (info, running, clip)
         };
         let map = buffer.map_readable().map_err(|_| {
             gst::element_imp_error!(self, gst::ResourceError::Read, ["cannot map audio buffer"]);
@@ -714,7 +754,7 @@ impl V2aGen {
         let mono = to_mono(&info, map.as_slice());
         drop(map);
         track
-            .push(running.map(|r| r.nseconds()), &mono)
+            .push(running.map(|r| r.nseconds()), &mono[clip.min(mono.len())..])
             .map_err(|_| gst::FlowError::Flushing)?;
         Ok(gst::FlowSuccess::Ok)
     }
@@ -771,8 +811,7 @@ impl V2aGen {
                     .as_ref()
                     .and_then(|s| s.to_running_time(ts));
                 if let (Some(t), Some(d)) = (track, duration) {
-                    let n = t.index(d.nseconds()) as usize;
-                    let _ = t.push(running.map(|r| r.nseconds()), &vec![0.0; n]);
+                    let _ = t.push_silence(running.map(|r| r.nseconds()), t.index(d.nseconds()));
                 }
             }
             EventView::Eos(_) => {
@@ -1278,6 +1317,17 @@ impl ElementImpl for V2aGen {
                 if let Err(msg) = self.prepare() {
                     self.post_error_message(msg);
                     return Err(gst::StateChangeError);
+                }
+            }
+            gst::StateChange::PausedToReady => {
+                // Before the pads deactivate: the generator drops the window it is working on
+                // instead of finishing it, and nothing waits on a queue.
+                self.stopping.store(true, Ordering::SeqCst);
+                self.work.set_flushing();
+                self.video_out.set_flushing();
+                self.audio_out.set_flushing();
+                if let Some(track) = lock(&self.existing).clone() {
+                    track.flush_start();
                 }
             }
             _ => {}

@@ -15,7 +15,7 @@ pub enum Item {
     /// existing soundtrack is looked up).
     Start {
         base: gst::ClockTime,
-        base_running: Option<gst::ClockTime>,
+        base_running: gst::ClockTime,
     },
     /// A window whose video has all arrived: for each encoder, the frames it sees.
     Window {
