@@ -835,8 +835,16 @@ impl V2aGen {
                     .unwrap_or_else(|| pad.pad_template_caps());
                 let caps = match q.filter() {
                     Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
-                    None => ours,
+                    None => ours.clone(),
                 };
+                if caps.is_empty() {
+                    gst::debug!(
+                        CAT,
+                        obj = pad,
+                        "upstream offers {:?}, audio_sink takes {ours}: insert audioconvert ! audioresample before audio_sink",
+                        q.filter()
+                    );
+                }
                 q.set_result(&caps);
                 true
             }
