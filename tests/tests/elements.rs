@@ -181,3 +181,37 @@ fn broken_package_and_wrong_task_fail_at_ready() {
         "{msg}"
     );
 }
+
+#[test]
+fn v2agen_broken_package_and_wrong_task_fail_at_ready() {
+    init();
+    let dir = std::env::temp_dir().join(format!("gst-generative-v2a-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(fixture("foley")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "text_encoder.onnx" {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let e = gst::ElementFactory::make("v2agen")
+        .property("model", dir.to_str().unwrap())
+        .build()
+        .unwrap();
+    let msg = go_ready(&e).0.unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        msg.contains(": text_encoder.onnx: graph[2].file: file not found in the package"),
+        "{msg}"
+    );
+
+    let e = gst::ElementFactory::make("v2agen")
+        .property("model", fixture("presenter").to_str().unwrap())
+        .build()
+        .unwrap();
+    let msg = go_ready(&e).0.unwrap_err();
+    assert!(
+        msg.contains("package.task: is \"audio-to-video\", this element needs \"video-to-audio\""),
+        "{msg}"
+    );
+}
