@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Procedural training scenes for the foley model: short clips whose visual events carry their
+recorded sounds at the exact event times (sounds from data/sounds.py).
+
+Scene kinds (the issue's visual vocabulary):
+- drop:    an object falls and bounces on the floor; every contact is an impact of the scene's
+           material (metal, wood, bounce, crash) at the contact sample, louder for faster hits;
+- vehicle: a vehicle crosses the frame with varying speed; an engine sound whose loudness
+           follows the speed;
+- splash:  an object falls into water; a splash at the entry frame;
+- rain:    streaks of rain whose density sets the loudness of the rain sound;
+- thunder: a flash lights the sky, thunder follows after a short delay.
+Sizes, colours, backgrounds, speeds, camera shake and pixel noise vary per clip, so that a model
+learns events rather than pixels. Each clip also has a template caption naming what is heard,
+and its sound split into one track per source (for negative audio guidance training).
+
+    python3 models/foley/data/scenes.py --count 8 --out /tmp/scenes --preview   # writes clips
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16_000
+FPS = 25
+SIZE = 96
+LIB = Path(__file__).resolve().parent.parent / ".cache" / "sounds"
+
+MATERIALS = {
+    "impact_metal": ["metal", "a metal object", "a steel plate", "a metal can"],
+    "impact_wood": ["wood", "a wooden block", "a wooden box", "a plank"],
+    "bounce": ["rubber", "a rubber ball", "a bouncy ball", "a ball"],
+    "crash": ["glass", "a glass object", "a bottle", "a fragile vase"],
+}
+CAPTIONS = {
+    "drop": ["{thing} falls and hits the floor", "{thing} bouncing on the ground",
+             "the thud of {thing} landing", "{mat} impact sounds"],
+    "vehicle": ["an engine revving as a vehicle passes", "a car engine", "a motor speeding up and slowing down",
+                "a vehicle driving by"],
+    "splash": ["something splashes into water", "a splash", "an object dropped into a pond",
+               "water splashing"],
+    "rain": ["rain falling", "a rain shower", "heavy rain", "light rain on the ground"],
+    "thunder": ["thunder after a flash of lightning", "a thunderclap", "a storm with thunder",
+                "lightning and rolling thunder"],
+}
+
+
+class Library:
+    def __init__(self, split, root=LIB):
+        meta = json.loads((root / "library.json").read_text())
+        self.sounds = {}
+        for s in meta["sounds"]:
+            audio = np.fromfile(root / f"{s['id']}.f32", dtype="<f4")
+            held = s.get("heldout_from_sample")
+            if held is not None:  # one long recording: split by time
+                audio = audio[held:] if split == "heldout" else audio[:held]
+            elif s["split"] != split:
+                continue
+            self.sounds.setdefault(s["class"], []).append(audio)
+
+    def pick(self, rng, cls):
+        return self.sounds[cls][rng.integers(len(self.sounds[cls]))]
+
+
+def place(track, sound, at, gain):
+    end = min(len(track), at + len(sound))
+    if at < end:
+        track[at:end] += gain * sound[: end - at]
+
+
+def looped(sound, n, rng):
+    """`n` samples of a sound looped from a random offset, with short crossfades at the joins."""
+    out = np.zeros(n, np.float32)
+    pos, start = 0, int(rng.integers(max(1, len(sound) // 2)))
+    fade = min(400, len(sound) // 4)
+    while pos < n:
+        piece = sound[start:].copy()
+        start = 0
+        if fade and pos:
+            piece[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)
+        take = min(len(piece), n - pos)
+        out[pos: pos + take] += piece[:take]
+        pos += max(1, take - fade)
+    return out
+
+
+def canvas(rng, t):
+    """Background per frame: a vertical gradient in random colours plus floor."""
+    top, bottom = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+    grad = np.linspace(0, 1, SIZE)[:, None, None]
+    bg = (top * (1 - grad) + bottom * grad)[None].repeat(t, 0)
+    return np.broadcast_to(bg, (t, SIZE, SIZE, 3)).copy()
+
+
+def disc(frame, cx, cy, r, colour):
+    y, x = np.ogrid[:SIZE, :SIZE]
+    frame[(x - cx) ** 2 + (y - cy) ** 2 <= r * r] = colour
+
+
+def rect(frame, x0, y0, x1, y1, colour):
+    x0, x1 = int(max(0, x0)), int(min(SIZE, x1))
+    y0, y1 = int(max(0, y0)), int(min(SIZE, y1))
+    if x0 < x1 and y0 < y1:
+        frame[y0:y1, x0:x1] = colour
+
+
+def drop(rng, lib, seconds):
+    t = int(seconds * FPS)
+    frames = canvas(rng, t)
+    cls = list(MATERIALS)[rng.integers(len(MATERIALS))]
+    floor = int(rng.uniform(0.7, 0.9) * SIZE)
+    r = rng.uniform(3, 10)
+    colour = rng.uniform(0, 1, 3)
+    x, y = rng.uniform(r, SIZE - r), rng.uniform(r, floor * 0.4)
+    vx, vy = rng.uniform(-20, 20), 0.0
+    g, restitution = rng.uniform(150, 400), {"bounce": 0.75, "impact_metal": 0.45,
+                                             "impact_wood": 0.35, "crash": 0.0}[cls]
+    audio = np.zeros(int(seconds * RATE), np.float32)
+    events = []
+    dt = 1.0 / (FPS * 16)  # physics at 16 substeps per frame: contacts to 2.5 ms
+    time, stopped = 0.0, False
+    for f in range(t):
+        while time < (f + 1) / FPS:
+            time += dt
+            if stopped:
+                break
+            vy += g * dt
+            x, y = x + vx * dt, y + vy * dt
+            if x < r or x > SIZE - r:
+                vx = -vx
+            if y >= floor - r:
+                y = floor - r
+                speed = vy
+                if speed > 15:
+                    at = int(time * RATE)
+                    gain = min(1.0, speed / 150)
+                    place(audio, lib.pick(rng, cls), at, gain)
+                    events.append({"time": time, "class": cls, "gain": gain})
+                vy = -vy * restitution
+                if abs(vy) < 15 or cls == "crash":
+                    stopped = True
+        rect(frames[f], 0, floor, SIZE, SIZE, colour * 0.3)
+        disc(frames[f], x, y, r, colour)
+    thing = MATERIALS[cls][1 + rng.integers(3)]
+    caption = CAPTIONS["drop"][rng.integers(4)].format(thing=thing, mat=MATERIALS[cls][0])
+    return frames, {"impacts": audio}, events, caption
+
+
+def vehicle(rng, lib, seconds):
+    t = int(seconds * FPS)
+    frames = canvas(rng, t)
+    n = len(frames)
+    speed = np.clip(np.cumsum(rng.normal(0, 8, n)) + rng.uniform(20, 60), 5, 120)
+    x = -20 + np.cumsum(speed) / FPS
+    road = int(rng.uniform(0.6, 0.85) * SIZE)
+    body = rng.uniform(0, 1, 3)
+    engine = looped(lib.pick(rng, "engine"), int(seconds * RATE), rng)
+    # Loudness follows speed (per sample, interpolated from the per-frame speed).
+    env = np.interp(np.arange(len(engine)) / RATE, np.arange(n) / FPS, speed / 120)
+    audio = (engine * env).astype(np.float32)
+    for f in range(n):
+        rect(frames[f], 0, road, SIZE, SIZE, body * 0.2)
+        xx = x[f] % (SIZE + 40) - 20
+        rect(frames[f], xx, road - 12, xx + 24, road - 3, body)
+        disc(frames[f], xx + 5, road - 3, 3, (0.1, 0.1, 0.1))
+        disc(frames[f], xx + 19, road - 3, 3, (0.1, 0.1, 0.1))
+    return frames, {"engine": audio}, [{"speed": speed.tolist()}], CAPTIONS["vehicle"][rng.integers(4)]
+
+
+def splash(rng, lib, seconds):
+    t = int(seconds * FPS)
+    frames = canvas(rng, t)
+    water = int(rng.uniform(0.6, 0.8) * SIZE)
+    wcol = np.array([0.1, 0.3, rng.uniform(0.5, 0.9)])
+    r, colour = rng.uniform(3, 8), rng.uniform(0, 1, 3)
+    x, y, vy, g = rng.uniform(10, SIZE - 10), rng.uniform(0, 20), 0.0, rng.uniform(150, 400)
+    audio = np.zeros(int(seconds * RATE), np.float32)
+    events, entered = [], False
+    for f in range(t):
+        for _ in range(16):
+            vy += g / (FPS * 16)
+            y += vy / (FPS * 16)
+            time = (f + _ / 16) / FPS
+            if not entered and y >= water:
+                entered = True
+                place(audio, lib.pick(rng, "splash"), int(time * RATE), min(1.0, vy / 150))
+                events.append({"time": time, "class": "splash"})
+                vy *= 0.2
+        rect(frames[f], 0, water, SIZE, SIZE, wcol)
+        disc(frames[f], x, y, r, colour if y < water else colour * 0.5 + wcol * 0.5)
+    return frames, {"splash": audio}, events, CAPTIONS["splash"][rng.integers(4)]
+
+
+def rain(rng, lib, seconds):
+    t = int(seconds * FPS)
+    frames = canvas(rng, t) * 0.6
+    density = rng.uniform(0.1, 1.0)
+    drops = rng.uniform(0, SIZE, (int(200 * density), 2))
+    for f in range(t):
+        drops[:, 1] = (drops[:, 1] + 6) % SIZE
+        for dx, dy in drops.astype(int):
+            frames[f, dy: dy + 4, dx] = 0.85
+    audio = density * looped(lib.pick(rng, "rain"), int(seconds * RATE), rng)
+    return frames, {"rain": audio.astype(np.float32)}, [{"density": density}], CAPTIONS["rain"][rng.integers(4)]
+
+
+def thunder(rng, lib, seconds):
+    t = int(seconds * FPS)
+    frames = canvas(rng, t) * 0.3
+    flash = rng.uniform(0.2, seconds * 0.4)
+    delay = rng.uniform(0.1, 1.5)
+    audio = np.zeros(int(seconds * RATE), np.float32)
+    place(audio, lib.pick(rng, "thunder"), int((flash + delay) * RATE), rng.uniform(0.5, 1.0))
+    for f in range(t):
+        since = f / FPS - flash
+        if 0 <= since < 0.2:
+            frames[f] = np.clip(frames[f] + 0.7 * (1 - since / 0.2), 0, 1)
+    return frames, {"thunder": audio}, [{"flash": flash, "time": flash + delay, "class": "thunder"}], \
+        CAPTIONS["thunder"][rng.integers(4)]
+
+
+KINDS = {"drop": drop, "vehicle": vehicle, "splash": splash, "rain": rain, "thunder": thunder}
+
+
+def render(rng, lib, seconds=4.0, kind=None):
+    kind = kind or list(KINDS)[rng.integers(len(KINDS))]
+    frames, tracks, events, caption = KINDS[kind](rng, lib, seconds)
+    # Camera shake and sensor noise.
+    shake = rng.integers(-2, 3, (len(frames), 2)) * (rng.uniform() < 0.5)
+    for f in range(len(frames)):
+        frames[f] = np.roll(frames[f], tuple(shake[f]), axis=(0, 1))
+    frames = np.clip(frames + rng.normal(0, rng.uniform(0, 0.04), frames.shape), 0, 1)
+    mix = sum(tracks.values())
+    return {
+        "kind": kind,
+        "frames": (frames * 255).astype(np.uint8),
+        "tracks": {k: v.astype(np.float32) for k, v in tracks.items()},
+        "audio": np.clip(mix, -1, 1).astype(np.float32),
+        "events": events,
+        "caption": caption,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--split", default="train", choices=["train", "heldout"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--preview", action="store_true", help="also write an MP4 per clip (GStreamer)")
+    a = ap.parse_args()
+    lib = Library(a.split)
+    a.out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(a.seed)
+    for i in range(a.count):
+        clip = render(rng, lib, a.seconds, list(KINDS)[i % len(KINDS)])
+        np.savez_compressed(a.out / f"clip{i:04d}.npz", frames=clip["frames"], audio=clip["audio"],
+                            **{f"track_{k}": v for k, v in clip["tracks"].items()})
+        (a.out / f"clip{i:04d}.json").write_text(json.dumps(
+            {"kind": clip["kind"], "caption": clip["caption"], "events": clip["events"]}))
+        if a.preview:
+            preview(clip, a.out / f"clip{i:04d}.mp4")
+        print(f"clip{i:04d}: {clip['kind']:8s} {clip['caption']!r}, {len(clip['events'])} events")
+
+
+def preview(clip, path):
+    """Frames and audio to an MP4 through GStreamer (raw files piped via two filesrc)."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        v, au = Path(d) / "v.raw", Path(d) / "a.raw"
+        clip["frames"].tofile(v)
+        clip["audio"].tofile(au)
+        n = len(clip["frames"])
+        subprocess.run(
+            f"gst-launch-1.0 -q -e filesrc location={v} blocksize={SIZE * SIZE * 3} ! "
+            f"rawvideoparse width={SIZE} height={SIZE} format=rgb framerate={FPS}/1 ! videoconvert ! "
+            f"x264enc ! queue ! mp4mux name=m ! filesink location={path} "
+            f"filesrc location={au} ! rawaudioparse format=pcm pcm-format=f32le sample-rate={RATE} "
+            f"num-channels=1 ! audioconvert ! voaacenc ! queue ! m.", shell=True, check=True)
+        assert n > 0
+
+
+if __name__ == "__main__":
+    main()
