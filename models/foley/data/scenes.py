@@ -106,9 +106,9 @@ def rect(frame, x0, y0, x1, y1, colour):
         frame[y0:y1, x0:x1] = colour
 
 
-def drop(rng, lib, seconds):
+def drop(rng, lib, seconds, frames=None):
     t = int(seconds * FPS)
-    frames = canvas(rng, t)
+    frames = canvas(rng, t) if frames is None else frames
     cls = list(MATERIALS)[rng.integers(len(MATERIALS))]
     floor = int(rng.uniform(0.7, 0.9) * SIZE)
     r = rng.uniform(3, 10)
@@ -148,9 +148,9 @@ def drop(rng, lib, seconds):
     return frames, {"impacts": audio}, events, caption
 
 
-def vehicle(rng, lib, seconds):
+def vehicle(rng, lib, seconds, frames=None):
     t = int(seconds * FPS)
-    frames = canvas(rng, t)
+    frames = canvas(rng, t) if frames is None else frames
     n = len(frames)
     speed = np.clip(np.cumsum(rng.normal(0, 8, n)) + rng.uniform(20, 60), 5, 120)
     x = -20 + np.cumsum(speed) / FPS
@@ -169,9 +169,9 @@ def vehicle(rng, lib, seconds):
     return frames, {"engine": audio}, [{"speed": speed.tolist()}], CAPTIONS["vehicle"][rng.integers(4)]
 
 
-def splash(rng, lib, seconds):
+def splash(rng, lib, seconds, frames=None):
     t = int(seconds * FPS)
-    frames = canvas(rng, t)
+    frames = canvas(rng, t) if frames is None else frames
     water = int(rng.uniform(0.6, 0.8) * SIZE)
     wcol = np.array([0.1, 0.3, rng.uniform(0.5, 0.9)])
     r, colour = rng.uniform(3, 8), rng.uniform(0, 1, 3)
@@ -193,9 +193,9 @@ def splash(rng, lib, seconds):
     return frames, {"splash": audio}, events, CAPTIONS["splash"][rng.integers(4)]
 
 
-def rain(rng, lib, seconds):
+def rain(rng, lib, seconds, frames=None):
     t = int(seconds * FPS)
-    frames = canvas(rng, t) * 0.6
+    frames = canvas(rng, t) * 0.6 if frames is None else frames
     density = rng.uniform(0.1, 1.0)
     drops = rng.uniform(0, SIZE, (int(200 * density), 2))
     for f in range(t):
@@ -206,9 +206,9 @@ def rain(rng, lib, seconds):
     return frames, {"rain": audio.astype(np.float32)}, [{"density": density}], CAPTIONS["rain"][rng.integers(4)]
 
 
-def thunder(rng, lib, seconds):
+def thunder(rng, lib, seconds, frames=None):
     t = int(seconds * FPS)
-    frames = canvas(rng, t) * 0.3
+    frames = canvas(rng, t) * 0.3 if frames is None else frames
     flash = rng.uniform(0.2, seconds * 0.4)
     delay = rng.uniform(0.1, 1.5)
     audio = np.zeros(int(seconds * RATE), np.float32)
@@ -224,9 +224,21 @@ def thunder(rng, lib, seconds):
 KINDS = {"drop": drop, "vehicle": vehicle, "splash": splash, "rain": rain, "thunder": thunder}
 
 
+# Two-source scenes (for negative audio guidance): an ambience drawn first, an event on top.
+PAIRS = [("rain", "drop"), ("rain", "vehicle"), ("thunder", "drop"), ("thunder", "splash"),
+         ("rain", "splash"), ("vehicle", "drop")]
+
+
 def render(rng, lib, seconds=4.0, kind=None):
+    """One clip; `kind` is a scene kind or "a+b" for two sources in one scene."""
     kind = kind or list(KINDS)[rng.integers(len(KINDS))]
-    frames, tracks, events, caption = KINDS[kind](rng, lib, seconds)
+    frames, tracks, events, caption = None, {}, [], []
+    for part in kind.split("+"):
+        frames, t, e, c = KINDS[part](rng, lib, seconds, frames)
+        tracks.update(t)
+        events += e
+        caption.append(c)
+    caption = " and ".join(caption)
     # Camera shake and sensor noise.
     shake = rng.integers(-2, 3, (len(frames), 2)) * (rng.uniform() < 0.5)
     for f in range(len(frames)):
@@ -251,12 +263,14 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--preview", action="store_true", help="also write an MP4 per clip (GStreamer)")
+    ap.add_argument("--pairs", action="store_true", help="two-source scenes only")
     a = ap.parse_args()
     lib = Library(a.split)
     a.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(a.seed)
     for i in range(a.count):
-        clip = render(rng, lib, a.seconds, list(KINDS)[i % len(KINDS)])
+        kinds = ["+".join(p) for p in PAIRS] if a.pairs else list(KINDS)
+        clip = render(rng, lib, a.seconds, kinds[i % len(kinds)])
         np.savez_compressed(a.out / f"clip{i:04d}.npz", frames=clip["frames"], audio=clip["audio"],
                             **{f"track_{k}": v for k, v in clip["tracks"].items()})
         (a.out / f"clip{i:04d}.json").write_text(json.dumps(
