@@ -48,7 +48,7 @@ def load_library(split):
 def batch(rng, sounds, n):
     x = np.zeros((n, SEGMENT), np.float32)
     for b in range(n):
-        for _ in range(rng.integers(0, 4)):
+        for _ in range(rng.integers(1, 4)):
             s = sounds[rng.integers(len(sounds))]
             start = rng.integers(-SEGMENT // 2, max(1, len(s) - SEGMENT // 2))
             src = s[max(0, start): max(0, start) + SEGMENT]
@@ -58,6 +58,16 @@ def batch(rng, sounds, n):
     return torch.from_numpy(np.clip(x, -1, 1))
 
 
+class Residual(nn.Module):
+    def __init__(self, ch, dilation):
+        super().__init__()
+        self.body = nn.Sequential(nn.ELU(), nn.Conv1d(ch, ch, 3, padding=dilation, dilation=dilation),
+                                  nn.ELU(), nn.Conv1d(ch, ch, 1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
 class Codec(nn.Module):
     def __init__(self, width=64):
         super().__init__()
@@ -65,8 +75,8 @@ class Codec(nn.Module):
         enc, ch = [nn.Conv1d(1, width // 4, 7, padding=3), nn.ELU()], width // 4
         for s in strides:
             nxt = min(width * 2, ch * 2)
-            enc += [nn.Conv1d(ch, nxt, 2 * s, stride=s, padding=s // 2 + s % 2), nn.ELU(),
-                    nn.Conv1d(nxt, nxt, 3, padding=1), nn.ELU()]
+            enc += [Residual(ch, 1), Residual(ch, 3),
+                    nn.Conv1d(ch, nxt, 2 * s, stride=s, padding=s // 2 + s % 2), nn.ELU()]
             ch = nxt
         enc += [nn.Conv1d(ch, LATENT, 3, padding=1)]
         self.encoder = nn.Sequential(*enc)
@@ -74,7 +84,7 @@ class Codec(nn.Module):
         for s in reversed(strides):
             nxt = max(width // 4, ch // 2)
             dec += [nn.ConvTranspose1d(ch, nxt, 2 * s, stride=s, padding=s // 2, output_padding=s % 2),
-                    nn.ELU(), nn.Conv1d(nxt, nxt, 3, padding=1), nn.ELU()]
+                    Residual(nxt, 1), Residual(nxt, 3), nn.ELU()]
             ch = nxt
         dec += [nn.Conv1d(ch, 1, 7, padding=3), nn.Tanh()]
         self.decoder = nn.Sequential(*dec)
@@ -96,13 +106,19 @@ def stft_loss(y, x):
     return loss / 3
 
 
-def log_spectral_distance(y, x, n_fft=512):
-    """dB RMS difference of power spectra, averaged over frames (lower is better)."""
+def log_spectral_distance(y, x, n_fft=512, range_db=60.0):
+    """dB RMS difference of power spectra per frame, averaged over the frames of `x` within
+    `range_db` of its loudest (silent stretches say nothing about a codec); power below that
+    range is floored in both spectra. Lower is better."""
     win = torch.hann_window(n_fft)
-    py = torch.stft(y, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2 + 1e-8
-    px = torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2 + 1e-8
-    d = 10 * (px.log10() - py.log10())
-    return d.pow(2).mean(dim=-2).sqrt().mean().item()
+    py = torch.stft(y, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    px = torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    floor = px.max() * 10 ** (-range_db / 10)
+    d = 10 * (px.clamp_min(floor).log10() - py.clamp_min(floor).log10())
+    per_frame = d.pow(2).mean(dim=-2).sqrt()
+    energy = px.sum(dim=-2)
+    keep = energy >= energy.max() * 10 ** (-range_db / 10)
+    return per_frame[keep].mean().item()
 
 
 def main():
@@ -114,7 +130,7 @@ def main():
     a = ap.parse_args()
     torch.manual_seed(0)
     model = Codec()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     step = 0
     if CKPT.exists():
         state = torch.load(CKPT)
