@@ -3,6 +3,7 @@
 //! fix the problem. The tensor work itself lives in `diffusion-runtime`.
 
 pub mod audio;
+pub mod pads;
 pub mod queue;
 
 use std::path::PathBuf;

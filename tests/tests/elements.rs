@@ -151,67 +151,51 @@ fn fixture_packages_load_at_ready_with_progress() {
     }
 }
 
+/// A package missing one of its graphs, and a package of the other task, fail at READY with
+/// errors that name the file and the field.
 #[test]
 fn broken_package_and_wrong_task_fail_at_ready() {
     init();
-    let dir = std::env::temp_dir().join(format!("gst-generative-elem-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["model.toml", "audio_encoder.onnx", "denoiser.onnx"] {
-        std::fs::copy(fixture("presenter").join(f), dir.join(f)).unwrap();
-    }
-    let e = gst::ElementFactory::make("miragegen")
-        .property("model", dir.to_str().unwrap())
-        .build()
-        .unwrap();
-    let msg = go_ready(&e).0.unwrap_err();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        msg.contains(": decoder.onnx: graph[2].file: file not found in the package"),
-        "{msg}"
-    );
-
-    let e = gst::ElementFactory::make("miragegen")
-        .property("model", fixture("foley").to_str().unwrap())
-        .build()
-        .unwrap();
-    let msg = go_ready(&e).0.unwrap_err();
-    assert!(
-        msg.contains("package.task: is \"video-to-audio\", this element needs \"audio-to-video\""),
-        "{msg}"
-    );
-}
-
-#[test]
-fn v2agen_broken_package_and_wrong_task_fail_at_ready() {
-    init();
-    let dir = std::env::temp_dir().join(format!("gst-generative-v2a-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(fixture("foley")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap() != "text_encoder.onnx" {
-            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    for (factory, own, missing, other, task_error) in [
+        (
+            "miragegen",
+            "presenter",
+            ": decoder.onnx: graph[2].file: file not found in the package",
+            "foley",
+            "package.task: is \"video-to-audio\", this element needs \"audio-to-video\"",
+        ),
+        (
+            "v2agen",
+            "foley",
+            ": text_encoder.onnx: graph[2].file: file not found in the package",
+            "presenter",
+            "package.task: is \"audio-to-video\", this element needs \"video-to-audio\"",
+        ),
+    ] {
+        let dir =
+            std::env::temp_dir().join(format!("gst-generative-{factory}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing_file = missing.split(':').nth(1).unwrap().trim();
+        for entry in std::fs::read_dir(fixture(own)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() && path.file_name().unwrap() != missing_file {
+                std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+            }
         }
-    }
-    let e = gst::ElementFactory::make("v2agen")
-        .property("model", dir.to_str().unwrap())
-        .build()
-        .unwrap();
-    let msg = go_ready(&e).0.unwrap_err();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        msg.contains(": text_encoder.onnx: graph[2].file: file not found in the package"),
-        "{msg}"
-    );
+        let e = gst::ElementFactory::make(factory)
+            .property("model", dir.to_str().unwrap())
+            .build()
+            .unwrap();
+        let msg = go_ready(&e).0.unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(msg.contains(missing), "{factory}: {msg}");
 
-    let e = gst::ElementFactory::make("v2agen")
-        .property("model", fixture("presenter").to_str().unwrap())
-        .build()
-        .unwrap();
-    let msg = go_ready(&e).0.unwrap_err();
-    assert!(
-        msg.contains("package.task: is \"audio-to-video\", this element needs \"video-to-audio\""),
-        "{msg}"
-    );
+        let e = gst::ElementFactory::make(factory)
+            .property("model", fixture(other).to_str().unwrap())
+            .build()
+            .unwrap();
+        let msg = go_ready(&e).0.unwrap_err();
+        assert!(msg.contains(task_error), "{factory}: {msg}");
+    }
 }

@@ -69,16 +69,21 @@ struct Output {
 
 impl Output {
     fn samples(&self) -> Vec<f32> {
-        self.audio
-            .iter()
-            .flat_map(|b| {
-                let m = b.map_readable().unwrap();
-                m.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        f32_samples(&self.audio)
     }
+}
+
+/// The F32LE samples of `buffers`, in order.
+fn f32_samples(buffers: &[gst::Buffer]) -> Vec<f32> {
+    buffers
+        .iter()
+        .flat_map(|b| {
+            let m = b.map_readable().unwrap();
+            m.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn collecting_sink(name: &str) -> (gst_app::AppSink, Arc<Mutex<Vec<gst::Buffer>>>) {
@@ -875,14 +880,7 @@ fn after_seek_with_existing(mix: bool, seek: gst::ClockTime) -> Vec<f32> {
     pipeline.set_state(gst::State::Null).unwrap();
     assert_eq!(err, None);
     let seen = seen.lock().unwrap();
-    seen.iter()
-        .flat_map(|b| {
-            let m = b.map_readable().unwrap();
-            m.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    f32_samples(&seen)
 }
 
 /// After a seek (to a time between two frames), the existing soundtrack is found again from the

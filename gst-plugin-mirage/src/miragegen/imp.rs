@@ -82,6 +82,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
+use gst_generative_common::pads::{filtered_caps, post_stats};
 use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
 
@@ -498,11 +499,7 @@ impl MirageGen {
                 true
             }
             QueryViewMut::Caps(q) => {
-                let ours = self.src_caps();
-                let caps = match q.filter() {
-                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
-                    None => ours,
-                };
+                let caps = filtered_caps(&self.src_caps(), q.filter());
                 q.set_result(&caps);
                 true
             }
@@ -516,10 +513,7 @@ impl MirageGen {
         match query.view_mut() {
             QueryViewMut::Caps(q) => {
                 let ours = self.sink_caps();
-                let caps = match q.filter() {
-                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
-                    None => ours.clone(),
-                };
+                let caps = filtered_caps(&ours, q.filter());
                 if caps.is_empty() {
                     gst::debug!(
                         CAT,
@@ -842,10 +836,7 @@ impl MirageGen {
             .field("inference-ms", inference.as_secs_f64() * 1e3)
             .field("real-time-factor", rtf)
             .build();
-        gst::debug!(CAT, imp = self, "{s}");
-        let _ = self
-            .obj()
-            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        post_stats(self.obj().upcast_ref(), *CAT, s);
     }
 
     /// Builds the generator for the loaded model and the chosen avatar.

@@ -9,6 +9,7 @@ use diffusion_runtime::sampler::Guidance;
 use diffusion_runtime::v2a::{WindowAssembler, WindowInputs};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_generative_common::pads::post_stats;
 use gst_generative_common::queue::{Out, Popped};
 
 use super::frames::Frame;
@@ -70,6 +71,7 @@ impl V2aGen {
     }
 
     pub(super) fn start_tasks(&self) -> bool {
+        // `&`, not `&&`: the audio task starts even if the video one could not.
         self.start_task(false) & self.start_task(true)
     }
 
@@ -344,8 +346,9 @@ impl V2aGen {
         let cancelled = || !self.work.is_current(epoch) || self.stopping.load(Ordering::SeqCst);
 
         // The existing soundtrack over this window: waited for (live: within the budget).
-        let track_epoch = self.existing_track().map(|t| t.epoch());
-        let existing = match (self.existing_track(), output.base_index) {
+        let track = self.existing_track();
+        let track_epoch = track.as_ref().map(|t| t.epoch());
+        let existing = match (&track, output.base_index) {
             (Some(track), Some(base_index)) => {
                 let deadline = self.live.load(Ordering::Relaxed).then(|| {
                     Instant::now() + Duration::from_nanos(prepared.samples_ns(layout.hop() as u64))
@@ -432,10 +435,8 @@ impl V2aGen {
             output.last_existing = Some((window_start, existing));
         }
         let r = self.emit(output, prepared, first, samples, epochs);
-        if let (Some(track), Some(base_index)) = (lock(&self.existing).clone(), output.base_index) {
-            if let Some(e) = track_epoch {
-                track.release_before_in(base_index + output.assembler.emitted(), e);
-            }
+        if let (Some(track), Some(e), Some(base_index)) = (track, track_epoch, output.base_index) {
+            track.release_before_in(base_index + output.assembler.emitted(), e);
         }
         r
     }
@@ -449,10 +450,7 @@ impl V2aGen {
             .field("inference-ms", inference.as_secs_f64() * 1e3)
             .field("real-time-factor", rtf)
             .build();
-        gst::debug!(CAT, imp = self, "{s}");
-        let _ = self
-            .obj()
-            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        post_stats(self.obj().upcast_ref(), *CAT, s);
     }
 }
 

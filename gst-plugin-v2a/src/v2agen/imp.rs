@@ -108,6 +108,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
+use gst_generative_common::pads::filtered_caps;
 use gst_generative_common::queue::{Out, Queue};
 use gst_generative_common::{load_or_post, model_properties, ModelSettings};
 use once_cell::sync::Lazy;
@@ -302,6 +303,18 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl V2aGen {
     pub(super) fn prepared(&self) -> Option<Prepared> {
         lock(&self.prepared).clone()
+    }
+
+    /// What `audio_sink` takes: the model's rate (once prepared), any channel count (mixed down
+    /// to mono).
+    fn existing_caps(&self, pad: &gst::Pad) -> gst::Caps {
+        match self.prepared() {
+            Some(p) => gst_audio::AudioCapsBuilder::new_interleaved()
+                .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le])
+                .rate(p.rate as i32)
+                .build(),
+            None => pad.pad_template_caps(),
+        }
     }
 
     /// The linked `audio_sink` pad's track, if any.
@@ -606,12 +619,7 @@ impl V2aGen {
         match query.view_mut() {
             // Passthrough: what downstream of `src` takes.
             QueryViewMut::Caps(q) => {
-                let templ = pad.pad_template_caps();
-                let filter = q
-                    .filter()
-                    .map(|f| f.intersect_with_mode(&templ, gst::CapsIntersectMode::First))
-                    .unwrap_or_else(|| templ.clone());
-                let caps = self.srcpad.peer_query_caps(Some(&filter));
+                let caps = passthrough_caps(pad, q.filter(), &self.srcpad);
                 if caps.is_empty() {
                     gst::debug!(
                         CAT,
@@ -671,21 +679,11 @@ impl V2aGen {
                 let ours = self
                     .prepared()
                     .map_or_else(|| pad.pad_template_caps(), |p| p.audio_caps());
-                let caps = match q.filter() {
-                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
-                    None => ours,
-                };
-                q.set_result(&caps);
+                q.set_result(&filtered_caps(&ours, q.filter()));
                 true
             }
             QueryViewMut::Caps(q) => {
-                let templ = pad.pad_template_caps();
-                let filter = q
-                    .filter()
-                    .map(|f| f.intersect_with_mode(&templ, gst::CapsIntersectMode::First))
-                    .unwrap_or_else(|| templ.clone());
-                let caps = self.sinkpad.peer_query_caps(Some(&filter));
-                q.set_result(&caps);
+                q.set_result(&passthrough_caps(pad, q.filter(), &self.sinkpad));
                 true
             }
             _ => self.sinkpad.peer_query(query),
@@ -775,10 +773,7 @@ impl V2aGen {
                 }
             }
             EventView::Caps(c) => {
-                let wanted = self
-                    .prepared()
-                    .map(|p| existing_caps(p.rate))
-                    .unwrap_or_else(|| pad.pad_template_caps());
+                let wanted = self.existing_caps(pad);
                 match gst_audio::AudioInfo::from_caps(c.caps()) {
                     Ok(info) if c.caps().can_intersect(&wanted) => {
                         lock(&self.audio_in).info = Some(info);
@@ -829,14 +824,8 @@ impl V2aGen {
         use gst::QueryViewMut;
         match query.view_mut() {
             QueryViewMut::Caps(q) => {
-                let ours = self
-                    .prepared()
-                    .map(|p| existing_caps(p.rate))
-                    .unwrap_or_else(|| pad.pad_template_caps());
-                let caps = match q.filter() {
-                    Some(f) => f.intersect_with_mode(&ours, gst::CapsIntersectMode::First),
-                    None => ours.clone(),
-                };
+                let ours = self.existing_caps(pad);
+                let caps = filtered_caps(&ours, q.filter());
                 if caps.is_empty() {
                     gst::debug!(
                         CAT,
@@ -849,11 +838,7 @@ impl V2aGen {
                 true
             }
             QueryViewMut::AcceptCaps(q) => {
-                let ours = self
-                    .prepared()
-                    .map(|p| existing_caps(p.rate))
-                    .unwrap_or_else(|| pad.pad_template_caps());
-                let ok = q.caps().is_subset(&ours);
+                let ok = q.caps().is_subset(&self.existing_caps(pad));
                 q.set_result(ok);
                 true
             }
@@ -905,12 +890,35 @@ impl V2aGen {
     }
 }
 
-/// What `audio_sink` takes: the model's rate, any channel count (mixed down to mono).
-fn existing_caps(rate: u32) -> gst::Caps {
-    gst_audio::AudioCapsBuilder::new_interleaved()
-        .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le])
-        .rate(rate as i32)
-        .build()
+/// What a passthrough pad can take or give: what the pad on the other side of the element can
+/// (`other`'s peer), within `pad`'s template and the query's filter.
+fn passthrough_caps(pad: &gst::Pad, filter: Option<&gst::CapsRef>, other: &gst::Pad) -> gst::Caps {
+    let filter = filtered_caps(&pad.pad_template_caps(), filter);
+    other.peer_query_caps(Some(&filter))
+}
+
+/// A sink pad whose chain, event and query functions are these methods, each guarded against
+/// panics (a panic becomes a flow error or a refused event/query, never an abort).
+fn sink_pad_builder(
+    templ: &gst::PadTemplate,
+    chain: fn(&V2aGen, gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError>,
+    event: fn(&V2aGen, &gst::Pad, gst::Event) -> bool,
+    query: fn(&V2aGen, &gst::Pad, &mut gst::QueryRef) -> bool,
+) -> gst::PadBuilder<gst::Pad> {
+    gst::Pad::builder_from_template(templ)
+        .chain_function(move |_pad, parent, buffer| {
+            V2aGen::catch_panic_pad_function(
+                parent,
+                || Err(gst::FlowError::Error),
+                |this| chain(this, buffer),
+            )
+        })
+        .event_function(move |pad, parent, e| {
+            V2aGen::catch_panic_pad_function(parent, || false, |this| event(this, pad, e))
+        })
+        .query_function(move |pad, parent, q| {
+            V2aGen::catch_panic_pad_function(parent, || false, |this| query(this, pad, q))
+        })
 }
 
 /// One frame's duration from the caps' frame rate (none for variable rate).
@@ -929,50 +937,34 @@ impl ObjectSubclass for V2aGen {
 
     fn with_class(klass: &Self::Class) -> Self {
         let templ = klass.pad_template("sink").expect("sink template");
-        let sinkpad = gst::Pad::builder_from_template(&templ)
-            .chain_function(|_pad, parent, buffer| {
-                V2aGen::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::FlowError::Error),
-                    |this| this.sink_chain(buffer),
-                )
-            })
-            .event_function(|pad, parent, event| {
-                V2aGen::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |this| this.sink_event(pad, event),
-                )
-            })
-            .query_function(|pad, parent, query| {
-                V2aGen::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |this| this.sink_query(pad, query),
-                )
-            })
-            .activatemode_function(|_pad, parent, mode, active| {
-                V2aGen::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::loggable_error!(CAT, "panic activating sink pad")),
-                    |this| {
-                        if mode != gst::PadMode::Push {
-                            return Err(gst::loggable_error!(
-                                CAT,
-                                "sink pad works in push mode only"
-                            ));
-                        }
-                        if active {
-                            this.work.start();
-                            this.start_generator();
-                        } else {
-                            this.stop_generator();
-                        }
-                        Ok(())
-                    },
-                )
-            })
-            .build();
+        let sinkpad = sink_pad_builder(
+            &templ,
+            V2aGen::sink_chain,
+            V2aGen::sink_event,
+            V2aGen::sink_query,
+        )
+        .activatemode_function(|_pad, parent, mode, active| {
+            V2aGen::catch_panic_pad_function(
+                parent,
+                || Err(gst::loggable_error!(CAT, "panic activating sink pad")),
+                |this| {
+                    if mode != gst::PadMode::Push {
+                        return Err(gst::loggable_error!(
+                            CAT,
+                            "sink pad works in push mode only"
+                        ));
+                    }
+                    if active {
+                        this.work.start();
+                        this.start_generator();
+                    } else {
+                        this.stop_generator();
+                    }
+                    Ok(())
+                },
+            )
+        })
+        .build();
         let src = |name: &str| {
             let templ = klass.pad_template(name).expect("src template");
             gst::Pad::builder_from_template(&templ)
@@ -1231,46 +1223,30 @@ impl ElementImpl for V2aGen {
                 );
                 return None;
             }
-            let pad = gst::Pad::builder_from_template(templ)
-                .name("audio_sink")
-                .chain_function(|_pad, parent, buffer| {
-                    V2aGen::catch_panic_pad_function(
-                        parent,
-                        || Err(gst::FlowError::Error),
-                        |this| this.audio_sink_chain(buffer),
-                    )
-                })
-                .event_function(|pad, parent, event| {
-                    V2aGen::catch_panic_pad_function(
-                        parent,
-                        || false,
-                        |this| this.audio_sink_event(pad, event),
-                    )
-                })
-                .query_function(|pad, parent, query| {
-                    V2aGen::catch_panic_pad_function(
-                        parent,
-                        || false,
-                        |this| this.audio_sink_query(pad, query),
-                    )
-                })
-                .activatemode_function(|_pad, parent, _mode, active| {
-                    V2aGen::catch_panic_pad_function(
-                        parent,
-                        || Err(gst::loggable_error!(CAT, "panic activating audio_sink")),
-                        |this| {
-                            if let Some(track) = lock(&this.existing).clone() {
-                                if active {
-                                    track.reset();
-                                } else {
-                                    track.flush_start();
-                                }
+            let pad = sink_pad_builder(
+                templ,
+                V2aGen::audio_sink_chain,
+                V2aGen::audio_sink_event,
+                V2aGen::audio_sink_query,
+            )
+            .name("audio_sink")
+            .activatemode_function(|_pad, parent, _mode, active| {
+                V2aGen::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::loggable_error!(CAT, "panic activating audio_sink")),
+                    |this| {
+                        if let Some(track) = lock(&this.existing).clone() {
+                            if active {
+                                track.reset();
+                            } else {
+                                track.flush_start();
                             }
-                            Ok(())
-                        },
-                    )
-                })
-                .build();
+                        }
+                        Ok(())
+                    },
+                )
+            })
+            .build();
             *slot = Some(pad.clone());
             pad
         };
