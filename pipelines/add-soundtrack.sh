@@ -9,9 +9,11 @@ prompt=${3:-}
 negative=${4:-}
 # v2agen holds each video frame until the soundtrack reaches it, so both branches advance
 # together and ordinary queues in front of the muxer suffice.
+# Empty prompts are left out: an empty `name=` would swallow the next token of the line.
+prompts=(${prompt:+"prompt=$prompt"} ${negative:+"negative-prompt=$negative"})
 gst-launch-1.0 -e \
   filesrc location="$in" ! decodebin ! videoconvert \
-    ! v2agen name=gen model="$FOLEY_MODEL" prompt="$prompt" negative-prompt="$negative" \
+    ! v2agen name=gen "${FOLEY_MODEL_PROP[@]}" "${prompts[@]}" \
   gen.src ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc ! queue ! mux. \
   gen.audio_src ! queue ! audioconvert ! audioresample ! voaacenc ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"

@@ -17,14 +17,20 @@ bash pipelines/tts-to-mp4.sh "Hello. I am a presenter generated from this speech
   | grep -v -E "^(Setting|Pipeline|Redistribute|New clock|Got EOS|Execution|Freeing|Prerolling|Pipeline is)" || true
 gst-discoverer-1.0 "$out" | grep -E "Duration|video|audio|Width|Height|Frame rate" | sed 's/^/  /' || true
 
-say "v2agen: loading the fixture foley package (ONNX Runtime, graph checks)"
-GST_DEBUG="v2agen:4" GST_DEBUG_NO_COLOR=1 gst-launch-1.0 videotestsrc num-buffers=1 ! v2agen model=models/fixtures/foley ! fakesink 2>&1 \
-  | grep -E "running on|ONNX Runtime|does not generate" | sed 's/^.*<v2agen0> /  v2agen0: /' || true
+say "Foley demo: a rendered scene (a ball dropping and bouncing) -> v2agen (bundled foley model) -> MP4"
+scene=$(mktemp -d)
+"$DATA_HOME/gst-generative/venv/bin/python" models/foley/data/scenes.py --count 1 --kind drop --seconds 8 \
+  --seed 3 --no-sounds --preview --out "$scene" | sed 's/^/  /'
+foley_out="$REPO_ROOT/demo-foley.mp4"
+bash pipelines/add-soundtrack.sh "$scene/clip0000.mp4" "$foley_out" "a rubber ball bouncing on the ground" \
+  | grep -v -E "^(Setting|Pipeline|Redistribute|New clock|Got EOS|Execution|Freeing|Prerolling|Pipeline is)" || true
+gst-discoverer-1.0 "$foley_out" | grep -E "Duration|video|audio" | sed 's/^/  /' || true
+rm -rf "$scene"
 
 say "Benchmarking the runtime on the fixture packages"
 cargo bench --locked -p diffusion-runtime --bench package -- models/fixtures/presenter 2>/dev/null | tail -8
 cargo bench --locked -p diffusion-runtime --bench package -- models/fixtures/foley 2>/dev/null | tail -8
 
-say "Done: $out"
-echo "miragegen generates; with the fixture model (random weights) the face is the fixture's drawing"
-echo "with noise. v2agen does not generate yet (its own issue); the bundled trained models come next."
+say "Done: $out, $foley_out"
+echo "miragegen runs the fixture model (random weights: the face is the fixture's drawing with noise)"
+echo "until the bundled presenter model lands; v2agen runs the bundled foley model."

@@ -34,3 +34,9 @@ as_fresh_user GST_DEBUG=miragegen:4 gst-launch-1.0 audiotestsrc num-buffers=1 ! 
 grep -q "ONNX Runtime $ORT_VERSION from $tmp/prefix/lib/gst-generative/libonnxruntime.so" "$tmp/launch.txt" \
   || { echo "installed miragegen did not load the installed ONNX Runtime:" >&2; cat "$tmp/launch.txt" >&2; exit 1; }
 echo "installed miragegen loads the installed ONNX Runtime"
+
+as_fresh_user GST_DEBUG=v2agen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 videotestsrc num-buffers=1 ! v2agen \
+  execution-provider=cpu ! fakesink > "$tmp/launch-v2a.txt" 2>&1 || true
+grep -q "model package foley .* from $tmp/prefix/share/gst-generative/models/foley" "$tmp/launch-v2a.txt" \
+  || { echo "installed v2agen did not load the installed foley package:" >&2; cat "$tmp/launch-v2a.txt" >&2; exit 1; }
+echo "installed v2agen loads the installed foley package by default"

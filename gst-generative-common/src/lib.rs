@@ -147,6 +147,15 @@ pub fn load_model(
     };
     let package = ModelPackage::open(dir)
         .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{e}")))?;
+    // Says which package a default (bundled) model resolved to.
+    gst::info!(
+        cat,
+        obj = element,
+        "model package {} {} from {}",
+        package.name,
+        package.version,
+        dir.display()
+    );
     if package.task != task {
         let e = package.error(
             "model.toml",

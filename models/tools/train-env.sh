@@ -6,7 +6,7 @@
 set -euo pipefail
 venv=${TRAIN_VENV:-$HOME/.local/share/gst-generative/train-venv}
 torch_version=2.11.0
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import torch, onnx, onnxscript" 2>/dev/null; then
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import torch, onnx, onnxscript, tokenizers" 2>/dev/null; then
   echo "training environment ready: $venv"
   exit 0
 fi
@@ -18,6 +18,6 @@ trap 'rm -rf "$wheels"' EXIT
 "$venv/bin/pip" download -q -d "$wheels" "torch==$torch_version"
 rm -f "$wheels"/triton-*.whl
 "$venv/bin/pip" install -q --no-deps "$wheels"/*.whl
-"$venv/bin/pip" install -q "numpy<3" "onnx==1.23.2" "onnxscript==0.7.*" "onnxruntime==1.31.1"
+"$venv/bin/pip" install -q "numpy<3" "onnx==1.23.2" "onnxscript==0.7.*" "onnxruntime==1.31.1" "tokenizers==0.23.3"
 "$venv/bin/python" -c "import torch, onnx; print('torch', torch.__version__, 'threads', torch.get_num_threads())"
 echo "training environment ready: $venv"

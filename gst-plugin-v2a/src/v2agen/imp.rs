@@ -66,7 +66,9 @@
 //!
 //! ## Model and ONNX Runtime
 //!
-//! `model` names a package directory. ONNX Runtime is loaded when the element goes to READY
+//! `model` names a package directory; left empty, the bundled `foley` package is used (a small
+//! flow-matching model trained on procedural scenes: impacts, engines, splashes, rain, thunder;
+//! 4 s windows, 0.5 s overlap; see `models/foley/README.md`). ONNX Runtime is loaded when the element goes to READY
 //! (never at plugin load, so `gst-inspect-1.0` works without it), from `ort-library`, else
 //! `ORT_DYLIB_PATH`, else the copy `scripts/setup.sh` installs, else the system loader.
 //! `execution-provider=auto` tries TensorRT, then CUDA, then CPU and logs which one each graph
@@ -78,7 +80,7 @@
 //! ```text
 //! # Add a soundtrack to a video file:
 //! gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! \
-//!     v2agen name=g model=models/fixtures/foley prompt="footsteps on gravel" \
+//!     v2agen name=g prompt="a metal can falls and hits the floor" \
 //!     g.src ! queue ! x264enc ! mux. \
 //!     g.audio_src ! queue ! audioconvert ! voaacenc ! mux. \
 //!     mp4mux name=mux ! filesink location=out.mp4
@@ -127,7 +129,7 @@ pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.toml + graphs). Empty = the bundled foley package (models/foley, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
-const MISSING_MODEL: &str = "set the model property to a video-to-audio package directory (for example models/fixtures/foley); no bundled foley model (models/foley) is installed yet";
+const MISSING_MODEL: &str = "set the model property to a video-to-audio package directory (for example models/fixtures/foley); the bundled foley package (models/foley) is not installed: run scripts/setup.sh or install with meson";
 /// The package used when `model` is not set, looked up by `find_bundled`.
 const BUNDLED_MODEL: &str = "foley";
 /// Windows waiting for generation besides the one being generated: one keeps the generator

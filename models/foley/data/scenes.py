@@ -64,6 +64,14 @@ class Library:
         return self.sounds[cls][rng.integers(len(self.sounds[cls]))]
 
 
+class Silence:
+    """Stands in for the library when only the pictures are wanted (the demo: v2agen makes the
+    sound), so that rendering needs none of the downloaded recordings."""
+
+    def pick(self, rng, cls):
+        return np.zeros(1600, np.float32)
+
+
 def place(track, sound, at, gain):
     end = min(len(track), at + len(sound))
     if at < end:
@@ -232,17 +240,26 @@ PAIRS = [("rain", "drop"), ("rain", "vehicle"), ("thunder", "drop"), ("thunder",
 def render(rng, lib, seconds=4.0, kind=None):
     """One clip; `kind` is a scene kind or "a+b" for two sources in one scene."""
     kind = kind or list(KINDS)[rng.integers(len(KINDS))]
-    frames, tracks, events, caption = None, {}, [], []
+    frames, tracks, events, caption, parts = None, {}, [], [], []
     for part in kind.split("+"):
         frames, t, e, c = KINDS[part](rng, lib, seconds, frames)
         tracks.update(t)
         events += e
         caption.append(c)
+        (name,) = t
+        # The library class heard on this track (a drop's material is in its impact events).
+        cls = name if name != "impacts" else (e[0]["class"] if e else None)
+        parts.append({"track": name, "caption": c, "class": cls})
     caption = " and ".join(caption)
-    # Camera shake and sensor noise.
-    shake = rng.integers(-2, 3, (len(frames), 2)) * (rng.uniform() < 0.5)
-    for f in range(len(frames)):
-        frames[f] = np.roll(frames[f], tuple(shake[f]), axis=(0, 1))
+    # Camera shake (half the clips: a hand-held camera's slow wander, a smoothed random walk of
+    # up to a few pixels, not per-frame jitter, which no camera has) and sensor noise.
+    if rng.uniform() < 0.5:
+        walk = np.cumsum(rng.normal(0, 1, (len(frames) + 8, 2)), axis=0)
+        walk = np.stack([np.convolve(walk[:, k], np.ones(8) / 8, "valid")[: len(frames)] for k in range(2)], 1)
+        walk -= walk.mean(0)
+        shake = np.round(walk * rng.uniform(0.5, 3) / max(1e-6, np.abs(walk).max())).astype(int)
+        for f in range(len(frames)):
+            frames[f] = np.roll(frames[f], tuple(shake[f]), axis=(0, 1))
     frames = np.clip(frames + rng.normal(0, rng.uniform(0, 0.04), frames.shape), 0, 1)
     mix = sum(tracks.values())
     return {
@@ -252,6 +269,7 @@ def render(rng, lib, seconds=4.0, kind=None):
         "audio": np.clip(mix, -1, 1).astype(np.float32),
         "events": events,
         "caption": caption,
+        "parts": parts,
     }
 
 
@@ -264,24 +282,27 @@ def main():
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--preview", action="store_true", help="also write an MP4 per clip (GStreamer)")
     ap.add_argument("--pairs", action="store_true", help="two-source scenes only")
+    ap.add_argument("--kind", choices=list(KINDS) + ["+".join(p) for p in PAIRS], help="one kind of scene only")
+    ap.add_argument("--no-sounds", action="store_true",
+                    help="pictures only (no recordings needed); previews are video-only MP4s")
     a = ap.parse_args()
-    lib = Library(a.split)
+    lib = Silence() if a.no_sounds else Library(a.split)
     a.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(a.seed)
     for i in range(a.count):
-        kinds = ["+".join(p) for p in PAIRS] if a.pairs else list(KINDS)
+        kinds = [a.kind] if a.kind else ["+".join(p) for p in PAIRS] if a.pairs else list(KINDS)
         clip = render(rng, lib, a.seconds, kinds[i % len(kinds)])
         np.savez_compressed(a.out / f"clip{i:04d}.npz", frames=clip["frames"], audio=clip["audio"],
                             **{f"track_{k}": v for k, v in clip["tracks"].items()})
         (a.out / f"clip{i:04d}.json").write_text(json.dumps(
             {"kind": clip["kind"], "caption": clip["caption"], "events": clip["events"]}))
         if a.preview:
-            preview(clip, a.out / f"clip{i:04d}.mp4")
+            preview(clip, a.out / f"clip{i:04d}.mp4", audio=not a.no_sounds)
         print(f"clip{i:04d}: {clip['kind']:8s} {clip['caption']!r}, {len(clip['events'])} events")
 
 
-def preview(clip, path):
-    """Frames and audio to an MP4 through GStreamer (raw files piped via two filesrc)."""
+def preview(clip, path, audio=True):
+    """Frames (and audio) to an MP4 through GStreamer (raw files read by filesrc)."""
     import subprocess
     import tempfile
     with tempfile.TemporaryDirectory() as d:
@@ -293,8 +314,9 @@ def preview(clip, path):
             f"gst-launch-1.0 -q -e filesrc location={v} blocksize={SIZE * SIZE * 3} ! "
             f"rawvideoparse width={SIZE} height={SIZE} format=rgb framerate={FPS}/1 ! videoconvert ! "
             f"x264enc ! queue ! mp4mux name=m ! filesink location={path} "
-            f"filesrc location={au} ! rawaudioparse format=pcm pcm-format=f32le sample-rate={RATE} "
-            f"num-channels=1 ! audioconvert ! voaacenc ! queue ! m.", shell=True, check=True)
+            + (f"filesrc location={au} ! rawaudioparse format=pcm pcm-format=f32le sample-rate={RATE} "
+               f"num-channels=1 ! audioconvert ! voaacenc ! queue ! m." if audio else ""),
+            shell=True, check=True)
         assert n > 0
 
 

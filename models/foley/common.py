@@ -1,0 +1,197 @@
+"""What the foley model's scripts share: the audio representation (log-mel latent at 50 Hz and the
+Griffin-Lim decoder that inverts it, both as torch modules that export to standard ONNX ops), the
+window, the sound classes and the prompt encoder.
+
+The latent is deliberately not learned: 48 log-mel bands at 50 Hz, normalised per band. A learned
+codec trained here for 14 minutes reached 8.25 dB log-spectral distance (README); this one is
+exact up to the mel smoothing and the phase reconstruction, costs no training, and keeps every
+latent frame 20 ms long, so an impact's onset can only move by the decoder's frame."""
+
+import json
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from config import *  # noqa: F401,F403  (the numbers live in config.py)
+from config import (CACHE, EPS, FRAMES, GL_ITERS, HERE, HOP, LATENT_FRAMES, N_FFT, N_MELS, PAD, RATE,
+                    SAMPLES)
+
+
+def mel_filters():
+    """Triangular mel filters (HTK scale), [N_MELS, N_FFT // 2 + 1], each band normalised to sum 1."""
+    def hz_to_mel(f):
+        return 2595 * np.log10(1 + f / 700)
+
+    def mel_to_hz(m):
+        return 700 * (10 ** (m / 2595) - 1)
+
+    bins = np.linspace(0, RATE / 2, N_FFT // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(30), hz_to_mel(RATE / 2), N_MELS + 2))
+    fb = np.zeros((N_MELS, len(bins)))
+    for m in range(N_MELS):
+        lo, mid, hi = edges[m: m + 3]
+        up = (bins - lo) / (mid - lo)
+        down = (hi - bins) / (hi - mid)
+        fb[m] = np.maximum(0, np.minimum(up, down))
+        # Bands narrower than a bin would be empty: give them their nearest bin.
+        if fb[m].sum() == 0:
+            fb[m, np.argmin(abs(bins - mid))] = 1
+        fb[m] /= fb[m].sum()
+    return fb.astype(np.float32)
+
+
+def stft_basis():
+    """Windowed DFT basis as conv weights: [2 * bins, 1, N_FFT] (real parts, then imaginary)."""
+    n = np.arange(N_FFT)
+    k = np.arange(N_FFT // 2 + 1)[:, None]
+    win = np.hanning(N_FFT + 1)[:-1]  # periodic Hann
+    ang = 2 * np.pi * k * n / N_FFT
+    basis = np.concatenate([np.cos(ang) * win, -np.sin(ang) * win])
+    return torch.tensor(basis[:, None, :], dtype=torch.float32), win
+
+
+class Stft(torch.nn.Module):
+    """Waveform [B, S] → complex spectrum as (re, im) [B, bins, S / HOP] each: a strided Conv."""
+
+    def __init__(self):
+        super().__init__()
+        basis, _ = stft_basis()
+        self.register_buffer("basis", basis)
+
+    def forward(self, wave):
+        x = F.pad(wave[:, None, :], (PAD, PAD))
+        spec = F.conv1d(x, self.basis, stride=HOP)
+        bins = N_FFT // 2 + 1
+        return spec[:, :bins], spec[:, bins:]
+
+
+class Frontend(torch.nn.Module):
+    """Waveform [B, S] → normalised log-mel latent [B, N_MELS, S / (2 HOP)]."""
+
+    def __init__(self, stats):
+        super().__init__()
+        self.stft = Stft()
+        self.register_buffer("fb", torch.tensor(mel_filters()))
+        self.register_buffer("mu", torch.tensor(stats["mean"], dtype=torch.float32)[:, None])
+        self.register_buffer("sigma", torch.tensor(stats["std"], dtype=torch.float32)[:, None])
+
+    def log_mel(self, wave):
+        re, im = self.stft(wave)
+        power = re * re + im * im
+        mel = torch.matmul(self.fb, power)  # [B, N_MELS, frames]
+        mel = 0.5 * (mel[..., 0::2] + mel[..., 1::2])  # 50 Hz
+        return torch.log(mel + EPS)
+
+    def forward(self, wave):
+        return (self.log_mel(wave) - self.mu) / self.sigma
+
+
+class GriffinLimDecoder(torch.nn.Module):
+    """Normalised log-mel latent [B, N_MELS, LATENT_FRAMES] → waveform [B, SAMPLES].
+
+    Magnitudes from the mel bands by the filters' pseudo-inverse, then fast Griffin-Lim
+    (Perraudin et al. 2013, momentum 0.99) unrolled for GL_ITERS iterations with a fixed start
+    phase, so the graph is deterministic and made only of Conv, ConvTranspose and elementwise ops."""
+
+    def __init__(self, stats, iters=GL_ITERS):
+        super().__init__()
+        self.iters = iters
+        basis, win = stft_basis()
+        self.register_buffer("basis", basis)
+        fb = mel_filters()
+        self.register_buffer("pinv", torch.tensor(np.linalg.pinv(fb), dtype=torch.float32))
+        self.register_buffer("mu", torch.tensor(stats["mean"], dtype=torch.float32)[:, None])
+        self.register_buffer("sigma", torch.tensor(stats["std"], dtype=torch.float32)[:, None])
+        # Overlap-added squared window for FRAMES frames (the iSTFT's normalisation), cropped.
+        wss = np.zeros((FRAMES - 1) * HOP + N_FFT)
+        for f in range(FRAMES):
+            wss[f * HOP: f * HOP + N_FFT] += win ** 2
+        wss = wss[PAD: PAD + SAMPLES]
+        self.register_buffer("inv_wss", torch.tensor(1.0 / np.maximum(wss, 1e-3), dtype=torch.float32))
+        g = torch.Generator().manual_seed(0)
+        phase = torch.rand(N_FFT // 2 + 1, FRAMES, generator=g) * 2 * math.pi
+        self.register_buffer("re0", torch.cos(phase))
+        self.register_buffer("im0", torch.sin(phase))
+
+    def magnitude(self, z):
+        mel = torch.exp(z * self.sigma + self.mu) - EPS
+        mel = F.interpolate(mel, scale_factor=2.0, mode="linear", align_corners=False)
+        power = torch.clamp(torch.matmul(self.pinv, torch.clamp(mel, min=0.0)), min=0.0)
+        return torch.sqrt(power + 1e-10)
+
+    def istft(self, re, im):
+        spec = torch.cat([re, im], dim=1)
+        x = F.conv_transpose1d(spec, self.basis, stride=HOP)[:, 0]
+        # The DFT basis covers half the bins; inner bins count twice in the inverse.
+        return x[:, PAD: PAD + SAMPLES] * self.inv_wss
+
+    def stft(self, wave):
+        spec = F.conv1d(F.pad(wave[:, None, :], (PAD, PAD)), self.basis, stride=HOP)
+        bins = N_FFT // 2 + 1
+        return spec[:, :bins], spec[:, bins:]
+
+    def forward(self, z):
+        mag = self.magnitude(z)
+        scale = torch.ones(N_FFT // 2 + 1, 1)
+        scale[1:-1] = 2.0
+        scale = scale.to(mag) / N_FFT
+        re, im = mag * self.re0, mag * self.im0
+        prev_re, prev_im = torch.zeros_like(re), torch.zeros_like(im)
+        for _ in range(self.iters):
+            wave = self.istft(re * scale, im * scale)
+            sre, sim = self.stft(wave)
+            # Momentum on the projected spectrum, then back onto the target magnitudes.
+            are, aim = sre + 0.99 * (sre - prev_re), sim + 0.99 * (sim - prev_im)
+            prev_re, prev_im = sre, sim
+            norm = torch.rsqrt(are * are + aim * aim + 1e-12)
+            re, im = mag * are * norm, mag * aim * norm
+        return self.istft(re * scale, im * scale)
+
+
+def latent_stats():
+    return json.loads((HERE / "latent_stats.json").read_text())
+
+
+class PromptEncoder:
+    """all-MiniLM-L6-v2 exactly as the runtime runs it: tokenizer.json with special tokens, the
+    int8 graph, mean pooling over the mask, L2 normalisation."""
+
+    def __init__(self):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+        self.tok = Tokenizer.from_file(str(HERE / "tokenizer.json"))
+        self.tok.no_padding()
+        self.tok.no_truncation()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 2
+        self.sess = ort.InferenceSession(str(HERE / "text_encoder.onnx"), opts)
+        self.cache = {}
+
+    def __call__(self, text):
+        if text not in self.cache:
+            enc = self.tok.encode(text, add_special_tokens=True)
+            ids = np.array([enc.ids[:256] or [0]], np.int64)
+            mask = np.array([enc.attention_mask[:256] or [0]], np.int64)
+            h = self.sess.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask,
+                                                      "token_type_ids": np.zeros_like(ids)})[0][0]
+            m = mask[0].astype(np.float32)[:, None]
+            v = (h * m).sum(0) / max(m.sum(), 1.0)
+            self.cache[text] = (v / max(np.linalg.norm(v), 1e-12)).astype(np.float32)
+        return self.cache[text]
+
+
+def log_spectral_distance(y, x, n_fft=512, range_db=60.0):
+    """dB RMS difference of power spectra per frame, averaged over the frames of `x` within
+    `range_db` of its loudest (silent stretches say nothing about a codec); power below that
+    range is floored in both spectra. Lower is better."""
+    win = torch.hann_window(n_fft)
+    py = torch.stft(y, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    px = torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    floor = px.max() * 10 ** (-range_db / 10)
+    d = 10 * (px.clamp_min(floor).log10() - py.clamp_min(floor).log10())
+    per_frame = d.pow(2).mean(dim=-2).sqrt()
+    energy = px.sum(dim=-2)
+    keep = energy >= energy.max() * 10 ** (-range_db / 10)
+    return per_frame[keep].mean().item()

@@ -1,0 +1,27 @@
+"""The foley model's fixed numbers, shared by every script (no torch here: the CI's evaluation
+check runs without it)."""
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+RATE = 16_000
+FPS = 25
+WINDOW_S = 4
+OVERLAP_MS = 500
+SAMPLES = RATE * WINDOW_S
+N_FFT = 512
+HOP = 160  # STFT hop (10 ms); the latent pools two frames (20 ms, 50 Hz)
+FRAMES = SAMPLES // HOP  # 400 STFT frames per window
+LATENT_FRAMES = FRAMES // 2  # 200
+N_MELS = 48
+PAD = (N_FFT - HOP) // 2  # so that SAMPLES / HOP frames cover the window exactly
+EPS = 1e-5
+SYNC_FPS, SYNC_SIZE = 25, 32
+SEMANTIC_FPS, SEMANTIC_SIZE = 5, 32
+FEAT = 64  # width of video and audio features
+TEXT_DIM = 384
+GL_ITERS = 32
+
+# Sound classes the scenes use (library classes; see data/sounds.py).
+CLASSES = ["impact_metal", "impact_wood", "bounce", "crash", "engine", "splash", "rain", "thunder"]

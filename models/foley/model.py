@@ -1,0 +1,158 @@
+"""The foley model's trained graphs (torch): two video encoders (a sync rate that sees motion and
+a semantic rate that sees the scene), an audio encoder for negative audio guidance, and the
+flow-matching denoiser over the log-mel latent (common.py). MMAudio's decomposition, scaled down
+to train on two CPU cores."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common import FEAT, Frontend, LATENT_FRAMES, N_MELS, SEMANTIC_FPS, SYNC_FPS, TEXT_DIM, WINDOW_S
+
+
+class FrameCnn(nn.Module):
+    """[N, C, 32, 32] → [N, FEAT]."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(16, 32, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(32, 64, 3, 2, 1), nn.GELU())
+        self.fc = nn.Linear(64 * 16, FEAT)
+
+    def forward(self, x):
+        return self.fc(self.net(x).flatten(1))
+
+
+class VideoEncoder(nn.Module):
+    """frames [B, n, 3, 32, 32] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees each
+    frame's difference from the previous one (motion), and both mix neighbouring frames."""
+
+    def __init__(self, motion):
+        super().__init__()
+        self.motion = motion
+        self.cnn = FrameCnn(12 if motion else 3)
+        self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
+
+    def forward(self, frames):
+        b, n = frames.shape[0], frames.shape[1]
+        x = frames - 0.5
+        if self.motion:
+            # The change into and out of each frame side by side: a contact is where motion
+            # towards a surface turns into motion away from it, visible within one frame's input.
+            # Colours are random, so the signs of the differences say little; their magnitudes
+            # and their product do: pixels that the object enters and leaves again (a bounce)
+            # have a strongly negative product, an object that stops has motion in and none out.
+            prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
+            nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
+            d_in, d_out = 4.0 * (x - prev), 4.0 * (nxt - x)
+            mag_in = torch.abs(d_in).sum(dim=2, keepdim=True)
+            mag_out = torch.abs(d_out).sum(dim=2, keepdim=True)
+            turn = (d_in * d_out).sum(dim=2, keepdim=True)
+            x = torch.cat([x, d_in, d_out, mag_in, mag_out, turn], dim=2)
+        f = self.cnn(x.reshape(b * n, x.shape[2], x.shape[3], x.shape[4])).reshape(b, n, FEAT)
+        f = f + self.temporal(F.gelu(f).transpose(1, 2)).transpose(1, 2)
+        return f
+
+
+class OnsetHead(nn.Module):
+    """Training only (not exported): predicts from the sync features how sharply the sound rises
+    at each frame, as Synchformer-style sync features are trained for synchrony before MMAudio
+    uses them. The flow-matching loss alone spreads its gradient over every latent frame, and the
+    few frames of an impact barely count."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(FEAT, 1)
+
+    def forward(self, sync):
+        return self.fc(sync)[..., 0]
+
+
+class AudioEncoder(nn.Module):
+    """waveform [B, S] → features [B, FEAT]: what is already in the mix (pooled over time)."""
+
+    def __init__(self, stats):
+        super().__init__()
+        self.front = Frontend(stats)
+        self.net = nn.Sequential(
+            nn.Conv1d(N_MELS, 64, 5, 2, 2), nn.GELU(),
+            nn.Conv1d(64, 64, 5, 2, 2), nn.GELU())
+        self.fc = nn.Linear(64, FEAT)
+
+    def forward(self, wave):
+        return torch.tanh(self.fc(self.net(self.front(wave)).mean(dim=2)))
+
+
+class Block(nn.Module):
+    def __init__(self, width, dilation):
+        super().__init__()
+        self.norm = nn.GroupNorm(8, width)
+        self.conv = nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation)
+        self.mix = nn.Conv1d(width, width, 1)
+
+    def forward(self, h, film):
+        scale, shift = film.chunk(2, dim=1)
+        y = self.norm(h) * (1 + scale) + shift
+        return h + self.mix(F.gelu(self.conv(F.gelu(y))))
+
+
+class Denoiser(nn.Module):
+    """One flow-matching velocity over a window: x [B, N_MELS, 200], t [B] in [0, 1), pooled prompt
+    [B, 384], sync features [B, 100, FEAT], semantic [B, 20, FEAT], existing audio [B, FEAT]."""
+
+    DILATIONS = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16)
+
+    def __init__(self, width=128):
+        super().__init__()
+        self.width = width
+        self.inp = nn.Conv1d(N_MELS, width, 3, padding=1)
+        self.sync = nn.Conv1d(FEAT, width, 3, padding=1)
+        self.semantic = nn.Conv1d(FEAT, width, 1)
+        self.time = nn.Sequential(nn.Linear(64, width), nn.GELU(), nn.Linear(width, width))
+        self.text = nn.Sequential(nn.Linear(TEXT_DIM, width), nn.GELU(), nn.Linear(width, width))
+        self.audio = nn.Sequential(nn.Linear(FEAT, width), nn.GELU(), nn.Linear(width, width))
+        self.film = nn.Linear(width, 2 * width * len(self.DILATIONS))
+        self.blocks = nn.ModuleList(Block(width, d) for d in self.DILATIONS)
+        # The sync features again at every block, so that timing reaches deep layers directly.
+        self.sync_in = nn.ModuleList(nn.Conv1d(FEAT, width, 1) for _ in self.DILATIONS)
+        for conv in self.sync_in:
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        self.out_norm = nn.GroupNorm(8, width)
+        self.out = nn.Conv1d(width, N_MELS, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        freqs = torch.exp(-math.log(1000.0) * torch.arange(32) / 32)
+        self.register_buffer("freqs", freqs)
+
+    def forward(self, x, t, text, sync, semantic, audio):
+        sync = sync.transpose(1, 2)
+        semantic = semantic.transpose(1, 2)
+        sync = F.interpolate(sync, scale_factor=float(LATENT_FRAMES // (SYNC_FPS * WINDOW_S)), mode="nearest")
+        semantic = F.interpolate(semantic, scale_factor=float(LATENT_FRAMES // (SEMANTIC_FPS * WINDOW_S)),
+                                 mode="nearest")
+        h = self.inp(x) + self.sync(sync) + self.semantic(semantic)
+        arg = (t * 1000.0)[:, None] * self.freqs[None]
+        temb = torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+        c = self.time(temb) + self.text(text) + self.audio(audio)
+        films = self.film(F.gelu(c))
+        for i, block in enumerate(self.blocks):
+            f = films[:, i * 2 * self.width: (i + 1) * 2 * self.width, None]
+            h = block(h + self.sync_in[i](sync), f)
+        return self.out(F.gelu(self.out_norm(h)))
+
+
+class Foley(nn.Module):
+    """Everything trained together."""
+
+    def __init__(self, stats):
+        super().__init__()
+        self.sync = VideoEncoder(motion=True)
+        self.semantic = VideoEncoder(motion=False)
+        self.audio = AudioEncoder(stats)
+        self.denoiser = Denoiser()
+        self.onset = OnsetHead()

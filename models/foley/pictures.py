@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Spectrogram pictures for the README: for held-out scenes, the true soundtrack (real
+recordings placed at the true event times) above the soundtrack v2agen generated from the
+pictures alone (prompted with the scene's caption). Writes docs/spectrograms.png (PNG written
+with zlib: no plotting library needed).
+
+    python models/foley/pictures.py
+"""
+
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
+import scenes  # noqa: E402
+
+from config import HERE, RATE, WINDOW_S  # noqa: E402
+from evaluate import SEED, run_v2agen  # noqa: E402
+
+
+def spectrogram(audio, n_fft=512, hop=128, height=128):
+    win = np.hanning(n_fft)
+    frames = [audio[i: i + n_fft] * win for i in range(0, len(audio) - n_fft, hop)]
+    p = np.abs(np.fft.rfft(np.array(frames), axis=1)) ** 2
+    db = 10 * np.log10(p + 1e-10)
+    db = np.clip((db - (db.max() - 70)) / 70, 0, 1)
+    # Mel-like vertical axis: more rows for low frequencies.
+    rows = (np.geomspace(1, n_fft // 2, height) - 1).astype(int)
+    return db[:, rows].T[::-1]
+
+
+def colour(x):
+    """Grey values in [0, 1] → RGB (dark blue → yellow)."""
+    r = np.clip(1.5 * x - 0.2, 0, 1)
+    g = np.clip(1.2 * x - 0.1, 0, 1) ** 1.5
+    b = np.clip(0.6 - abs(x - 0.3) * 1.5, 0, 1) + 0.2 * (1 - x)
+    return (np.stack([r, g, np.clip(b, 0, 1)], -1) * 255).astype(np.uint8)
+
+
+def write_png(path, rgb):
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) \
+        + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    path.write_bytes(png)
+
+
+def main():
+    lib = scenes.Library("heldout")
+    rng = np.random.default_rng(SEED + 10)
+    tiles = []
+    for i, kind in enumerate(["drop", "vehicle", "splash", "thunder", "rain+drop"]):
+        clip = scenes.render(rng, lib, WINDOW_S, kind)
+        gen, _ = run_v2agen(clip["frames"], str(HERE), prompt=clip["caption"], seed=i)
+        pair = [spectrogram(clip["audio"]), spectrogram(gen[: len(clip["audio"])])]
+        tile = np.concatenate([pair[0], np.ones((4, pair[0].shape[1])), pair[1]], 0)
+        tiles.append(tile)
+        print(f"{kind}: {clip['caption']!r}")
+    gap = np.ones((tiles[0].shape[0], 6))
+    img = np.concatenate(sum([[t, gap] for t in tiles], [])[:-1], 1)
+    out = HERE / "docs" / "spectrograms.png"
+    out.parent.mkdir(exist_ok=True)
+    write_png(out, colour(img))
+    print(f"wrote {out} ({RATE // 2} Hz top, {WINDOW_S} s per tile; top row real, bottom generated)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Stage 1 of the foley model: the sync video encoder alone, trained to predict from the frames
+how sharply the soundtrack rises at each frame (the onset strength of the scene's full mix), as
+MMAudio's sync features come from a network trained for audio-visual synchrony (Synchformer)
+before the flow model uses them. Joint training with the flow loss alone left the encoder blind
+to contacts: an impact is a few frames of a window and barely moves that loss. Resumable
+(.cache/sync.pt); train.py starts from its weights.
+
+    python models/foley/pretrain_sync.py --minutes 8
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from common import CACHE, Frontend, latent_stats
+from model import OnsetHead, VideoEncoder
+from train import onset_strength
+
+CKPT = CACHE / "sync.pt"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=8)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    d = np.load(CACHE / "dataset.npz")
+    frames = torch.from_numpy(d["frames"])
+    front = Frontend(latent_stats())
+    onset = []
+    with torch.no_grad():
+        for i in range(0, len(frames), 256):
+            onset.append(onset_strength(front, torch.from_numpy(d["tracks"][i: i + 256]).float().sum(1)))
+    onset = torch.cat(onset)
+    n_val = 200
+    val = slice(len(frames) - n_val, None)
+    enc, head = VideoEncoder(motion=True), OnsetHead()
+    opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
+    step = 0
+    if CKPT.exists():
+        ck = torch.load(CKPT)
+        enc.load_state_dict(ck["sync"])
+        head.load_state_dict(ck["onset"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+    rng = np.random.default_rng(step)
+    start = time.time()
+
+    def clip(idx):
+        return frames[idx].permute(0, 1, 4, 2, 3).float() / 255.0
+
+    while time.time() - start < a.minutes * 60:
+        b = rng.integers(len(frames) - n_val, size=16)
+        loss = torch.mean((head(enc(clip(b))) - onset[b]) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 100 == 0:
+            with torch.no_grad():
+                vi = np.arange(len(frames))[val]
+                vl = torch.mean((head(enc(clip(vi))) - onset[vi]) ** 2).item()
+            var = onset[val].var().item()
+            print(f"step {step} train {loss.item():.4f} held-out {vl:.4f} "
+                  f"(explained {1 - vl / var:.1%})", flush=True)
+            torch.save({"sync": enc.state_dict(), "onset": head.state_dict(),
+                        "opt": opt.state_dict(), "step": step}, CKPT)
+
+
+if __name__ == "__main__":
+    main()
