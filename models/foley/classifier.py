@@ -14,31 +14,26 @@ metric asks whether the generated sound has the prompted class's timbre.
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from common import CACHE, CLASSES, SAMPLES, Frontend, latent_stats
+sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
+import scenes  # noqa: E402
+
+from common import Frontend, latent_stats  # noqa: E402
+from config import CACHE, CLASSES, SAMPLES  # noqa: E402
 
 CKPT = CACHE / "classifier.pt"
 STEADY = {"engine", "rain"}  # loop over the whole clip, like the scenes do
 
 
 def library(split):
-    meta = json.loads((CACHE / "sounds" / "library.json").read_text())
-    out = {c: [] for c in CLASSES}
-    for s in meta["sounds"]:
-        if s["class"] not in out:
-            continue
-        audio = np.fromfile(CACHE / "sounds" / f"{s['id']}.f32", dtype="<f4")
-        held = s.get("heldout_from_sample")
-        if held is not None:
-            audio = audio[held:] if split == "heldout" else audio[:held]
-        elif s["split"] != split:
-            continue
-        out[s["class"]].append(audio)
-    return out
+    """The recordings of the scene classes in one split (the scenes' own split rules)."""
+    sounds = scenes.Library(split).sounds
+    return {c: sounds.get(c, []) for c in CLASSES}
 
 
 def example(rng, lib, classes):

@@ -14,9 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from config import *  # noqa: F401,F403  (the numbers live in config.py)
-from config import (CACHE, EPS, FRAMES, GL_ITERS, HERE, HOP, LATENT_FRAMES, N_FFT, N_MELS, PAD, RATE,
-                    SAMPLES)
+from config import EPS, FRAMES, GL_ITERS, HERE, HOP, N_FFT, N_MELS, PAD, RATE, SAMPLES
 
 
 def mel_filters():
@@ -98,8 +96,12 @@ class GriffinLimDecoder(torch.nn.Module):
     def __init__(self, stats, iters=GL_ITERS):
         super().__init__()
         self.iters = iters
-        basis, win = stft_basis()
-        self.register_buffer("basis", basis)
+        self.stft = Stft()  # the frontend's transform; its basis also synthesises (ConvTranspose)
+        _, win = stft_basis()
+        # The DFT basis covers half the bins: inner bins count twice in the inverse, all / N.
+        scale = torch.full((N_FFT // 2 + 1, 1), 2.0 / N_FFT)
+        scale[0] = scale[-1] = 1.0 / N_FFT
+        self.register_buffer("scale", scale)
         fb = mel_filters()
         self.register_buffer("pinv", torch.tensor(np.linalg.pinv(fb), dtype=torch.float32))
         self.register_buffer("mu", torch.tensor(stats["mean"], dtype=torch.float32)[:, None])
@@ -122,32 +124,23 @@ class GriffinLimDecoder(torch.nn.Module):
         return torch.sqrt(power + 1e-10)
 
     def istft(self, re, im):
-        spec = torch.cat([re, im], dim=1)
-        x = F.conv_transpose1d(spec, self.basis, stride=HOP)[:, 0]
-        # The DFT basis covers half the bins; inner bins count twice in the inverse.
+        spec = torch.cat([re * self.scale, im * self.scale], dim=1)
+        x = F.conv_transpose1d(spec, self.stft.basis, stride=HOP)[:, 0]
         return x[:, PAD: PAD + SAMPLES] * self.inv_wss
-
-    def stft(self, wave):
-        spec = F.conv1d(F.pad(wave[:, None, :], (PAD, PAD)), self.basis, stride=HOP)
-        bins = N_FFT // 2 + 1
-        return spec[:, :bins], spec[:, bins:]
 
     def forward(self, z):
         mag = self.magnitude(z)
-        scale = torch.ones(N_FFT // 2 + 1, 1)
-        scale[1:-1] = 2.0
-        scale = scale.to(mag) / N_FFT
         re, im = mag * self.re0, mag * self.im0
         prev_re, prev_im = torch.zeros_like(re), torch.zeros_like(im)
         for _ in range(self.iters):
-            wave = self.istft(re * scale, im * scale)
+            wave = self.istft(re, im)
             sre, sim = self.stft(wave)
             # Momentum on the projected spectrum, then back onto the target magnitudes.
             are, aim = sre + 0.99 * (sre - prev_re), sim + 0.99 * (sim - prev_im)
             prev_re, prev_im = sre, sim
             norm = torch.rsqrt(are * are + aim * aim + 1e-12)
             re, im = mag * are * norm, mag * aim * norm
-        return self.istft(re * scale, im * scale)
+        return self.istft(re, im)
 
 
 def latent_stats():

@@ -171,7 +171,6 @@ def prompt_metric(model, lib, clf, count, log):
     return hits / total
 
 
-AMBIENCE = {"rain": "rain", "thunder": "thunder", "vehicle": "engine"}
 NEGATIVE = {"rain": "rain", "thunder": "thunder", "engine": "an engine"}
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from common import (CACHE, FEAT, HERE, LATENT_FRAMES, N_MELS, OVERLAP_MS, RATE, SAMPLES,
-                    SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM, WINDOW_S,
-                    GriffinLimDecoder, latent_stats)
+from common import GriffinLimDecoder, latent_stats
+from config import (CACHE, FEAT, HERE, LATENT_FRAMES, N_MELS, OVERLAP_MS, RATE, SAMPLES, SEMANTIC_FPS,
+                    SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM, WINDOW_S)
 from model import Foley
 
 STEPS = 8

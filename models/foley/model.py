@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import FEAT, Frontend, LATENT_FRAMES, N_MELS, SEMANTIC_FPS, SYNC_FPS, TEXT_DIM, WINDOW_S
+from common import Frontend
+from config import FEAT, LATENT_FRAMES, N_MELS, SEMANTIC_FPS, SYNC_FPS, TEXT_DIM, WINDOW_S
 
 
 class FrameCnn(nn.Module):

@@ -15,7 +15,8 @@ import time
 import numpy as np
 import torch
 
-from common import CACHE, Frontend, latent_stats
+from common import Frontend, latent_stats
+from config import CACHE
 from model import OnsetHead, VideoEncoder
 from train import onset_strength
 

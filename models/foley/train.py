@@ -20,7 +20,8 @@ import time
 import numpy as np
 import torch
 
-from common import CACHE, SEMANTIC_FPS, SYNC_FPS, Frontend, PromptEncoder, latent_stats
+from common import Frontend, PromptEncoder, latent_stats
+from config import CACHE, SEMANTIC_FPS, SYNC_FPS
 from model import Foley
 
 CKPT = CACHE / "foley.pt"
@@ -68,12 +69,17 @@ class Data:
         }
 
 
-def onset_strength(front, wave):
-    """How sharply the sound rises at each video frame: the positive change of the mean
-    normalised log-mel between latent frames, the larger of each frame's two. [B, frames]"""
-    e = front(wave).mean(dim=1)
+def latent_rise(z):
+    """How sharply the sound rises at each latent frame: the positive change of the mean
+    normalised log-mel from the frame before (0 at the first). [B, latent frames]"""
+    e = z.mean(dim=1)
     rise = torch.relu(e[:, 1:] - e[:, :-1])
-    rise = torch.cat([torch.zeros_like(rise[:, :1]), rise], dim=1)
+    return torch.cat([torch.zeros_like(rise[:, :1]), rise], dim=1)
+
+
+def onset_strength(front, wave):
+    """latent_rise per video frame (the larger of each frame's two latent frames). [B, frames]"""
+    rise = latent_rise(front(wave))
     return rise.reshape(rise.shape[0], -1, 2).amax(dim=2)
 
 
@@ -93,10 +99,7 @@ def velocity_loss(model, front, b, gen):
     # Frames around the target's own onsets weigh more: an impact is a few frames of a window,
     # and where it lands is what sync means. Onset strength at the latent rate, spread over the
     # frame before and after (the silence just before an impact matters as much as its attack).
-    e = x1.mean(dim=1)
-    rise = torch.relu(e[:, 1:] - e[:, :-1])
-    rise = torch.cat([torch.zeros_like(rise[:, :1]), rise], dim=1)
-    weight = 1.0 + 5.0 * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
+    weight = 1.0 + 5.0 * torch.nn.functional.max_pool1d(latent_rise(x1)[:, None], 3, 1, 1)[:, 0]
     flow = torch.mean(weight[:, None] * (v - (x1 - x0)) ** 2) / torch.mean(weight)
     aux = torch.mean((model.onset(sync) - onset) ** 2)
     # Onsets are sparse: most frames have none, so their squared error is small; weighted up.
