@@ -13,7 +13,7 @@ negative=${4:-}
 prompts=(${prompt:+"prompt=$prompt"} ${negative:+"negative-prompt=$negative"})
 gst-launch-1.0 -e \
   filesrc location="$in" ! decodebin ! videoconvert \
-    ! v2agen name=gen "${FOLEY_MODEL_PROP[@]}" "${prompts[@]}" \
+    ! v2agen name=gen "${MODEL_PROP[@]}" "${prompts[@]}" \
   gen.src ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc ! queue ! mux. \
   gen.audio_src ! queue ! audioconvert ! audioresample ! voaacenc ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"

@@ -17,13 +17,13 @@ else
          "num-buffers=${BUFFERS:-500}" ! audio/x-raw,rate=16000)
   background=("num-buffers=${BUFFERS:-500}")
 fi
-# compositor waits up to 1 s for late inputs: more than miragegen's latency (0.88 s with the
-# fixture), so the presenter is composited in sync even when its branch is not live.
+# compositor waits up to 1 s for late inputs: more than miragegen's latency (0.48 s with the
+# bundled presenter), so the presenter is composited in sync even when its branch is not live.
 gst-launch-1.0 -e \
   compositor name=mix background=black latency=1000000000 sink_1::xpos=128 sink_1::ypos=48 \
     ! videoconvert ! textoverlay "text=Virtual presenter" valignment=bottom halignment=left "font-desc=Sans 14" \
     ! videoconvert ! "$sink" sync=true \
   videotestsrc is-live=true pattern=smpte75 "${background[@]}" ! video/x-raw,width=640,height=360,framerate=25/1 ! mix.sink_0 \
   "${voice[@]}" ! audioconvert ! audioresample \
-    ! miragegen "model=$PRESENTER_MODEL" adaptive-steps=true ! videoconvert ! videoscale \
+    ! miragegen "${MODEL_PROP[@]}" adaptive-steps=true ! videoconvert ! videoscale \
     ! video/x-raw,width=256,height=256 ! mix.sink_1

@@ -15,6 +15,6 @@ read -r -a source <<< "${SOURCE:-videotestsrc is-live=true pattern=ball num-buff
 # few buffers, and v2agen holds a window of them).
 gst-launch-1.0 -e \
   "${source[@]}" ! videoconvert ! videoscale ! video/x-raw,width=320,height=240 \
-    ! v2agen name=gen "${FOLEY_MODEL_PROP[@]}" prompt="$prompt" \
+    ! v2agen name=gen "${MODEL_PROP[@]}" prompt="$prompt" \
   gen.src ! queue ! videoconvert ! "$vsink" sync=true \
   gen.audio_src ! queue ! audioconvert ! audioresample ! "$asink" sync=true

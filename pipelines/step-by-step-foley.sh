@@ -15,8 +15,8 @@ second=${4:-footsteps}
 # mix and audiomixer is not needed.)
 gst-launch-1.0 -e \
   filesrc location="$in" ! decodebin ! videoconvert \
-    ! v2agen name=first "${FOLEY_MODEL_PROP[@]}" prompt="$first" \
-    ! v2agen name=second "${FOLEY_MODEL_PROP[@]}" prompt="$second" \
+    ! v2agen name=first "${MODEL_PROP[@]}" prompt="$first" \
+    ! v2agen name=second "${MODEL_PROP[@]}" prompt="$second" \
     ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc ! queue ! mux. \
   first.audio_src ! tee name=t \
     t. ! queue ! second.audio_sink \

@@ -9,7 +9,7 @@ out=${2:-presenter.mp4}
 # lookahead (miragegen) and the encoder's lookahead before mp4mux can interleave.
 gst-launch-1.0 -e \
   filesrc location="$in" ! wavparse ! audioconvert ! audioresample ! tee name=speech \
-  speech. ! queue ! miragegen model="$PRESENTER_MODEL" ! videoconvert ! video/x-raw,format=I420 ! x264enc ! queue ! mux. \
+  speech. ! queue ! miragegen "${MODEL_PROP[@]}" ! videoconvert ! video/x-raw,format=I420 ! x264enc ! queue ! mux. \
   speech. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! voaacenc ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"
 echo "wrote $out"

@@ -12,7 +12,7 @@ gst-inspect-1.0 v2a
 
 say "Main demo: text-to-speech -> miragegen -> MP4 with the speech muxed in"
 out="$REPO_ROOT/demo-presenter.mp4"
-echo "MODEL=${MODEL:-models/fixtures/presenter} (the bundled presenter model replaces the fixture once it lands)"
+echo "model: ${MODEL:-the bundled presenter package (models/presenter), avatar: astronaut}"
 bash pipelines/tts-to-mp4.sh "Hello. I am a presenter generated from this speech, frame by frame, in a GStreamer pipeline." "$out" \
   | grep -v -E "^(Setting|Pipeline|Redistribute|New clock|Got EOS|Execution|Freeing|Prerolling|Pipeline is)" || true
 gst-discoverer-1.0 "$out" | grep -E "Duration|video|audio|Width|Height|Frame rate" | sed 's/^/  /' || true
@@ -27,10 +27,7 @@ bash pipelines/add-soundtrack.sh "$scene/clip0000.mp4" "$foley_out" "a rubber ba
 gst-discoverer-1.0 "$foley_out" | grep -E "Duration|video|audio" | sed 's/^/  /' || true
 rm -rf "$scene"
 
-say "Benchmarking the runtime on the fixture packages"
-cargo bench --locked -p diffusion-runtime --bench package -- models/fixtures/presenter 2>/dev/null | tail -8
-cargo bench --locked -p diffusion-runtime --bench package -- models/fixtures/foley 2>/dev/null | tail -8
+say "Benchmarking miragegen with the bundled presenter (first frame live, real-time factor)"
+cargo bench --locked -p gst-generative-tests --bench miragegen -- "$REPO_ROOT/models/presenter" --seconds 10 2>/dev/null | tail -6
 
 say "Done: $out, $foley_out"
-echo "miragegen runs the fixture model (random weights: the face is the fixture's drawing with noise)"
-echo "until the bundled presenter model lands; v2agen runs the bundled foley model."

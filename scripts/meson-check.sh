@@ -28,12 +28,16 @@ for element in miragegen v2agen; do
   echo "$element: found by GStreamer in the meson install"
 done
 
-# The installed build finds the ONNX Runtime installed next to it, with no environment variable.
-as_fresh_user GST_DEBUG=miragegen:4 gst-launch-1.0 audiotestsrc num-buffers=1 ! miragegen \
-  execution-provider=cpu model="$REPO_ROOT/models/fixtures/presenter" ! fakesink > "$tmp/launch.txt" 2>&1 || true
+# The installed build finds the ONNX Runtime and the model package installed next to it, with no
+# environment variable.
+as_fresh_user GST_DEBUG=miragegen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 audiotestsrc num-buffers=1 ! miragegen \
+  execution-provider=cpu ! fakesink > "$tmp/launch.txt" 2>&1 || true
 grep -q "ONNX Runtime $ORT_VERSION from $tmp/prefix/lib/gst-generative/libonnxruntime.so" "$tmp/launch.txt" \
   || { echo "installed miragegen did not load the installed ONNX Runtime:" >&2; cat "$tmp/launch.txt" >&2; exit 1; }
 echo "installed miragegen loads the installed ONNX Runtime"
+grep -q "model package presenter .* from $tmp/prefix/share/gst-generative/models/presenter" "$tmp/launch.txt" \
+  || { echo "installed miragegen did not load the installed presenter package:" >&2; cat "$tmp/launch.txt" >&2; exit 1; }
+echo "installed miragegen loads the installed presenter package by default"
 
 as_fresh_user GST_DEBUG=v2agen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 videotestsrc num-buffers=1 ! v2agen \
   execution-provider=cpu ! fakesink > "$tmp/launch-v2a.txt" 2>&1 || true

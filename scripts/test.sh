@@ -76,6 +76,16 @@ bash models/foley/data/fetch.sh
 # regressions (models/foley/README.md).
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/evaluate.py --quick --floor 0.6
 
+say "The bundled presenter package: miragegen loads it by default, and its lip sync on a held-out voice meets the bar"
+GST_DEBUG=miragegen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 audiotestsrc num-buffers=1 ! miragegen ! fakesink > "$tmp/presenter-load.txt" 2>&1 \
+  || { cat "$tmp/presenter-load.txt" >&2; exit 1; }
+grep -q "model package presenter " "$tmp/presenter-load.txt" || { echo "miragegen did not load the bundled presenter package:" >&2; cat "$tmp/presenter-load.txt" >&2; exit 1; }
+grep -m1 "model package presenter " "$tmp/presenter-load.txt" | sed 's/^.*<miragegen0> /  /'
+# The face-landmark model reads the mouth opening off the output frames (models/presenter/README.md).
+# (Its stderr is TensorFlow Lite's start-up chatter unless something fails.)
+"$DATA_HOME/gst-generative/face-venv/bin/python" models/presenter/evaluate.py --quick --floor 0.55 \
+  2> "$tmp/presenter-eval.txt" || { cat "$tmp/presenter-eval.txt" >&2; exit 1; }
+
 bash scripts/meson-check.sh
 
 say "All tests passed"

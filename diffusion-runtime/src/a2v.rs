@@ -243,6 +243,8 @@ pub struct A2vGenerator {
     pub width: usize,
     pub height: usize,
     motion_dim: usize,
+    /// Frames eased out of the previous chunk (`timing.seam_frames`).
+    seam: usize,
     frames_are_u8: bool,
     /// The portrait, f32 [height, width, 3] in [0, 1].
     reference: ArrayD<f32>,
@@ -321,6 +323,7 @@ impl A2vGenerator {
             width,
             height,
             motion_dim,
+            seam: t.seam_frames as usize,
             frames_are_u8,
             reference,
             prev_motion,
@@ -430,7 +433,7 @@ impl A2vGenerator {
             crossfade_from(
                 &mut x,
                 &self.prev_motion[self.prev_motion.len().saturating_sub(self.motion_dim)..],
-                ctx,
+                self.seam,
             );
         }
         if ctx > 0 && self.prev_motion.len() == ctx * self.motion_dim {

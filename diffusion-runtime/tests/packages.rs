@@ -84,7 +84,9 @@ fn fixture_packages_open_and_load() {
     assert_eq!(presenter.task, Task::AudioToVideo);
     assert_eq!(presenter.latent_shape, vec![10, 6]);
     assert!(
-        matches!(presenter.timing, Timing::Chunk(c) if c.chunk_frames == 10 && c.lookahead_frames == 2)
+        matches!(presenter.timing, Timing::Chunk(c) if c.chunk_frames == 10 && c.lookahead_frames == 2
+            && c.seam_frames == c.context_frames),
+        "seam_frames defaults to context_frames"
     );
     assert_eq!(presenter.default_avatar.as_deref(), Some("default"));
     let mut events = Vec::new();
@@ -288,6 +290,11 @@ fn sampler_settings_out_of_range() {
             "train_steps = 1000\n",
             "",
             "sampler.train_steps: missing (required for ddim)",
+        ),
+        (
+            "lookahead_frames = 2",
+            "lookahead_frames = 2\nseam_frames = 11",
+            "timing.seam_frames: 11 is out of range 0..=10",
         ),
         (
             "default_avatar = \"default\"\n",

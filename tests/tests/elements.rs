@@ -107,25 +107,15 @@ fn v2agen_pads_and_properties() {
 }
 
 #[test]
-fn no_model_is_a_clear_error_at_ready() {
+fn both_elements_load_their_bundled_package_by_default() {
     init();
-    // No presenter package is bundled yet (its own issue); v2agen has one (next test).
-    let e = gst::ElementFactory::make("miragegen").build().unwrap();
-    let (r, _) = go_ready(&e);
-    let msg = r.unwrap_err();
-    assert!(
-        msg.starts_with("no model package: set the model property"),
-        "miragegen: {msg}"
-    );
-}
-
-#[test]
-fn v2agen_loads_the_bundled_foley_package_by_default() {
-    init();
-    let e = gst::ElementFactory::make("v2agen").build().unwrap();
-    let (r, _) = go_ready(&e);
-    // The prompt encoder comes from scripts/setup.sh (models/foley/fetch-text-encoder.sh).
-    r.expect("models/foley loads with no model property");
+    // models/presenter and models/foley; the foley prompt encoder comes from scripts/setup.sh
+    // (models/foley/fetch-text-encoder.sh).
+    for factory in ["miragegen", "v2agen"] {
+        let e = gst::ElementFactory::make(factory).build().unwrap();
+        let (r, _) = go_ready(&e);
+        r.unwrap_or_else(|m| panic!("{factory} with no model property: {m}"));
+    }
 }
 
 #[test]

@@ -54,6 +54,7 @@ pub struct RawTiming {
     pub chunk_frames: Option<u32>,
     pub context_frames: Option<u32>,
     pub lookahead_frames: Option<u32>,
+    pub seam_frames: Option<u32>,
     pub window_ms: Option<u32>,
     pub overlap_ms: Option<u32>,
 }

@@ -190,6 +190,8 @@ pub struct ChunkTiming {
     pub chunk_frames: u32,
     pub context_frames: u32,
     pub lookahead_frames: u32,
+    /// Frames at the start of each chunk eased out of the previous chunk's last frame.
+    pub seam_frames: u32,
 }
 
 /// Timing of a video-to-audio package.

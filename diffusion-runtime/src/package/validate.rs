@@ -173,14 +173,27 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
         })
     };
     let timing = match task {
-        Task::AudioToVideo => Timing::Chunk(ChunkTiming {
-            chunk_frames: in_range(need(t.chunk_frames, "timing.chunk_frames")?, 1, 10_000)
-                .map_err(|e| ctx.manifest_err("timing.chunk_frames", e))?,
-            context_frames: in_range(t.context_frames.unwrap_or(0), 0, 10_000)
-                .map_err(|e| ctx.manifest_err("timing.context_frames", e))?,
-            lookahead_frames: in_range(t.lookahead_frames.unwrap_or(0), 0, 10_000)
-                .map_err(|e| ctx.manifest_err("timing.lookahead_frames", e))?,
-        }),
+        Task::AudioToVideo => {
+            let chunk_frames = in_range(need(t.chunk_frames, "timing.chunk_frames")?, 1, 10_000)
+                .map_err(|e| ctx.manifest_err("timing.chunk_frames", e))?;
+            let context_frames = in_range(t.context_frames.unwrap_or(0), 0, 10_000)
+                .map_err(|e| ctx.manifest_err("timing.context_frames", e))?;
+            // Easing as many frames as the context is the safe default for a model that may not
+            // continue its previous motion; a model trained to continue it eases fewer.
+            let seam_frames = in_range(
+                t.seam_frames.unwrap_or(context_frames.min(chunk_frames)),
+                0,
+                chunk_frames,
+            )
+            .map_err(|e| ctx.manifest_err("timing.seam_frames", e))?;
+            Timing::Chunk(ChunkTiming {
+                chunk_frames,
+                context_frames,
+                lookahead_frames: in_range(t.lookahead_frames.unwrap_or(0), 0, 10_000)
+                    .map_err(|e| ctx.manifest_err("timing.lookahead_frames", e))?,
+                seam_frames,
+            })
+        }
         Task::VideoToAudio => {
             let window_ms = in_range(need(t.window_ms, "timing.window_ms")?, 100, 600_000)
                 .map_err(|e| ctx.manifest_err("timing.window_ms", e))?;

@@ -26,8 +26,8 @@
 //! latency = (C + lookahead)·T + C·T   (algorithmic + processing budget)
 //! ```
 //!
-//! (0.88 s for the fixture package: C = 10, lookahead = 2, 25 fps). A latency message is posted
-//! when the caps (and so the latency) are set.
+//! (0.48 s for the bundled presenter package: C = 5, lookahead = 2, 25 fps). A latency message
+//! is posted when the caps (and so the latency) are set.
 //!
 //! ## Threads
 //!
@@ -49,9 +49,11 @@
 //!
 //! ## Model and ONNX Runtime
 //!
-//! `model` names a package directory. ONNX Runtime is loaded when the element goes to READY
-//! (never at plugin load, so `gst-inspect-1.0` works without it), from `ort-library`, else
-//! `ORT_DYLIB_PATH`, else the copy `scripts/setup.sh` installs, else the system loader.
+//! `model` names a package directory; empty means the bundled presenter package
+//! (`models/presenter`: 512×512 at 25 fps, avatars `astronaut` and `grace-hopper`). ONNX Runtime
+//! is loaded when the element goes to READY (never at plugin load, so `gst-inspect-1.0` works
+//! without it), from `ort-library`, else `ORT_DYLIB_PATH`, else the copy `scripts/setup.sh`
+//! installs, else the system loader.
 //! `execution-provider=auto` tries TensorRT, then CUDA, then CPU and logs which one each graph
 //! got (`GST_DEBUG=miragegen:4`); an explicit provider that is unavailable is an error.
 //!
@@ -62,8 +64,8 @@
 //! ## Example
 //!
 //! ```text
-//! gst-launch-1.0 audiotestsrc num-buffers=50 ! audioconvert ! audioresample ! \
-//!     miragegen model=models/fixtures/presenter ! videoconvert ! autovideosink
+//! gst-launch-1.0 espeak text="Good evening." ! audioconvert ! audioresample ! \
+//!     miragegen avatar=grace-hopper ! videoconvert ! autovideosink
 //! ```
 //!
 //! ## Tested
@@ -100,7 +102,7 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const MODEL_BLURB: &str = "Directory of an audio-to-video model package (model.toml + graphs). Empty = the bundled presenter package (models/presenter, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
-const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); no bundled presenter model (models/presenter) is installed yet";
+const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); the bundled presenter package (models/presenter) is not installed: run scripts/setup.sh or install with meson";
 /// The package used when `model` is not set, looked up by `find_bundled`.
 const BUNDLED_MODEL: &str = "presenter";
 /// Chunks waiting for generation at most: enough to keep the generator busy, small enough to
