@@ -28,19 +28,19 @@ for element in miragegen v2agen; do
   echo "$element: found by GStreamer in the meson install"
 done
 
-# The installed build finds the ONNX Runtime and the model package installed next to it, with no
+# The installed build finds the ONNX Runtime and the model packages installed next to it, with no
 # environment variable.
-as_fresh_user GST_DEBUG=miragegen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 audiotestsrc num-buffers=1 ! miragegen \
-  execution-provider=cpu ! fakesink > "$tmp/launch.txt" 2>&1 || true
-grep -q "ONNX Runtime $ORT_VERSION from $tmp/prefix/lib/gst-generative/libonnxruntime.so" "$tmp/launch.txt" \
-  || { echo "installed miragegen did not load the installed ONNX Runtime:" >&2; cat "$tmp/launch.txt" >&2; exit 1; }
+#   installed_loads ELEMENT SOURCE PACKAGE   (the log stays in $tmp/ELEMENT.txt)
+installed_loads() {
+  local element=$1 source=$2 package=$3 log="$tmp/$1.txt"
+  as_fresh_user GST_DEBUG="$element:4" GST_DEBUG_NO_COLOR=1 gst-launch-1.0 "$source" num-buffers=1 ! "$element" \
+    execution-provider=cpu ! fakesink > "$log" 2>&1 || true
+  grep -q "model package $package .* from $tmp/prefix/share/gst-generative/models/$package" "$log" \
+    || { echo "installed $element did not load the installed $package package:" >&2; cat "$log" >&2; exit 1; }
+  echo "installed $element loads the installed $package package by default"
+}
+installed_loads miragegen audiotestsrc presenter
+grep -q "ONNX Runtime $ORT_VERSION from $tmp/prefix/lib/gst-generative/libonnxruntime.so" "$tmp/miragegen.txt" \
+  || { echo "installed miragegen did not load the installed ONNX Runtime:" >&2; cat "$tmp/miragegen.txt" >&2; exit 1; }
 echo "installed miragegen loads the installed ONNX Runtime"
-grep -q "model package presenter .* from $tmp/prefix/share/gst-generative/models/presenter" "$tmp/launch.txt" \
-  || { echo "installed miragegen did not load the installed presenter package:" >&2; cat "$tmp/launch.txt" >&2; exit 1; }
-echo "installed miragegen loads the installed presenter package by default"
-
-as_fresh_user GST_DEBUG=v2agen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 videotestsrc num-buffers=1 ! v2agen \
-  execution-provider=cpu ! fakesink > "$tmp/launch-v2a.txt" 2>&1 || true
-grep -q "model package foley .* from $tmp/prefix/share/gst-generative/models/foley" "$tmp/launch-v2a.txt" \
-  || { echo "installed v2agen did not load the installed foley package:" >&2; cat "$tmp/launch-v2a.txt" >&2; exit 1; }
-echo "installed v2agen loads the installed foley package by default"
+installed_loads v2agen videotestsrc foley

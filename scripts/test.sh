@@ -64,11 +64,18 @@ done
 VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-preview.sh "birds" >/dev/null
 echo "live-preview.sh: ran 2 s headless"
 
+# Checks that an element with no model property loads its bundled package, and prints which.
+#   loads_bundled ELEMENT SOURCE PACKAGE
+loads_bundled() {
+  local element=$1 source=$2 package=$3 log="$tmp/$1-load.txt"
+  GST_DEBUG="$element:4" GST_DEBUG_NO_COLOR=1 gst-launch-1.0 "$source" num-buffers=1 ! "$element" ! fakesink > "$log" 2>&1 \
+    || { cat "$log" >&2; exit 1; }
+  grep -q "model package $package " "$log" || { echo "$element did not load the bundled $package package:" >&2; cat "$log" >&2; exit 1; }
+  grep -m1 "model package $package " "$log" | sed "s/^.*<${element}0> /  /"
+}
+
 say "The bundled foley package: v2agen loads it by default, and its sync on held-out scenes stays above the regression floor"
-GST_DEBUG=v2agen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 videotestsrc num-buffers=1 ! v2agen ! fakesink > "$tmp/foley-load.txt" 2>&1 \
-  || { cat "$tmp/foley-load.txt" >&2; exit 1; }
-grep -q "model package foley " "$tmp/foley-load.txt" || { echo "v2agen did not load the bundled foley package:" >&2; cat "$tmp/foley-load.txt" >&2; exit 1; }
-grep -m1 "model package foley " "$tmp/foley-load.txt" | sed 's/^.*<v2agen0> /  /'
+loads_bundled v2agen videotestsrc foley
 # The held-out recordings (Debian packages, sha256-pinned) render the scenes' true contact times.
 bash models/foley/data/fetch.sh
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/data/sounds.py >/dev/null
@@ -77,10 +84,7 @@ bash models/foley/data/fetch.sh
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/evaluate.py --quick --floor 0.6
 
 say "The bundled presenter package: miragegen loads it by default, and its lip sync on a held-out voice meets the bar"
-GST_DEBUG=miragegen:4 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 audiotestsrc num-buffers=1 ! miragegen ! fakesink > "$tmp/presenter-load.txt" 2>&1 \
-  || { cat "$tmp/presenter-load.txt" >&2; exit 1; }
-grep -q "model package presenter " "$tmp/presenter-load.txt" || { echo "miragegen did not load the bundled presenter package:" >&2; cat "$tmp/presenter-load.txt" >&2; exit 1; }
-grep -m1 "model package presenter " "$tmp/presenter-load.txt" | sed 's/^.*<miragegen0> /  /'
+loads_bundled miragegen audiotestsrc presenter
 # The face-landmark model reads the mouth opening off the output frames (models/presenter/README.md).
 # (Its stderr is TensorFlow Lite's start-up chatter unless something fails.)
 "$DATA_HOME/gst-generative/face-venv/bin/python" models/presenter/evaluate.py --quick --floor 0.55 \

@@ -123,8 +123,7 @@ def measure(frames: np.ndarray, audio: np.ndarray, rest_opening: float) -> dict:
     silent = np.zeros(n, bool)
     for a, b in runs(quiet, SILENCE_FRAMES):
         silent[a:b] = True
-    speaking = rms >= QUIET * level
-    speech_median = float(np.nanmedian(opening[speaking]))
+    speech_median = float(np.nanmedian(opening[~quiet]))
     threshold = rest_opening + 0.2 * (speech_median - rest_opening)
     at_rest = float(np.mean(opening[silent & ok] <= threshold)) if (silent & ok).any() else float("nan")
     eye_median = np.nanmedian(eyes)
@@ -181,7 +180,6 @@ def main() -> int:
               f"frames, {r['blinks']} blinks in {r['seconds']:.1f} s, face missing in "
               f"{r['face_missing']}/{r['frames']} frames", flush=True)
     corr = float(np.mean([r["correlation"] for r in results]))
-    # The lag of the mean curve: each clip's best lag is noisy, the shared one is what matters.
     lags = [int(r["best_lag"]) for r in results]
     rest_share = float(np.nanmean([r["rest"] for r in results]))
     blinks = sum(r["blinks"] for r in results)
