@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::{fixtures, load_ort};
 use diffusion_runtime::package::{LoadEvent, LoadedPackage, ModelPackage, Role, Task, Timing};
 use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
+use diffusion_runtime::sampler::SamplerKind;
 
 fn cpu() -> ProviderConfig {
     ProviderConfig {
@@ -312,6 +313,39 @@ fn sampler_settings_out_of_range() {
         &load_error(&d),
         &["sampler.prediction", "flow-euler models predict velocity"],
     );
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, "eta = 0.0", "eta = 0.0\ntime_shift = 3.0");
+    assert_has(
+        &load_error(&d),
+        &["sampler.time_shift: applies to flow-euler only"],
+    );
+    let d = copy_fixture("foley");
+    edit_manifest(
+        &d,
+        r#"kind = "flow-euler""#,
+        "kind = \"flow-euler\"\ntime_shift = 0.0",
+    );
+    assert_has(
+        &load_error(&d),
+        &["sampler.time_shift: 0 is outside 0.1..=20"],
+    );
+}
+
+#[test]
+fn flow_time_shift_is_read_from_the_manifest() {
+    let d = copy_fixture("foley");
+    let kind = |d: &Path| ModelPackage::open(d).unwrap().sampler.kind;
+    assert_eq!(
+        kind(&d),
+        SamplerKind::FlowEuler { shift: 1.0 },
+        "default: uniform"
+    );
+    edit_manifest(
+        &d,
+        r#"kind = "flow-euler""#,
+        "kind = \"flow-euler\"\ntime_shift = 3.0",
+    );
+    assert_eq!(kind(&d), SamplerKind::FlowEuler { shift: 3.0 });
 }
 
 #[test]

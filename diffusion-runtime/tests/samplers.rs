@@ -144,8 +144,27 @@ fn ddim_with_eta_recovers_gaussian() {
 #[test]
 fn flow_euler_recovers_gaussian() {
     assert_gaussian(
-        &sample("flow_velocity.onnx", SamplerKind::FlowEuler, STEPS, 5),
+        &sample(
+            "flow_velocity.onnx",
+            SamplerKind::FlowEuler { shift: 1.0 },
+            STEPS,
+            5,
+        ),
         "flow Euler",
+    );
+}
+
+/// A warped flow schedule walks the same exact path in unequal steps.
+#[test]
+fn flow_euler_with_time_shift_recovers_gaussian() {
+    assert_gaussian(
+        &sample(
+            "flow_velocity.onnx",
+            SamplerKind::FlowEuler { shift: 3.0 },
+            STEPS,
+            6,
+        ),
+        "flow Euler, time shift 3",
     );
 }
 
@@ -196,7 +215,7 @@ fn guidance_branches_match_hand_computation() {
         &[mu(c), mu(u), mu(neg)],
     )
     .unwrap();
-    let mut sampler = Sampler::new(SamplerKind::FlowEuler, N, den_branches(&den));
+    let mut sampler = Sampler::new(SamplerKind::FlowEuler { shift: 1.0 }, N, den_branches(&den));
     let mut x = vec![0.0; N];
     sampler
         .sample(&mut den, &mut NoiseRng::new(9), 1, g, &mut x)
@@ -243,7 +262,7 @@ fn branch_index_input_numbers_the_guidance_branches() {
         &[mu(0.0), mu(0.0), mu(0.0)],
     )
     .unwrap();
-    let mut sampler = Sampler::new(SamplerKind::FlowEuler, N, den_branches(&den));
+    let mut sampler = Sampler::new(SamplerKind::FlowEuler { shift: 1.0 }, N, den_branches(&den));
     let mut x = vec![0.0; N];
     sampler
         .sample(&mut den, &mut NoiseRng::new(5), 1, g, &mut x)

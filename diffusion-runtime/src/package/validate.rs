@@ -315,7 +315,16 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
                     format!("{p}; flow-euler models predict velocity"),
                 )
             })?;
-            SamplerKind::FlowEuler
+            let shift = s.time_shift.unwrap_or(1.0);
+            if !(shift.is_finite() && (0.1..=20.0).contains(&shift)) {
+                return Err(e(
+                    "time_shift",
+                    format!("{shift} is outside 0.1..=20 (1 = uniform steps)"),
+                ));
+            }
+            SamplerKind::FlowEuler {
+                shift: shift as f32,
+            }
         }
         _ => {
             let prediction =
@@ -324,6 +333,9 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
                     "v" => Prediction::V,
                     _ => Prediction::X0,
                 };
+            if s.time_shift.is_some() {
+                return Err(e("time_shift", "applies to flow-euler only".into()));
+            }
             let missing = |field: &str| e(field, "missing (required for ddim)".into());
             let train_steps = s.train_steps.ok_or_else(|| missing("train_steps"))?;
             let train_steps =
@@ -792,7 +804,7 @@ fn check_denoiser(
                     "timestep must be [batch] or a scalar",
                 ));
             }
-            if *kind == SamplerKind::FlowEuler && t.dtype != DType::F32 {
+            if matches!(kind, SamplerKind::FlowEuler { .. }) && t.dtype != DType::F32 {
                 return Err(ctx.manifest_err(
                     format!("{field}.dtype"),
                     "flow-euler feeds t in [0, 1): the timestep must be float32",

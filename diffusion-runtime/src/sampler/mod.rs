@@ -32,8 +32,23 @@ pub enum SamplerKind {
         eta: f32,
     },
     /// Flow matching, t from 0 (noise) to 1 (data), `x_t = t·x1 + (1 − t)·x0`, velocity
-    /// `x1 − x0` (MMAudio's convention).
-    FlowEuler,
+    /// `x1 − x0` (MMAudio's convention). Step `k` of `n` starts at
+    /// `t = s·u / (1 + (s − 1)·u)` with `u = k / n` and `s = shift` ([`flow_time`]): 1 is uniform;
+    /// above 1 the steps crowd towards the data end, where short, sharp detail (an impact's
+    /// attack) is decided, and the first step takes a longer stride out of the noise.
+    FlowEuler { shift: f32 },
+}
+
+/// Start time of step `k` of `steps` on a flow path warped by `shift` (see
+/// [`SamplerKind::FlowEuler`]); `flow_time(steps, steps, _)` is 1.
+pub fn flow_time(k: usize, steps: usize, shift: f32) -> f32 {
+    if shift == 1.0 {
+        // The uniform schedule exactly as f32 k / n, as it always was.
+        return k as f32 / steps as f32;
+    }
+    let u = k as f64 / steps as f64;
+    let s = f64::from(shift);
+    (s * u / (1.0 + (s - 1.0) * u)) as f32
 }
 
 /// One denoising step, batched over guidance branches.
@@ -65,7 +80,7 @@ impl Sampler {
                 train_steps,
                 ..
             } => schedule::alphas_cumprod(*schedule, *train_steps),
-            SamplerKind::FlowEuler => Vec::new(),
+            SamplerKind::FlowEuler { .. } => Vec::new(),
         };
         let needs_noise = matches!(kind, SamplerKind::Ddim { eta, .. } if eta > 0.0);
         Self {
@@ -112,10 +127,14 @@ impl Sampler {
         }
         rng.fill_normal(x);
         match self.kind.clone() {
-            SamplerKind::FlowEuler => {
-                let dt = 1.0 / steps as f32;
+            SamplerKind::FlowEuler { shift } => {
                 for k in 0..steps {
-                    let t = k as f32 / steps as f32;
+                    let t = flow_time(k, steps, shift);
+                    let dt = if shift == 1.0 {
+                        1.0 / steps as f32
+                    } else {
+                        flow_time(k + 1, steps, shift) - t
+                    };
                     denoiser.predict(x, t, &mut self.pred)?;
                     guidance::combine(&self.pred, branches, guidance, &mut self.guided);
                     for (xi, &v) in x.iter_mut().zip(&self.guided) {
@@ -176,5 +195,25 @@ impl Sampler {
             let z = if sigma > 0.0 { self.noise[i] } else { 0.0 };
             *xi = c_x0 * x0 + c_eps * eps + sigma as f32 * z;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow_time;
+
+    #[test]
+    fn flow_time_runs_from_noise_to_data_and_crowds_towards_data() {
+        for shift in [0.5, 1.0, 3.0] {
+            assert_eq!(flow_time(0, 8, shift), 0.0);
+            assert_eq!(flow_time(8, 8, shift), 1.0);
+            assert!((1..=8).all(|k| flow_time(k, 8, shift) > flow_time(k - 1, 8, shift)));
+        }
+        // s·u / (1 + (s − 1)·u) at u = 1/2, s = 3: 3/4.
+        assert_eq!(flow_time(4, 8, 3.0), 0.75);
+        assert_eq!(flow_time(3, 8, 1.0), 0.375);
+        let first = flow_time(1, 8, 3.0);
+        let last = 1.0 - flow_time(7, 8, 3.0);
+        assert!(first > 6.0 * last, "first step {first}, last {last}");
     }
 }
