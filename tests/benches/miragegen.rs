@@ -7,20 +7,13 @@
 //! ```text
 //! cargo bench -p gst-generative-tests --bench miragegen -- [model dir] [--seconds 20] [--steps N]
 //! ```
+//!
+//! A relative model directory is taken from the workspace root; the default is the fixture.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-
-fn model_dir(arg: Option<String>) -> String {
-    arg.unwrap_or_else(|| {
-        format!(
-            "{}/../models/fixtures/presenter",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    })
-}
 
 fn first_frame_latency(model: &str, steps: u32) -> Duration {
     let pipeline = gst::parse::launch(&format!(
@@ -120,7 +113,7 @@ fn main() {
             other => model = Some(other.to_string()),
         }
     }
-    let model = model_dir(model);
+    let model = gst_generative_tests::bench_model_dir(model, "presenter");
     let latencies: Vec<Duration> = (0..5).map(|_| first_frame_latency(&model, steps)).collect();
     let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(|a, b| a.total_cmp(b));

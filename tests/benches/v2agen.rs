@@ -9,6 +9,8 @@
 //! cargo bench -p gst-generative-tests --bench v2agen -- [model dir] [--seconds 30] [--steps N]
 //!     [--size 640x360]
 //! ```
+//!
+//! A relative model directory is taken from the workspace root; the default is the fixture.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -89,8 +91,7 @@ fn main() {
             other => model = Some(other.to_string()),
         }
     }
-    let model =
-        model.unwrap_or_else(|| format!("{}/../models/fixtures/foley", env!("CARGO_MANIFEST_DIR")));
+    let model = gst_generative_tests::bench_model_dir(model, "foley");
     println!(
         "v2agen on {model}: {seconds} s of {}x{} video at 25 fps, steps {}",
         size.0,
