@@ -1,7 +1,7 @@
 //! Tests live in tests/tests/ and benches in tests/benches/; this library holds what the benches
 //! share.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The model directory a bench was given (or the named fixture package), as an absolute path.
 /// Cargo runs benches from this crate's directory, so a relative path is taken from the
@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 /// directory holds no `model.toml` (the element would only report a failed state change).
 pub fn bench_model_dir(arg: Option<String>, fixture: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // An absolute argument replaces the root (Path::join).
     let dir = match arg {
-        Some(a) if Path::new(&a).is_absolute() => PathBuf::from(a),
         Some(a) => root.join(a),
         None => root.join("models/fixtures").join(fixture),
     };

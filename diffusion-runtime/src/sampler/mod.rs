@@ -42,13 +42,19 @@ pub enum SamplerKind {
 /// Start time of step `k` of `steps` on a flow path warped by `shift` (see
 /// [`SamplerKind::FlowEuler`]); `flow_time(steps, steps, _)` is 1.
 pub fn flow_time(k: usize, steps: usize, shift: f32) -> f32 {
-    if shift == 1.0 {
-        // The uniform schedule exactly as f32 k / n, as it always was.
-        return k as f32 / steps as f32;
-    }
     let u = k as f64 / steps as f64;
     let s = f64::from(shift);
     (s * u / (1.0 + (s - 1.0) * u)) as f32
+}
+
+/// Start time and length of step `k` of `steps`.
+fn flow_step(k: usize, steps: usize, shift: f32) -> (f32, f32) {
+    if shift == 1.0 {
+        // The uniform grid exactly as it always was: t = k / n and dt = 1 / n in f32.
+        return (k as f32 / steps as f32, 1.0 / steps as f32);
+    }
+    let t = flow_time(k, steps, shift);
+    (t, flow_time(k + 1, steps, shift) - t)
 }
 
 /// One denoising step, batched over guidance branches.
@@ -129,12 +135,7 @@ impl Sampler {
         match self.kind.clone() {
             SamplerKind::FlowEuler { shift } => {
                 for k in 0..steps {
-                    let t = flow_time(k, steps, shift);
-                    let dt = if shift == 1.0 {
-                        1.0 / steps as f32
-                    } else {
-                        flow_time(k + 1, steps, shift) - t
-                    };
+                    let (t, dt) = flow_step(k, steps, shift);
                     denoiser.predict(x, t, &mut self.pred)?;
                     guidance::combine(&self.pred, branches, guidance, &mut self.guided);
                     for (xi, &v) in x.iter_mut().zip(&self.guided) {
