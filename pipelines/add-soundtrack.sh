@@ -15,6 +15,6 @@ gst-launch-1.0 -e \
   filesrc location="$in" ! decodebin ! videoconvert \
     ! v2agen name=gen "${MODEL_PROP[@]}" "${prompts[@]}" \
   gen.src ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc ! queue ! mux. \
-  gen.audio_src ! queue ! audioconvert ! audioresample ! voaacenc ! queue ! mux. \
+  gen.audio_src ! queue ! "${AAC[@]}" ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"
 echo "wrote $out"

@@ -22,6 +22,6 @@ gst-launch-1.0 -e \
     t. ! queue ! second.audio_sink \
     t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! mix.sink_0 \
   second.audio_src ! queue ! mix.sink_1 \
-  audiomixer name=mix ! audioconvert ! voaacenc ! queue ! mux. \
+  audiomixer name=mix ! "${AAC[@]}" ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"
 echo "wrote $out"

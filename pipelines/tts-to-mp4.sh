@@ -10,6 +10,6 @@ out=${2:-presenter.mp4}
 gst-launch-1.0 -e \
   espeak text="$text" ! audioconvert ! audioresample ! tee name=speech \
   speech. ! queue ! miragegen "${MODEL_PROP[@]}" ! videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency ! queue ! mux. \
-  speech. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! voaacenc ! queue ! mux. \
+  speech. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! "${AAC[@]}" ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"
 echo "wrote $out"
