@@ -63,6 +63,28 @@ for f in soundtrack pvn/prompt pvn/prompt-and-negative foley; do
 done
 VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-preview.sh "birds" >/dev/null
 echo "live-preview.sh: ran 2 s headless"
+# The MP4s' shared audio encoder (pipelines/common.sh) must not put the sound late: ticks
+# through it and back, compared with the same ticks raw (AAC priming is recorded nowhere in an
+# MP4; avenc_aac at 48 kHz measures 21 ms, voaacenc at 16 kHz 100 ms).
+(
+  source pipelines/common.sh
+  ticks=(audiotestsrc wave=ticks num-buffers=48 samplesperbuffer=1000 ! audio/x-raw,rate=16000,channels=1)
+  as_f32=(audioconvert ! audioresample ! audio/x-raw,format=F32LE,rate=16000,channels=1)
+  gst-launch-1.0 -q "${ticks[@]}" ! "${as_f32[@]}" ! filesink location="$tmp/ticks.raw"
+  gst-launch-1.0 -q "${ticks[@]}" ! "${AAC[@]}" ! mp4mux ! filesink location="$tmp/ticks.mp4"
+  gst-launch-1.0 -q filesrc location="$tmp/ticks.mp4" ! qtdemux name=d d.audio_0 ! decodebin \
+    ! "${as_f32[@]}" ! filesink location="$tmp/ticks-mp4.raw"
+)
+"$DATA_HOME/gst-generative/venv/bin/python" - "$tmp/ticks.raw" "$tmp/ticks-mp4.raw" <<'PY'
+import sys
+import numpy as np
+def first_tick(path):
+    a = np.abs(np.fromfile(path, dtype="<f4"))
+    return np.flatnonzero(a > 0.05 * a.max())[0] / 16.0
+lag = first_tick(sys.argv[2]) - first_tick(sys.argv[1])
+print(f"MP4 audio (pipelines/common.sh AAC) lags its source by {lag:.1f} ms; allowed -15..30")
+sys.exit(0 if -15 <= lag <= 30 else 1)
+PY
 
 # Checks that an element with no model property loads its bundled package, and prints which.
 #   loads_bundled ELEMENT SOURCE PACKAGE
