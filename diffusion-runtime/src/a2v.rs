@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::denoiser::{noise_seed, BranchConditions, ChunkSampler, GenerationStats};
+use crate::denoiser::{noise_seed, BranchConditions, GenerationStats, GuidedSampler};
 use crate::error::{Error, Result};
 use crate::package::{DType, LoadedPackage, Role, Task, Timing};
 use crate::sampler::{Branches, Guidance};
@@ -249,7 +249,7 @@ pub struct A2vGenerator {
     /// The portrait, f32 [height, width, 3] in [0, 1].
     reference: ArrayD<f32>,
     prev_motion: Vec<f32>,
-    sampler: ChunkSampler,
+    sampler: GuidedSampler,
     seed: u64,
     chunk_index: u64,
 }
@@ -327,7 +327,7 @@ impl A2vGenerator {
             frames_are_u8,
             reference,
             prev_motion,
-            sampler: ChunkSampler::new(),
+            sampler: GuidedSampler::new(),
             seed,
             chunk_index: 0,
         })

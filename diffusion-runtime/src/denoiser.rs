@@ -157,10 +157,6 @@ impl OnnxDenoiser {
             runs: 0,
         })
     }
-
-    pub fn io(&self) -> &DenoiserIo {
-        &self.io
-    }
 }
 
 impl Denoise for OnnxDenoiser {
@@ -241,25 +237,26 @@ pub struct GenerationStats {
     pub graphs: Duration,
 }
 
-/// The sampling step shared by the audio-to-video and video-to-audio generators: binds one
-/// chunk's conditions to the package's denoiser and samples its latent. The sampler (and its
+/// The guided sampling shared by the audio-to-video and video-to-audio generators: binds the
+/// conditions of one chunk (a2v) or window (v2a) to the package's denoiser and samples its
+/// latent. The sampler (and its
 /// buffers) is kept across chunks and rebuilt only when the branch count changes.
-pub struct ChunkSampler {
+pub struct GuidedSampler {
     cached: Option<(Branches, crate::sampler::Sampler)>,
 }
 
-impl Default for ChunkSampler {
+impl Default for GuidedSampler {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl ChunkSampler {
+impl GuidedSampler {
     pub fn new() -> Self {
         Self { cached: None }
     }
 
-    /// Samples one chunk's latent from the noise seeded with `noise` (see [`noise_seed`]).
+    /// Samples one chunk's or window's latent from the noise seeded with `noise` (see [`noise_seed`]).
     /// Fills the sampler figures of `stats`.
     pub fn sample(
         &mut self,

@@ -5,6 +5,11 @@
 //! dynamic loader. An explicit path or `ORT_DYLIB_PATH` is authoritative: if it fails, the error
 //! says so instead of silently loading something else. ONNX Runtime is process-wide: the first
 //! successful load wins, and later requests for another path are told which one is in use.
+//!
+//! "Process-wide" includes the other plugin: `libgstmirage.so` and `libgstv2a.so` each link
+//! their own copy of this crate (and of its statics), so a copy that has not loaded ONNX Runtime
+//! yet first looks for one already mapped into the process (by the other copy, or by anything
+//! else) and uses it, instead of loading a second library next to it.
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
@@ -28,6 +33,8 @@ const SYSTEM_NAMES: &[&str] = &["libonnxruntime.so", "libonnxruntime.so.1"];
 /// Where a candidate path came from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
+    /// Already mapped into the process (loaded by the other plugin, or by the application).
+    Process,
     Property,
     Environment,
     Setup,
@@ -37,6 +44,7 @@ pub enum Origin {
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Origin::Process => "already loaded in this process",
             Origin::Property => "property ort-library",
             Origin::Environment => ORT_DYLIB_ENV,
             Origin::Setup => "setup-installed copy",
@@ -133,7 +141,11 @@ pub fn ensure_loaded(explicit: Option<&Path>) -> Result<LoadedOrt> {
         return Ok(l.clone());
     }
     let mut tried = Vec::new();
-    for (path, origin) in candidates(explicit) {
+    let candidates = match mapped_onnxruntime() {
+        Some(path) => vec![(path, Origin::Process)],
+        None => candidates(explicit),
+    };
+    for (path, origin) in candidates {
         if origin != Origin::System && !path.exists() {
             tried.push(format!("{} ({origin}): no such file", path.display()));
             continue;
@@ -196,6 +208,20 @@ pub fn ensure_loaded(explicit: Option<&Path>) -> Result<LoadedOrt> {
         "could not load ONNX Runtime 1.{MIN_ORT_MINOR} or newer (tested up to 1.{NEWEST_TESTED_ORT_MINOR}); tried: {}. {fix}",
         tried.join("; ")
     )))
+}
+
+/// An ONNX Runtime library already mapped into this process, from `/proc/self/maps`: the one
+/// place both plugins' copies of this crate share.
+fn mapped_onnxruntime() -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    // The path is the rest of the line from its first '/' (it may contain spaces).
+    maps.lines()
+        .filter_map(|l| l.find('/').map(|i| PathBuf::from(&l[i..])))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
 }
 
 /// The library this process loaded, if any (never loaded by plugin registration).

@@ -1,8 +1,10 @@
 //! Prompts to text embeddings: tokenized in Rust with the package's `tokenizer.json`, encoded
 //! by its `text_encoder` graph, pooled when the manifest asks for it, and cached per prompt
-//! string (prompts change rarely; windows come often).
+//! string (prompts change rarely; windows come often). The cache keeps the most recently
+//! encoded [`CACHED_PROMPTS`] prompts, so that an application that sets a new prompt every window
+//! for hours holds a bounded amount of memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -12,11 +14,15 @@ use crate::tensor::mean_pool_normalize;
 
 /// Longest prompt encoded, in tokens; longer prompts are cut (MiniLM-class encoders take 256).
 const MAX_TOKENS: usize = 256;
+/// Prompts whose embeddings are kept.
+pub const CACHED_PROMPTS: usize = 32;
 
 pub struct TextEncoder {
     tokenizer: tokenizers::Tokenizer,
     graph: LoadedGraph,
     cache: HashMap<String, ArrayD<f32>>,
+    /// Cached prompts, oldest first (evicted first).
+    cached_order: VecDeque<String>,
     /// Graph runs so far (cache misses), for tests and statistics.
     pub encodes: u64,
 }
@@ -52,6 +58,7 @@ impl TextEncoder {
             tokenizer,
             graph,
             cache: HashMap::new(),
+            cached_order: VecDeque::new(),
             encodes: 0,
         })
     }
@@ -94,7 +101,20 @@ impl TextEncoder {
         } else {
             hidden
         };
+        if self.cached_order.len() >= CACHED_PROMPTS {
+            if let Some(oldest) = self.cached_order.pop_front() {
+                self.cache.remove(&oldest);
+            }
+        }
+        self.cached_order.push_back(prompt.to_string());
         self.cache.insert(prompt.to_string(), embedding.clone());
         Ok(embedding)
+    }
+}
+
+impl TextEncoder {
+    /// Prompts whose embeddings are cached now (at most [`CACHED_PROMPTS`]).
+    pub fn cached(&self) -> usize {
+        self.cache.len()
     }
 }

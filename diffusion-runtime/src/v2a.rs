@@ -9,7 +9,7 @@ use std::f32::consts::FRAC_PI_2;
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::denoiser::{noise_seed, BranchConditions, ChunkSampler, GenerationStats};
+use crate::denoiser::{noise_seed, BranchConditions, GenerationStats, GuidedSampler};
 use crate::error::{Error, Result};
 use crate::package::{GraphInput, LoadedPackage, Role, Timing};
 use crate::sampler::{Branches, Guidance};
@@ -300,7 +300,7 @@ pub struct V2aGenerator {
     package: LoadedPackage,
     text: TextEncoder,
     layout: WindowLayout,
-    sampler: ChunkSampler,
+    sampler: GuidedSampler,
     seed: u64,
     window_index: u64,
 }
@@ -317,7 +317,7 @@ impl V2aGenerator {
             package,
             text,
             layout,
-            sampler: ChunkSampler::new(),
+            sampler: GuidedSampler::new(),
             seed,
             window_index: 0,
         })
@@ -329,10 +329,6 @@ impl V2aGenerator {
 
     pub fn package(&self) -> &LoadedPackage {
         &self.package
-    }
-
-    pub fn text_encoder(&self) -> &TextEncoder {
-        &self.text
     }
 
     /// The seed from the next window on (the window count goes on).

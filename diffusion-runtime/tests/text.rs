@@ -34,3 +34,20 @@ fn prompts_are_encoded_pooled_and_cached() {
     assert_eq!(empty.shape(), &[1, 16]);
     assert_ne!(empty, rain);
 }
+
+/// A new prompt every window for hours holds a bounded cache: the oldest prompts are evicted
+/// (and encoded again, identically, when they come back).
+#[test]
+fn the_prompt_cache_is_bounded() {
+    use diffusion_runtime::text::CACHED_PROMPTS;
+    let mut t = encoder();
+    let first = t.encode("prompt 0").unwrap();
+    for i in 1..3 * CACHED_PROMPTS {
+        t.encode(&format!("prompt {i}")).unwrap();
+        assert!(t.cached() <= CACHED_PROMPTS);
+    }
+    assert_eq!(t.cached(), CACHED_PROMPTS);
+    let encodes = t.encodes;
+    assert_eq!(t.encode("prompt 0").unwrap(), first);
+    assert_eq!(t.encodes, encodes + 1, "evicted, so encoded again");
+}

@@ -93,9 +93,29 @@ impl<T: Queued> Queue<T> {
     /// As [`push`](Self::push), but refused as `Flushing` if a flush happened since `epoch`: work
     /// begun before a flush never lands in the stream after it.
     pub fn push_in(&self, item: T, epoch: Option<u64>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.push_checked(item, epoch, true)
+    }
+
+    /// As [`push_in`](Self::push_in), but without waiting for room: for items already held in
+    /// memory elsewhere, whose producer must not wait for this queue's consumer (that consumer
+    /// may itself wait for another queue of the same producer, e.g. a sink's preroll).
+    pub fn push_in_now(
+        &self,
+        item: T,
+        epoch: Option<u64>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.push_checked(item, epoch, false)
+    }
+
+    fn push_checked(
+        &self,
+        item: T,
+        epoch: Option<u64>,
+        wait: bool,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut s = self.lock();
         let heavy = item.heavy();
-        while heavy && s.heavy >= self.capacity && !s.flushing && s.flow.is_ok() {
+        while wait && heavy && s.heavy >= self.capacity && !s.flushing && s.flow.is_ok() {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
         if s.flushing || epoch.is_some_and(|e| e != s.epoch) {
@@ -197,5 +217,11 @@ impl<T: Queued> Queue<T> {
 
     pub fn flow(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.lock().flow
+    }
+}
+
+impl<T: Queued + Send> crate::outlet::FlowSink for Queue<T> {
+    fn set_flow(&self, flow: Result<gst::FlowSuccess, gst::FlowError>) {
+        Queue::set_flow(self, flow);
     }
 }

@@ -240,20 +240,6 @@ impl LoadedPackage {
 }
 
 impl LoadedGraph {
-    /// Runs the graph on float inputs given by slot, returning float outputs by slot. For
-    /// encoders and decoders, which run once per chunk (not per step).
-    pub fn run_f32(
-        &self,
-        inputs: &[(&str, ArrayViewD<'_, f32>)],
-        outputs: &[&str],
-    ) -> Result<Vec<ArrayD<f32>>> {
-        let inputs: Vec<(&str, GraphInput)> = inputs
-            .iter()
-            .map(|(s, a)| (*s, GraphInput::F32(a.view())))
-            .collect();
-        self.run(&inputs, outputs)
-    }
-
     /// Runs the graph on inputs of any supported type given by slot; outputs by slot as f32
     /// (uint8 outputs keep their 0..=255 values).
     pub fn run(

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub use load::{GraphInput, LoadEvent, LoadedGraph, LoadedPackage};
 
 use crate::error::PackageError;
-use crate::sampler::SamplerKind;
+use crate::sampler::{Guidance, SamplerKind};
 use crate::time::Rate;
 
 /// The manifest file name inside a package.
@@ -216,6 +216,26 @@ pub struct SamplerDefaults {
     pub negative_audio_scale: f32,
 }
 
+impl SamplerDefaults {
+    /// The steps to run for a requested count: 0 means the package's default.
+    pub fn steps_or_default(&self, requested: u32) -> usize {
+        if requested > 0 {
+            requested as usize
+        } else {
+            self.steps as usize
+        }
+    }
+
+    /// The guidance scales for requested ones: a negative scale means the package's default.
+    pub fn guidance_or_default(&self, scale: f64, negative_audio_scale: f64) -> Guidance {
+        let pick = |v: f64, default: f32| if v >= 0.0 { v as f32 } else { default };
+        Guidance {
+            scale: pick(scale, self.guidance_scale),
+            negative_audio_scale: pick(negative_audio_scale, self.negative_audio_scale),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioSpec {
     pub rate: u32,
@@ -257,6 +277,20 @@ impl ModelPackage {
         validate::open(dir)
     }
 
+    /// Parses and checks `text` as if it were `dir/model.toml` (the files it names are looked up
+    /// in `dir`). For the manifest fuzz target and tools; elements use [`open`](Self::open).
+    pub fn from_manifest_text(dir: &Path, text: &str) -> Result<Self, PackageError> {
+        let real_dir = dir.canonicalize().map_err(|e| {
+            PackageError::new(
+                dir,
+                MANIFEST,
+                "-",
+                format!("package directory not readable: {e}"),
+            )
+        })?;
+        validate::from_text(dir, real_dir, text)
+    }
+
     /// The first graph with this role.
     pub fn graph(&self, role: Role) -> Option<&GraphSpec> {
         self.graphs.iter().find(|g| g.role == role)
@@ -281,6 +315,22 @@ impl ModelPackage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_steps_and_negative_scales_mean_the_package_default() {
+        let d = SamplerDefaults {
+            kind: SamplerKind::FlowEuler { shift: 1.0 },
+            steps: 8,
+            guidance_scale: 1.5,
+            negative_audio_scale: 0.5,
+        };
+        assert_eq!(d.steps_or_default(0), 8);
+        assert_eq!(d.steps_or_default(3), 3);
+        let g = d.guidance_or_default(-1.0, 2.0);
+        assert_eq!((g.scale, g.negative_audio_scale), (1.5, 2.0));
+        let g = d.guidance_or_default(0.0, -0.5);
+        assert_eq!((g.scale, g.negative_audio_scale), (0.0, 0.5));
+    }
 
     #[test]
     fn bundled_packages_are_found_in_the_source_tree() {

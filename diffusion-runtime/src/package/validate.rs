@@ -103,12 +103,52 @@ pub(super) fn open(dir: &Path) -> Result<ModelPackage, PackageError> {
     let real_dir = dir
         .canonicalize()
         .map_err(|e| early("-", format!("package directory not readable: {e}")))?;
+    let text = read_manifest(&dir.join(MANIFEST)).map_err(|problem| early("-", problem))?;
+    from_text(dir, real_dir, &text)
+}
+
+/// Largest `model.toml` read: manifests are a few kB; a bigger file is a mistake (or a symlink
+/// to a device), not a manifest.
+pub(super) const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The manifest's text: a regular file of at most [`MAX_MANIFEST_BYTES`], read with that bound
+/// (a file that grows while it is read, or a device such as `/dev/zero` behind a symlink, never
+/// reads forever).
+fn read_manifest(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the manifest: {e}"))?;
+    if !meta.is_file() {
+        return Err("the manifest is not a regular file".into());
+    }
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "the manifest is {} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read the manifest: {e}"))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "the manifest grew past the {MAX_MANIFEST_BYTES} bytes a manifest may have while it was read"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("the manifest is not UTF-8: {e}"))
+}
+
+/// Parses and checks manifest `text` as the `model.toml` of `dir` (whose canonical path is
+/// `real_dir`); the files it names are resolved in `dir`.
+pub(super) fn from_text(
+    dir: &Path,
+    real_dir: PathBuf,
+    text: &str,
+) -> Result<ModelPackage, PackageError> {
     let ctx = Ctx { dir, real_dir };
-    let text = std::fs::read_to_string(dir.join(MANIFEST))
-        .map_err(|e| early("-", format!("cannot read the manifest: {e}")))?;
-    let raw: RawManifest = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map_or(0, |s| line_of(&text, s.start));
-        early(&format!("line {line}"), e.message().replace('\n', " "))
+    let raw: RawManifest = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |s| line_of(text, s.start));
+        ctx.manifest_err(format!("line {line}"), e.message().replace('\n', " "))
     })?;
     check(&ctx, raw)
 }

@@ -18,7 +18,6 @@ pub enum Prediction {
     Eps,
     V,
     X0,
-    Velocity,
 }
 
 /// The sampler family and its schedule.
@@ -100,10 +99,6 @@ impl Sampler {
                 Vec::new()
             },
         }
-    }
-
-    pub fn kind(&self) -> &SamplerKind {
-        &self.kind
     }
 
     /// Draws `x` from N(0, I) with `rng` and denoises it in `steps` steps. `x` holds the sample
@@ -189,9 +184,7 @@ impl Sampler {
             let (x0, eps) = match prediction {
                 Prediction::Eps => ((*xi - s1a32 * m) * inv_sa, m),
                 Prediction::X0 => (m, (*xi - sa32 * m) * inv_s1a),
-                Prediction::V | Prediction::Velocity => {
-                    (sa32 * *xi - s1a32 * m, sa32 * m + s1a32 * *xi)
-                }
+                Prediction::V => (sa32 * *xi - s1a32 * m, sa32 * m + s1a32 * *xi),
             };
             let z = if sigma > 0.0 { self.noise[i] } else { 0.0 };
             *xi = c_x0 * x0 + c_eps * eps + sigma as f32 * z;

@@ -11,10 +11,12 @@
 //!
 //! Output frame *n* covers `[base + n·T, base + (n+1)·T)`, `T = 1/fps`, where `base` is the
 //! timestamp of the first audio sample after a segment or flush and *n* is computed from the
-//! counted input samples with exact integer arithmetic. A timestamp jump forward (DISCONT or a
-//! GAP event) is filled with silence, so silence and gaps give idle frames, never missing ones;
-//! overlapping audio is dropped. At EOS the remaining audio is generated (the last chunk padded
-//! with silence internally): `N` seconds of audio give exactly `ceil(N·fps)` frames.
+//! counted input samples with exact integer arithmetic. A timestamp jump forward of up to 30 s
+//! (DISCONT or a GAP event) is filled with silence, so silence and gaps give idle frames, never
+//! missing ones; overlapping audio is dropped; a jump of more than 30 s, either way, finishes the
+//! timeline and starts a new one there (from rest, with a DISCONT). Timestamps from 2⁶² ns on are
+//! an error (no clock can play them). At EOS the remaining audio is generated (the last chunk
+//! padded with silence internally): `N` seconds of audio give exactly `ceil(N·fps)` frames.
 //!
 //! ## Latency
 //!
@@ -31,10 +33,11 @@
 //!
 //! ## Threads
 //!
-//! The sink pad's streaming thread counts samples and cuts chunk windows; generation and pushing
-//! run on the src pad's task, fed through a queue of at most two chunks (back-pressure on
-//! upstream). A flush cancels pending chunks, discards the one being generated, and resets the
-//! motion to rest.
+//! The sink pad's streaming thread counts samples and cuts chunk windows; a generator thread
+//! (`<name>-gen`, fed through a queue of at most two chunks: back-pressure on upstream) runs the
+//! model; the src pad's task pushes the frames, so a clock-synced sink never delays the next
+//! generation. A flush returns at once: it cancels pending chunks, the one being generated is
+//! dropped when it finishes, and the motion goes back to rest.
 //!
 //! ## Live
 //!
@@ -72,23 +75,26 @@
 //!
 //! Debian 12, GStreamer 1.22, ONNX Runtime 1.31.1 (CPU), x86-64 with 2 cores.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diffusion_runtime::a2v::{
     A2vGenerator, ChunkLayout, ChunkScheduler, StepChange, StepController,
 };
 use diffusion_runtime::package::{LoadedPackage, Task};
-use diffusion_runtime::sampler::Guidance;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
+use gst_generative_common::latency;
+use gst_generative_common::outlet::Outlets;
 use gst_generative_common::pads::{filtered_caps, post_stats};
-use gst_generative_common::{load_or_post, model_properties, ModelSettings};
-use once_cell::sync::Lazy;
-
 use gst_generative_common::queue::{Out, Popped, Queue};
+use gst_generative_common::timeline::{self, Counter, Step, MAX_FILL};
+use gst_generative_common::worker::Worker;
+use gst_generative_common::{load_at_ready, model_properties, BundledModel, ModelSettings};
+use once_cell::sync::Lazy;
 
 use super::queue::Item;
 use super::ExecutionProvider;
@@ -102,20 +108,24 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const MODEL_BLURB: &str = "Directory of an audio-to-video model package (model.toml + graphs). Empty = the bundled presenter package (models/presenter, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
-const MISSING_MODEL: &str = "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); the bundled presenter package (models/presenter) is not installed: run scripts/setup.sh or install with meson";
-/// The package used when `model` is not set, looked up by `find_bundled`.
-const BUNDLED_MODEL: &str = "presenter";
+/// The element description `gst-inspect-1.0 miragegen` prints: enough to use the element.
+const MANUAL: &str = "Generates a synchronized video of a talking presenter (src: RGB or RGBA at the model's size and frame rate) from speech audio (sink: F32LE or S16LE at the model's rate; insert audioconvert ! audioresample), with an ONNX diffusion model that animates a portrait (avatar). Frame n covers [base + n/fps, base + (n+1)/fps) from counted samples; silence, gaps and live stalls give idle frames; a timestamp jump of more than 30 s starts a new timeline. \
+Latency = (2 chunks + lookahead) / fps (0.48 s with the bundled presenter package): reported in the latency query. \
+Model: the model property names a package directory (model.toml + ONNX graphs, see models/README.md); empty = the bundled presenter package (avatars astronaut, grace-hopper). ONNX Runtime is loaded at READY from ort-library, ORT_DYLIB_PATH, the copy scripts/setup.sh installs, or the system. \
+Example: gst-launch-1.0 espeak text=\"Good evening.\" ! audioconvert ! audioresample ! miragegen avatar=grace-hopper ! videoconvert ! autovideosink";
+
+/// The package used when `model` is not set.
+const BUNDLED: BundledModel = BundledModel {
+    name: "presenter",
+    task: Task::AudioToVideo,
+    missing_hint: "set the model property to an audio-to-video package directory (for example models/fixtures/presenter); the bundled presenter package (models/presenter) is not installed: run scripts/setup.sh or install with meson",
+};
 /// Chunks waiting for generation at most: enough to keep the generator busy, small enough to
 /// bound memory and latency.
 const QUEUE_CHUNKS: usize = 2;
 /// Generated frames waiting to be pushed at most (about a chunk): the generator works on the
 /// next chunk while a clock-synced sink takes these.
 const QUEUE_FRAMES: usize = 16;
-/// A timestamp this far from the one the counted samples predict is a jump, not jitter (the
-/// alignment threshold audio sinks use).
-const RESYNC_THRESHOLD: gst::ClockTime = gst::ClockTime::from_mseconds(40);
-/// Longest hole filled with silence; a longer jump starts a new timeline.
-const MAX_SILENCE: gst::ClockTime = gst::ClockTime::from_seconds(30);
 
 /// Property values. `steps == 0` and a negative `guidance_scale` mean "the package's default".
 #[derive(Debug, Clone, PartialEq)]
@@ -154,32 +164,40 @@ struct Input {
     eos: bool,
 }
 
-/// Src-side state (the task).
+/// Generator-side state (the generator thread).
 struct Output {
     generator: A2vGenerator,
     video: Option<gst_video::VideoInfo>,
     /// Steps in use now (lowered by adaptive-steps).
     steps: Option<StepController>,
     discont: bool,
+    /// Work-queue epoch this state belongs to: the first item of a newer one (after a flush)
+    /// starts from rest.
+    epoch: Option<u64>,
 }
 
+/// Lock order (a thread holding one takes only those below it): `input` (sink streaming
+/// thread; the generator only try-locks it to idle) → `output` (generator thread) →
+/// `settings`, `model`, `layout`, `upstream_latency` (leaves: read or replaced and released at
+/// once) → the queues' and the combiner's own locks. Nothing a flush takes is held across a
+/// model run: the generator holds `output`, which no streaming thread takes.
 pub struct MirageGen {
     sinkpad: gst::Pad,
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
+    /// Loaded at NULL→READY, dropped at READY→NULL.
     model: Mutex<Option<LoadedPackage>>,
     input: Mutex<Option<Input>>,
     output: Mutex<Option<Output>>,
     /// Chunks for the generator thread (from the sink's streaming thread).
-    work: Queue<Item>,
-    /// Frames and events for the src pad task (from the generator thread).
-    frames: Queue<Out>,
-    generator_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    stopping: std::sync::atomic::AtomicBool,
+    work: Arc<Queue<Item>>,
+    /// `src`, its queue of frames and events, and its task.
+    outlets: Outlets,
+    worker: Worker,
     /// Fixed once the model is prepared; read by queries without waiting for a generation.
     layout: Mutex<Option<ChunkLayout>>,
     /// Upstream is live (from the latency query): stalls are filled with idle frames.
-    live: std::sync::atomic::AtomicBool,
+    live: AtomicBool,
     /// Upstream latency, for the stall threshold.
     upstream_latency: Mutex<gst::ClockTime>,
 }
@@ -249,54 +267,65 @@ impl MirageGen {
             input.base = pts.or(start).or(Some(gst::ClockTime::ZERO));
         }
         if let Some(pts) = pts {
-            let expected = expected_end(input, rate);
-            if pts > expected.saturating_add(RESYNC_THRESHOLD) {
-                self.fill_silence(input, rate, pts)?;
-            } else if pts.saturating_add(RESYNC_THRESHOLD) < expected {
-                let overlap = ns_to_samples(expected - pts, rate) as usize;
+            let end = pts.saturating_add(gst::ClockTime::from_nseconds(
+                Counter::per_second(rate).ns(mono.len() as u64),
+            ));
+            if let Err(e) = timeline::check_timestamp("audio timestamp", end) {
+                gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
+                return Err(gst::FlowError::Error);
+            }
+            if let Some(overlap) = self.place(input, rate, pts)? {
                 gst::debug!(
                     CAT,
                     imp = self,
                     "audio overlaps the previous buffer: dropping {overlap} samples"
                 );
-                mono.drain(..overlap.min(mono.len()));
+                mono.drain(..(overlap as usize).min(mono.len()));
             }
         }
         input.scheduler.push(&mono);
         self.schedule_ready(input)
     }
 
-    /// Fills the timeline with silence up to `until` (a timestamp jump or a gap), so that the
-    /// presenter idles instead of frames going missing. A jump longer than `MAX_SILENCE` is a
-    /// new timeline instead: what was there is finished and generation restarts from rest at
-    /// `until`, rather than rendering (and holding in memory) minutes of silence.
-    fn fill_silence(
+    /// Places input that starts at `at` on the timeline (the shared time rules): a hole is filled
+    /// with silence, so that the presenter idles instead of frames going missing; a jump of
+    /// more than `MAX_FILL` is a new timeline instead (what was there is finished and generation
+    /// restarts from rest at `at`, rather than rendering, and holding in memory, minutes of
+    /// silence). Returns the samples of the input to drop when it overlaps what was counted.
+    fn place(
         &self,
         input: &mut Input,
         rate: u64,
-        until: gst::ClockTime,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let gap = until.saturating_sub(expected_end(input, rate));
-        if gap > MAX_SILENCE {
-            gst::info!(
-                CAT,
-                imp = self,
-                "timestamp jump of {gap}: starting a new timeline at {until}"
-            );
-            self.drain(input)?;
-            input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
-            input.base = Some(until);
-            self.work.push(Item::Reset)?;
-            return Ok(gst::FlowSuccess::Ok);
+        at: gst::ClockTime,
+    ) -> Result<Option<u64>, gst::FlowError> {
+        let counter = Counter::per_second(rate);
+        match timeline::step(expected_end(input, rate), at) {
+            Step::InPlace => Ok(None),
+            Step::Overlap(overlap) => Ok(Some(counter.items(overlap.nseconds()))),
+            Step::Hole(hole) => {
+                let n = counter.items(hole.nseconds());
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "timestamp jump of {hole}: {n} samples of silence"
+                );
+                input.scheduler.push_silence(n);
+                Ok(None)
+            }
+            Step::Jump => {
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "timestamp jump from {} to {at}: starting a new timeline",
+                    expected_end(input, rate)
+                );
+                self.drain(input)?;
+                input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
+                input.base = Some(at);
+                self.work.push(Item::Reset)?;
+                Ok(None)
+            }
         }
-        let n = ns_to_samples(gap, rate);
-        gst::debug!(
-            CAT,
-            imp = self,
-            "timestamp jump of {gap}: {n} samples of silence"
-        );
-        input.scheduler.push_silence(n);
-        Ok(gst::FlowSuccess::Ok)
     }
 
     /// Queues every chunk whose audio is complete.
@@ -325,10 +354,7 @@ impl MirageGen {
         match event.view() {
             EventView::FlushStart(_) => {
                 self.work.set_flushing();
-                self.frames.set_flushing();
-                let ok = self.srcpad.push_event(event);
-                let _ = self.srcpad.pause_task();
-                ok
+                self.outlets.flush_start(&event)
             }
             EventView::FlushStop(_) => {
                 if let Some(input) = lock(&self.input).as_mut() {
@@ -336,23 +362,18 @@ impl MirageGen {
                     input.base = None;
                     input.eos = false;
                 }
-                if let Some(output) = lock(&self.output).as_mut() {
-                    output.generator.reset(lock(&self.settings).seed);
-                    output.discont = true;
-                }
-                let ok = self.srcpad.push_event(event);
+                // The generator goes back to rest at its first item of the new epoch (never
+                // waited for here: it may be in the middle of a chunk).
                 self.work.start();
-                self.frames.start();
-                self.start_task() && ok
+                self.outlets.flush_stop(&event)
             }
             EventView::Caps(c) => self.set_caps(c.caps()),
             EventView::StreamStart(_) => {
-                // A new stream after EOS (gapless, concat): the task paused at EOS resumes.
+                // A new stream after EOS (gapless, concat).
                 if let Some(input) = lock(&self.input).as_mut() {
                     input.eos = false;
                 }
-                let queued = self.work.push(Item::Event(event)).is_ok();
-                queued && self.start_task()
+                self.work.push(Item::Event(event)).is_ok()
             }
             EventView::Segment(s) => {
                 let Ok(segment) = s
@@ -406,9 +427,15 @@ impl MirageGen {
                 if input.base.is_none() {
                     input.base = Some(ts);
                 }
-                // Silence up to the end of the gap: idle frames, never missing ones.
-                let end = ts.saturating_add(duration.unwrap_or(gst::ClockTime::ZERO));
-                if end > expected_end(input, rate) && self.fill_silence(input, rate, end).is_err() {
+                // Silence up to the end of the gap (at most MAX_FILL): idle frames, never
+                // missing ones.
+                let duration = duration.unwrap_or(gst::ClockTime::ZERO).min(MAX_FILL);
+                let end = ts.saturating_add(duration);
+                if let Err(e) = timeline::check_timestamp("gap", end) {
+                    gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
+                    return false;
+                }
+                if self.place(input, rate, ts).is_err() || self.place(input, rate, end).is_err() {
                     return false;
                 }
                 self.schedule_ready(input).is_ok()
@@ -484,20 +511,19 @@ impl MirageGen {
         gst::log!(CAT, obj = pad, "handling query {query:?}");
         match query.view_mut() {
             QueryViewMut::Latency(q) => {
-                let mut upstream = gst::query::Latency::new();
-                if !self.sinkpad.peer_query(&mut upstream) {
+                let Some(upstream) = latency::query_upstream(&self.sinkpad, &[]) else {
                     return false;
-                }
-                let (live, min, max) = upstream.result();
-                self.live.store(live, std::sync::atomic::Ordering::Relaxed);
-                *lock(&self.upstream_latency) = min;
+                };
+                self.live.store(upstream.live, Ordering::Relaxed);
+                *lock(&self.upstream_latency) = upstream.min;
                 let ours = self.latency().unwrap_or(gst::ClockTime::ZERO);
-                q.set(
-                    live,
-                    min.saturating_add(ours),
-                    max.map(|m| m.saturating_add(ours)),
+                latency::answer(q, upstream, ours);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "latency: upstream {}, ours {ours}",
+                    upstream.min
                 );
-                gst::debug!(CAT, imp = self, "latency: upstream {min}, ours {ours}");
                 true
             }
             QueryViewMut::Caps(q) => {
@@ -517,7 +543,7 @@ impl MirageGen {
                 let ours = self.sink_caps();
                 let caps = filtered_caps(&ours, q.filter());
                 if caps.is_empty() {
-                    gst::debug!(
+                    gst::warning!(
                         CAT,
                         obj = pad,
                         "upstream offers {:?}, the model needs {ours}: insert audioconvert ! audioresample before miragegen",
@@ -531,68 +557,30 @@ impl MirageGen {
         }
     }
 
-    fn start_task(&self) -> bool {
-        let element = self.obj().downgrade();
-        self.srcpad
-            .start_task(move || {
-                if let Some(element) = element.upgrade() {
-                    element.imp().src_loop();
-                }
-            })
-            .is_ok()
-    }
-
-    /// One turn of the src pad task: push the next frame or event downstream.
-    fn src_loop(&self) {
-        let out = match self.frames.pop(Duration::from_millis(100)) {
-            Popped::Item(out, _) => out,
-            Popped::Timeout => return,
-            Popped::Flushing => {
-                let _ = self.srcpad.pause_task();
-                return;
-            }
-        };
-        let result = match out {
-            Out::Event(event) => {
-                let eos = event.type_() == gst::EventType::Eos;
-                // A refused event is downstream's business (it posts its own error); EOS ends
-                // this stream either way.
-                if !self.srcpad.push_event(event) {
-                    gst::debug!(CAT, imp = self, "downstream refused a serialized event");
-                }
-                if eos {
-                    let _ = self.srcpad.pause_task();
-                }
-                Ok(gst::FlowSuccess::Ok)
-            }
-            Out::Buffer(buffer) => self.srcpad.push(buffer),
-        };
-        if let Err(err) = result {
-            if err != gst::FlowError::Flushing {
-                gst::debug!(CAT, imp = self, "pausing task: {err:?}");
-                if !matches!(err, gst::FlowError::Eos) {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Failed,
-                        ["streaming stopped, reason {err:?}"]
-                    );
-                }
-            }
-            // Upstream learns it at its next buffer; the generator stops feeding frames.
-            self.work.set_flow(Err(err));
-            self.frames.set_flow(Err(err));
-            let _ = self.srcpad.pause_task();
-        }
-    }
-
     /// One turn of the generator thread: generate a chunk, pass an event on, or (live, nothing
     /// arriving) idle.
     fn generator_step(&self) {
         let wait = self.layout().map_or(Duration::from_millis(100), |l| {
             Duration::from_nanos(l.frames_ns(l.chunk))
         });
-        match self.work.pop(wait) {
-            Popped::Item(Item::Event(event), _) => {
+        let (item, epoch) = match self.work.pop(wait) {
+            Popped::Item(item, epoch) => (item, epoch),
+            Popped::Timeout => return self.idle_tick(),
+            Popped::Flushing => {
+                self.work.wait_started(Duration::from_millis(100));
+                return;
+            }
+        };
+        if let Some(output) = lock(&self.output).as_mut() {
+            if output.epoch != Some(epoch) {
+                // First item after a flush (or the start): from rest, with a DISCONT.
+                output.generator.reset(lock(&self.settings).seed);
+                output.discont = true;
+                output.epoch = Some(epoch);
+            }
+        }
+        match item {
+            Item::Event(event) => {
                 if let gst::EventView::Caps(c) = event.view() {
                     match gst_video::VideoInfo::from_caps(c.caps()) {
                         Ok(video) => {
@@ -605,54 +593,23 @@ impl MirageGen {
                         }
                     }
                 }
-                let _ = self.frames.push(Out::Event(event));
+                let _ = self.outlets.get(0).queue.push(Out::Event(event));
             }
-            Popped::Item(Item::Reset, _) => {
+            Item::Reset => {
+                // A new timeline: from rest, its first frame marked DISCONT (frame numbers, and
+                // so offsets, start over).
                 if let Some(output) = lock(&self.output).as_mut() {
                     output.generator.reset(lock(&self.settings).seed);
+                    output.discont = true;
                 }
             }
-            Popped::Item(Item::Chunk { chunk, base }, epoch) => {
+            Item::Chunk { chunk, base } => {
                 if let Err(err) = self.generate(chunk, base, epoch) {
                     if err != gst::FlowError::Flushing {
                         self.work.set_flow(Err(err));
                     }
                 }
             }
-            Popped::Timeout => self.idle_tick(),
-            Popped::Flushing => {
-                self.work.wait_started(Duration::from_millis(100));
-            }
-        }
-    }
-
-    fn start_generator(&self) {
-        let mut thread = lock(&self.generator_thread);
-        if thread.is_some() {
-            return;
-        }
-        self.stopping
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        let element = self.obj().downgrade();
-        *thread = Some(std::thread::spawn(move || loop {
-            let Some(element) = element.upgrade() else {
-                break;
-            };
-            let imp = element.imp();
-            if imp.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                break;
-            }
-            imp.generator_step();
-        }));
-    }
-
-    fn stop_generator(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.work.stop();
-        self.frames.stop();
-        if let Some(thread) = lock(&self.generator_thread).take() {
-            let _ = thread.join();
         }
     }
 
@@ -664,29 +621,20 @@ impl MirageGen {
         epoch: u64,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = lock(&self.settings).clone();
-        let live = self.live.load(std::sync::atomic::Ordering::Relaxed);
-        let out_epoch = self.frames.epoch();
+        let live = self.live.load(Ordering::Relaxed);
+        let out_epoch = self.outlets.get(0).queue.epoch();
         let mut guard = lock(&self.output);
         let output = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let video = output.video.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let defaults = output.generator.package().package.sampler.clone();
-        let target = if settings.steps > 0 {
-            settings.steps as usize
-        } else {
-            defaults.steps as usize
-        };
+        let defaults = &output.generator.package().package.sampler;
+        let target = defaults.steps_or_default(settings.steps);
+        let mut guidance = defaults.guidance_or_default(settings.guidance_scale, 0.0);
+        // No existing-audio branch in audio-to-video.
+        guidance.negative_audio_scale = 0.0;
         let steps = output
             .steps
             .map_or(target, |c| c.current)
             .clamp(1, target.max(1));
-        let guidance = Guidance {
-            scale: if settings.guidance_scale >= 0.0 {
-                settings.guidance_scale as f32
-            } else {
-                defaults.guidance_scale
-            },
-            negative_audio_scale: 0.0,
-        };
         output.generator.set_seed(settings.seed);
         let generated = output.generator.generate(&chunk.window, steps, guidance);
         let layout = *output.generator.layout();
@@ -747,7 +695,10 @@ impl MirageGen {
                     b.set_flags(gst::BufferFlags::DISCONT);
                 }
             }
-            self.frames.push_in(Out::Buffer(buffer), Some(out_epoch))?;
+            self.outlets
+                .get(0)
+                .queue
+                .push_in(Out::Buffer(buffer), Some(out_epoch))?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -768,7 +719,7 @@ impl MirageGen {
     /// Live only: when audio has stalled for more than a chunk (plus the upstream latency), fill
     /// the time up to the clock's now with silence, so the presenter idles in real time.
     fn idle_tick(&self) {
-        if !self.live.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.live.load(Ordering::Relaxed) {
             return;
         }
         let element = self.obj();
@@ -808,8 +759,8 @@ impl MirageGen {
         }
         // Everything up to now (less the upstream latency), so the idle video keeps pace with
         // the clock instead of falling behind by a generation time per chunk.
-        let fill = (stalled - upstream).min(MAX_SILENCE);
-        let n = ns_to_samples(fill, rate);
+        let fill = (stalled - upstream).min(MAX_FILL);
+        let n = Counter::per_second(rate).items(fill.nseconds());
         gst::debug!(
             CAT,
             imp = self,
@@ -865,6 +816,7 @@ impl MirageGen {
             video: None,
             steps: None,
             discont: true,
+            epoch: None,
         });
         Ok(())
     }
@@ -872,17 +824,10 @@ impl MirageGen {
 
 /// Timestamp where the counted samples end: `base + received/rate`.
 fn expected_end(input: &Input, rate: u64) -> gst::ClockTime {
-    let counted =
-        diffusion_runtime::time::mul_div_floor(input.scheduler.received(), 1_000_000_000, rate)
-            .unwrap_or(u64::MAX);
-    input
-        .base
-        .unwrap_or(gst::ClockTime::ZERO)
-        .saturating_add(gst::ClockTime::from_nseconds(counted))
-}
-
-fn ns_to_samples(t: gst::ClockTime, rate: u64) -> u64 {
-    diffusion_runtime::time::mul_div_floor(t.nseconds(), rate, 1_000_000_000).unwrap_or(u64::MAX)
+    Counter::per_second(rate).at(
+        input.base.unwrap_or(gst::ClockTime::ZERO),
+        input.scheduler.received(),
+    )
 }
 
 /// One video frame from packed RGB, in the negotiated format and strides.
@@ -1004,34 +949,21 @@ impl ObjectSubclass for MirageGen {
                     |this| this.src_query(pad, query),
                 )
             })
-            .activatemode_function(|_pad, parent, mode, active| {
+            .activatemode_function(|pad, parent, mode, active| {
                 MirageGen::catch_panic_pad_function(
                     parent,
                     || Err(gst::loggable_error!(CAT, "panic activating src pad")),
-                    |this| {
-                        if mode != gst::PadMode::Push {
-                            return Err(gst::loggable_error!(
-                                CAT,
-                                "src pad works in push mode only"
-                            ));
-                        }
-                        if active {
-                            this.work.start();
-                            this.frames.start();
-                            this.start_generator();
-                            if !this.start_task() {
-                                return Err(gst::loggable_error!(CAT, "cannot start the src task"));
-                            }
-                        } else {
-                            this.stop_generator();
-                            let _ = this.srcpad.stop_task();
-                        }
-                        Ok(())
-                    },
+                    |this| this.outlets.activate(pad, mode, active),
                 )
             })
             .flags(gst::PadFlags::FIXED_CAPS)
             .build();
+        let work = Arc::new(Queue::new(QUEUE_CHUNKS));
+        let outlets = Outlets::new(
+            vec![(srcpad.clone(), QUEUE_FRAMES, "videoconvert")],
+            work.clone(),
+            *CAT,
+        );
         Self {
             sinkpad,
             srcpad,
@@ -1039,12 +971,11 @@ impl ObjectSubclass for MirageGen {
             model: Mutex::new(None),
             input: Mutex::new(None),
             output: Mutex::new(None),
-            work: Queue::new(QUEUE_CHUNKS),
-            frames: Queue::new(QUEUE_FRAMES),
-            generator_thread: Mutex::new(None),
-            stopping: std::sync::atomic::AtomicBool::new(false),
+            work,
+            outlets,
+            worker: Worker::default(),
             layout: Mutex::new(None),
-            live: std::sync::atomic::AtomicBool::new(false),
+            live: AtomicBool::new(false),
             upstream_latency: Mutex::new(gst::ClockTime::ZERO),
         }
     }
@@ -1157,7 +1088,7 @@ impl ElementImpl for MirageGen {
             gst::subclass::ElementMetadata::new(
                 "Talking presenter generator",
                 "Generator/Video/Audio",
-                "Generates a synchronized talking-presenter video from speech audio with an ONNX diffusion model",
+                MANUAL,
                 "gst-generative developers",
             )
         });
@@ -1199,18 +1130,8 @@ impl ElementImpl for MirageGen {
         gst::debug!(CAT, imp = self, "state change {transition:?}");
         match transition {
             gst::StateChange::NullToReady => {
-                let mut settings = lock(&self.settings).model.clone();
-                if settings.model.is_none() {
-                    // The bundled presenter package, wherever setup or meson installed it.
-                    settings.model = diffusion_runtime::package::find_bundled(BUNDLED_MODEL);
-                }
-                let loaded = load_or_post(
-                    self.obj().upcast_ref(),
-                    *CAT,
-                    &settings,
-                    Task::AudioToVideo,
-                    MISSING_MODEL,
-                )?;
+                let settings = lock(&self.settings).model.clone();
+                let loaded = load_at_ready(self.obj().upcast_ref(), *CAT, &settings, BUNDLED)?;
                 *lock(&self.model) = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
@@ -1218,12 +1139,43 @@ impl ElementImpl for MirageGen {
                     self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }
+                self.work.start();
+                if let Err(e) =
+                    self.worker
+                        .start(&format!("{}-gen", self.obj().name()), &*self.obj(), |obj| {
+                            obj.imp().generator_step()
+                        })
+                {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::StateChange,
+                        ["cannot start the generator thread: {e}"]
+                    );
+                    return Err(gst::StateChangeError);
+                }
+            }
+            gst::StateChange::PausedToReady => {
+                // Before the pads deactivate: the generator drops the chunk it is working on
+                // instead of finishing it, and nothing waits on a queue.
+                self.worker.request_stop();
+                self.work.set_flushing();
+                self.outlets.set_flushing();
             }
             _ => {}
         }
-        let ret = self.parent_change_state(transition)?;
+        let ret = match self.parent_change_state(transition) {
+            Ok(ret) => ret,
+            Err(e) => {
+                if transition == gst::StateChange::ReadyToPaused {
+                    self.worker.stop();
+                }
+                return Err(e);
+            }
+        };
         match transition {
             gst::StateChange::PausedToReady => {
+                self.worker.stop();
+                self.live.store(false, Ordering::Relaxed);
                 *lock(&self.input) = None;
                 *lock(&self.output) = None;
             }

@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Jitter below this many ns between expected and stamped time is not a jump.
-const RESYNC_NS: u64 = 40_000_000;
+/// Jitter up to this between expected and stamped time is not a jump (the shared time rule).
+const RESYNC_NS: u64 = gst_generative_common::timeline::RESYNC_THRESHOLD.nseconds();
 
 #[derive(Default)]
 struct State {
@@ -198,29 +198,36 @@ impl ExistingTrack {
     }
 
     /// `len` samples from `from`, once they have arrived or the track ended (silence where there
-    /// is none). Gives up at `deadline` (live: what is there by then, silence for the rest) or
-    /// when `cancelled` says so (flush): `None`.
+    /// is none). Gives up at `deadline` (live: what is there by then, silence for the rest), when
+    /// `cancelled` says so (flush), or when no sample has arrived for `stall`.
     pub fn window(
         &self,
         from: u64,
         len: usize,
         deadline: Option<Instant>,
+        stall: Option<Duration>,
         cancelled: impl Fn() -> bool,
-    ) -> Option<Vec<f32>> {
+    ) -> Wait {
         let to = from + len as u64;
         let mut s = self.lock();
         let epoch = s.epoch;
+        let mut progress = (s.end(), Instant::now());
         loop {
             if cancelled() {
-                return None;
+                return Wait::Cancelled;
             }
             if s.epoch != epoch {
                 // Reset while waiting: this window belongs to a timeline that is gone.
-                return Some(vec![0.0; len]);
+                return Wait::Samples(vec![0.0; len]);
             }
             let covered = s.end().is_some_and(|e| e >= to);
             if covered || s.eos || deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
+            }
+            if s.end() != progress.0 {
+                progress = (s.end(), Instant::now());
+            } else if stall.is_some_and(|d| progress.1.elapsed() >= d) {
+                return Wait::Stalled { have: s.end() };
             }
             s = self
                 .changed
@@ -239,7 +246,28 @@ impl ExistingTrack {
                 }
             }
         }
-        Some(out)
+        Wait::Samples(out)
+    }
+}
+
+/// What [`ExistingTrack::window`] ended with.
+#[derive(Debug, PartialEq)]
+pub enum Wait {
+    Samples(Vec<f32>),
+    Cancelled,
+    /// Nothing arrived for the stall time; the track ends at sample `have` (none yet: `None`).
+    Stalled {
+        have: Option<u64>,
+    },
+}
+
+impl Wait {
+    #[cfg(test)]
+    fn unwrap(self) -> Vec<f32> {
+        match self {
+            Wait::Samples(s) => s,
+            other => panic!("expected samples, got {other:?}"),
+        }
     }
 }
 
@@ -255,13 +283,16 @@ mod tests {
         t.push(None, &[2.0; 5]).unwrap();
         t.push(Some(100_000_000), &[3.0; 2]).unwrap();
         t.set_eos();
-        let w = t.window(8, 6, None, || false).unwrap();
+        let w = t.window(8, 6, None, None, || false).unwrap();
         assert_eq!(w, vec![0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
-        let w = t.window(98, 6, None, || false).unwrap();
+        let w = t.window(98, 6, None, None, || false).unwrap();
         assert_eq!(w, vec![0.0, 0.0, 3.0, 3.0, 0.0, 0.0]);
         // Released samples are gone.
         t.release_before(100);
-        assert_eq!(t.window(14, 2, None, || false).unwrap(), vec![0.0, 0.0]);
+        assert_eq!(
+            t.window(14, 2, None, None, || false).unwrap(),
+            vec![0.0, 0.0]
+        );
     }
 
     #[test]
@@ -270,11 +301,11 @@ mod tests {
         t.push(Some(0), &[1.0; 100]).unwrap();
         t.push(Some(50_000_000), &[2.0; 100]).unwrap();
         t.set_eos();
-        let w = t.window(99, 3, None, || false).unwrap();
+        let w = t.window(99, 3, None, None, || false).unwrap();
         assert_eq!(w, vec![1.0, 2.0, 2.0]);
         t.flush_start();
         assert_eq!(t.push(Some(0), &[1.0]), Err(Flushing));
-        assert!(t.window(0, 1, None, || true).is_none());
+        assert_eq!(t.window(0, 1, None, None, || true), Wait::Cancelled);
     }
 
     /// A long gap goes in pieces, each waiting for the generator to need it.
@@ -301,7 +332,7 @@ mod tests {
         pusher.join().unwrap();
         t.set_eos();
         assert_eq!(
-            t.window(1_000, 5, None, || false).unwrap(),
+            t.window(1_000, 5, None, None, || false).unwrap(),
             vec![0.0, 0.0, 0.0, 0.0, 0.0]
         );
     }
@@ -312,9 +343,26 @@ mod tests {
         t.push(Some(0), &[1.0; 5]).unwrap();
         let start = Instant::now();
         let w = t
-            .window(0, 10, Some(start + Duration::from_millis(50)), || false)
+            .window(0, 10, Some(start + Duration::from_millis(50)), None, || {
+                false
+            })
             .unwrap();
         assert!(start.elapsed() >= Duration::from_millis(50));
         assert_eq!(&w[3..7], &[1.0, 1.0, 0.0, 0.0]);
+    }
+
+    /// A track that stops growing before the window is covered is reported, not waited for
+    /// forever.
+    #[test]
+    fn a_track_that_stops_arriving_is_reported_as_stalled() {
+        let t = ExistingTrack::new(1000, 10);
+        t.push(Some(0), &[1.0; 5]).unwrap();
+        let start = Instant::now();
+        let w = t.window(0, 10, None, Some(Duration::from_millis(60)), || false);
+        assert_eq!(w, Wait::Stalled { have: Some(5) });
+        assert!(start.elapsed() >= Duration::from_millis(60));
+        let empty = ExistingTrack::new(1000, 10);
+        let w = empty.window(0, 10, None, Some(Duration::from_millis(10)), || false);
+        assert_eq!(w, Wait::Stalled { have: None });
     }
 }

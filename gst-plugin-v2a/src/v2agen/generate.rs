@@ -2,19 +2,25 @@
 //! samples timestamped from the count of samples emitted, and the held video released up to the
 //! soundtrack's end, so that `src` and `audio_src` advance together.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use diffusion_runtime::sampler::Guidance;
 use diffusion_runtime::v2a::{WindowAssembler, WindowInputs};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::pads::post_stats;
 use gst_generative_common::queue::{Out, Popped};
 
+use super::existing::{ExistingTrack, Wait};
 use super::frames::Frame;
-use super::imp::{lock, Output, Prepared, V2aGen, CAT};
+use super::imp::{lock, Output, Prepared, V2aGen, AUDIO, CAT, VIDEO};
 use super::work::Item;
+
+/// Before a timeline's first output, an existing soundtrack silent for this many latencies
+/// (window + hop) gets a warning, and for [`EXISTING_STALL_ERROR`] latencies an error (see
+/// `V2aGen::wait_existing`): 15 s and 45 s with the bundled foley package. Well beyond what a
+/// first v2agen upstream takes for its first window, even generating slower than real time.
+const EXISTING_STALL_WARN: u32 = 2;
+const EXISTING_STALL_ERROR: u32 = 6;
 
 /// Samples per audio buffer: 40 ms, a video frame at 25 fps.
 fn buffer_samples(rate: u32) -> usize {
@@ -22,136 +28,8 @@ fn buffer_samples(rate: u32) -> usize {
 }
 
 impl V2aGen {
-    pub(super) fn start_generator(&self) {
-        let mut thread = lock(&self.generator_thread);
-        if thread.is_some() {
-            return;
-        }
-        self.stopping.store(false, Ordering::SeqCst);
-        let element = self.obj().downgrade();
-        *thread = Some(std::thread::spawn(move || loop {
-            let Some(element) = element.upgrade() else {
-                break;
-            };
-            let imp = element.imp();
-            if imp.stopping.load(Ordering::SeqCst) {
-                break;
-            }
-            imp.generator_step();
-        }));
-    }
-
-    pub(super) fn stop_generator(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.work.stop();
-        self.video_out.stop();
-        self.audio_out.stop();
-        if let Some(thread) = lock(&self.generator_thread).take() {
-            let _ = thread.join();
-        }
-    }
-
-    /// Starts the task pushing `src` (or `audio_src`).
-    pub(super) fn start_task(&self, is_audio: bool) -> bool {
-        let pad = if is_audio {
-            &self.audio_srcpad
-        } else {
-            &self.srcpad
-        };
-        if !pad.is_active() || self.stopping.load(Ordering::SeqCst) {
-            return true; // deactivated (or going to be): nothing to push
-        }
-        let element = self.obj().downgrade();
-        pad.start_task(move || {
-            if let Some(element) = element.upgrade() {
-                element.imp().push_loop(is_audio);
-            }
-        })
-        .is_ok()
-    }
-
-    pub(super) fn start_tasks(&self) -> bool {
-        // `&`, not `&&`: the audio task starts even if the video one could not.
-        self.start_task(false) & self.start_task(true)
-    }
-
-    /// One turn of a src pad task: push the next buffer or event downstream.
-    fn push_loop(&self, is_audio: bool) {
-        let (pad, queue) = if is_audio {
-            (&self.audio_srcpad, &self.audio_out)
-        } else {
-            (&self.srcpad, &self.video_out)
-        };
-        let out = match queue.pop(Duration::from_millis(100)) {
-            Popped::Item(out, _) => out,
-            Popped::Timeout => return,
-            Popped::Flushing => {
-                let _ = pad.pause_task();
-                return;
-            }
-        };
-        let is_buffer = matches!(out, Out::Buffer(_));
-        let result = match out {
-            Out::Event(event) => {
-                // A refused event is downstream's business (it posts its own error); refused
-                // caps show as not-negotiated at the next buffer.
-                if !pad.push_event(event) {
-                    gst::debug!(CAT, obj = pad, "downstream refused a serialized event");
-                }
-                Ok(gst::FlowSuccess::Ok)
-            }
-            Out::Buffer(buffer) => pad.push(buffer),
-        };
-        let i = usize::from(is_audio);
-        match result {
-            Ok(_) if is_buffer => self.not_linked[i].store(false, Ordering::Relaxed),
-            Ok(_) => {}
-            // An unlinked pad, or one whose downstream is done (EOS), drops its output while the
-            // other one flows (as a demuxer does); upstream hears it only when both are.
-            Err(err @ (gst::FlowError::NotLinked | gst::FlowError::Eos)) => {
-                if !self.not_linked[i].swap(true, Ordering::Relaxed) {
-                    gst::debug!(CAT, obj = pad, "{err:?}: dropping its output");
-                }
-                if self.not_linked[1 - i].load(Ordering::Relaxed) {
-                    self.work.set_flow(Err(err));
-                }
-            }
-            Err(err) => {
-                if err == gst::FlowError::NotNegotiated {
-                    let caps = pad
-                        .sticky_event::<gst::event::Caps>(0)
-                        .map(|c| c.caps_owned().to_string())
-                        .unwrap_or_else(|| "any caps".into());
-                    let hint = if is_audio {
-                        "; insert audioconvert ! audioresample after it"
-                    } else {
-                        "; insert videoconvert after it"
-                    };
-                    gst::element_imp_error!(
-                        self,
-                        gst::CoreError::Negotiation,
-                        ["downstream of {} refuses {caps}{hint}", pad.name()]
-                    );
-                } else if err != gst::FlowError::Flushing {
-                    gst::debug!(CAT, obj = pad, "pausing task: {err:?}");
-                    if err != gst::FlowError::Eos {
-                        gst::element_imp_error!(
-                            self,
-                            gst::StreamError::Failed,
-                            ["streaming stopped, reason {err:?}"]
-                        );
-                    }
-                }
-                // Upstream learns it at its next buffer; the generator stops feeding this pad.
-                self.work.set_flow(Err(err));
-                queue.set_flow(Err(err));
-                let _ = pad.pause_task();
-            }
-        }
-    }
-
     /// One turn of the generator thread.
-    fn generator_step(&self) {
+    pub(super) fn generator_step(&self) {
         let (item, epoch) = match self.work.pop(Duration::from_millis(100)) {
             Popped::Item(item, epoch) => (item, epoch),
             Popped::Timeout => return,
@@ -163,7 +41,10 @@ impl V2aGen {
         let Some(prepared) = self.prepared() else {
             return;
         };
-        let epochs = (self.video_out.epoch(), self.audio_out.epoch());
+        let epochs = match self.outlets.epochs()[..] {
+            [video, audio] => (video, audio),
+            _ => return,
+        };
         if !self.work.is_current(epoch) {
             return; // a flush began after the pop (the output queues were flushed after it)
         }
@@ -252,7 +133,10 @@ impl V2aGen {
             _ => Vec::new(),
         };
         for e in audio {
-            self.audio_out.push_in(Out::Event(e), Some(audio_epoch))?;
+            self.outlets
+                .get(AUDIO)
+                .queue
+                .push_in(Out::Event(e), Some(audio_epoch))?;
         }
         output.held.push_back(Out::Event(event));
         let end = self.audio_end(output, prepared);
@@ -281,7 +165,13 @@ impl V2aGen {
                 }
             }
             let out = output.held.pop_front().expect("front exists");
-            self.video_out.push_in(out, Some(epoch))?;
+            // Not waited for: held video is in memory already, and waiting for the video sink
+            // (which may be waiting for preroll) before the audio that follows is queued would
+            // starve the audio sink's preroll (frames far shorter than an audio buffer).
+            self.outlets
+                .get(VIDEO)
+                .queue
+                .push_in_now(out, Some(epoch))?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -319,7 +209,9 @@ impl V2aGen {
                     b.set_flags(gst::BufferFlags::DISCONT);
                 }
             }
-            self.audio_out
+            self.outlets
+                .get(AUDIO)
+                .queue
                 .push_in(Out::Buffer(buffer), Some(audio_epoch))?;
             let reached = base.nseconds().saturating_add(prepared.samples_ns(end));
             self.release(output, reached, video_epoch)?;
@@ -343,26 +235,19 @@ impl V2aGen {
         let settings = lock(&self.settings).clone();
         let layout = prepared.layout;
         let window_start = layout.window_start(index);
-        let cancelled = || !self.work.is_current(epoch) || self.stopping.load(Ordering::SeqCst);
+        let cancelled = || !self.work.is_current(epoch) || self.worker.is_stopping();
 
         // The existing soundtrack over this window: waited for (live: within the budget).
         let track = self.existing_track();
         let track_epoch = track.as_ref().map(|t| t.epoch());
         let existing = match (&track, output.base_index) {
-            (Some(track), Some(base_index)) => {
-                let deadline = self.live.load(Ordering::Relaxed).then(|| {
-                    Instant::now() + Duration::from_nanos(prepared.samples_ns(layout.hop() as u64))
-                });
-                match track.window(
-                    base_index + window_start,
-                    layout.window,
-                    deadline,
-                    cancelled,
-                ) {
-                    Some(samples) => Some(samples),
-                    None => return Err(gst::FlowError::Flushing),
-                }
-            }
+            (Some(track), Some(base_index)) => Some(self.wait_existing(
+                track,
+                base_index + window_start,
+                output.assembler.emitted() == 0,
+                prepared,
+                &cancelled,
+            )?),
             _ => None,
         };
 
@@ -379,24 +264,10 @@ impl V2aGen {
             })?;
             video.push((name, tensor));
         }
-        let defaults = output.generator.package().package.sampler.clone();
-        let steps = if settings.steps > 0 {
-            settings.steps as usize
-        } else {
-            defaults.steps as usize
-        };
-        let guidance = Guidance {
-            scale: if settings.guidance_scale >= 0.0 {
-                settings.guidance_scale as f32
-            } else {
-                defaults.guidance_scale
-            },
-            negative_audio_scale: if settings.negative_audio_scale >= 0.0 {
-                settings.negative_audio_scale as f32
-            } else {
-                defaults.negative_audio_scale
-            },
-        };
+        let defaults = &output.generator.package().package.sampler;
+        let steps = defaults.steps_or_default(settings.steps);
+        let guidance =
+            defaults.guidance_or_default(settings.guidance_scale, settings.negative_audio_scale);
         output.generator.set_seed(settings.seed);
         let inputs = WindowInputs {
             video,
@@ -439,6 +310,79 @@ impl V2aGen {
             track.release_before_in(base_index + output.assembler.emitted(), e);
         }
         r
+    }
+
+    /// The existing soundtrack's samples `from..from + W`. Live, what has arrived within a hop
+    /// (silence for the rest). Otherwise they are waited for; but before the timeline's first
+    /// output, a track that delivers nothing for [`EXISTING_STALL_WARN`] gets a warning and
+    /// for [`EXISTING_STALL_ERROR`] an error, both naming the usual cause: the existing
+    /// soundtrack comes through a `tee` whose other branch ends in a clock-synced sink behind a
+    /// default-sized queue, which fills while that sink waits for preroll and blocks the tee, and
+    /// this element cannot preroll its own sinks before it has a window.
+    fn wait_existing(
+        &self,
+        track: &ExistingTrack,
+        from: u64,
+        before_first_output: bool,
+        prepared: &Prepared,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<f32>, gst::FlowError> {
+        let len = prepared.layout.window;
+        if self.is_live() {
+            let hop = Duration::from_nanos(prepared.samples_ns(prepared.layout.hop() as u64));
+            return match track.window(from, len, Some(Instant::now() + hop), None, cancelled) {
+                Wait::Samples(s) => Ok(s),
+                _ => Err(gst::FlowError::Flushing),
+            };
+        }
+        let latency = Duration::from_nanos(prepared.latency().nseconds());
+        let mut stall = before_first_output.then_some(latency * EXISTING_STALL_WARN);
+        let mut warned = false;
+        loop {
+            match track.window(from, len, None, stall, cancelled) {
+                Wait::Samples(s) => return Ok(s),
+                Wait::Cancelled => return Err(gst::FlowError::Flushing),
+                Wait::Stalled { have } => {
+                    let need =
+                        gst::ClockTime::from_nseconds(prepared.samples_ns(from + len as u64));
+                    let have = have.map_or_else(
+                        || "nothing yet".to_string(),
+                        |h| {
+                            format!(
+                                "up to {}",
+                                gst::ClockTime::from_nseconds(prepared.samples_ns(h))
+                            )
+                        },
+                    );
+                    let fix = format!(
+                        "if audio_sink is fed from a tee whose other branch ends in a synced sink, that branch's queue blocks the tee during preroll: give it max-size-time=0 max-size-buffers=0 max-size-bytes=0 (or a max-size-time of at least {})",
+                        prepared.latency()
+                    );
+                    let silent = latency
+                        * if warned {
+                            EXISTING_STALL_ERROR
+                        } else {
+                            EXISTING_STALL_WARN
+                        };
+                    if !warned {
+                        gst::element_imp_warning!(
+                            self,
+                            gst::StreamError::Failed,
+                            ["audio_sink: no existing soundtrack for {:.1} s; the first window needs it up to running time {need} ({have}); {fix}", silent.as_secs_f64()]
+                        );
+                        warned = true;
+                        stall = Some(latency * (EXISTING_STALL_ERROR - EXISTING_STALL_WARN));
+                        continue;
+                    }
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Failed,
+                        ["audio_sink: no existing soundtrack for {:.1} s, so the first window cannot be generated (it needs running time up to {need}, {have}); {fix}", silent.as_secs_f64()]
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+            }
+        }
     }
 
     fn post_window_stats(&self, index: u64, duration_ns: u64, steps: usize, inference: Duration) {

@@ -48,10 +48,22 @@
 //!
 //! ## Threads
 //!
-//! The sink pad's streaming thread timestamps frames and cuts windows; a generator thread (fed
-//! through a queue of one window: back-pressure on upstream) generates them; `src` and
-//! `audio_src` are pushed by a task each, so that a clock-synced sink on one never starves the
+//! The skeleton shared with `miragegen` (`gst-generative-common`): the sink pad's streaming
+//! thread timestamps frames and cuts windows; a generator thread (`<name>-gen`, started at
+//! READY→PAUSED, fed through a queue of one window: back-pressure on upstream) generates them;
+//! `src` and `audio_src` are pushed by a task each, with their flows combined, so that a
+//! clock-synced sink on one never starves the other and an unlinked one does not stop the
 //! other. A flush drops pending windows, the held video and the window being generated.
+//!
+//! ## Gaps, jumps and odd timestamps
+//!
+//! A hole in the video (or a GAP event) of up to 30 s is covered by the soundtrack under the
+//! last frame; a jump of more than 30 s (either way) ends the timeline at its last frame and
+//! starts a new one (a DISCONT on `audio_src`); a frame's stated duration counts for at most
+//! 30 s. Timestamps from 2⁶² ns on are an error. Live, the existing soundtrack is waited for
+//! within one hop per window (silence for what is missing); otherwise it is waited for, but
+//! before the first output of a timeline a track that stays silent for twice the latency gets
+//! a warning, and for six times the latency an error naming the usual cause (see Examples).
 //!
 //! ## Prompts and guidance
 //!
@@ -88,6 +100,12 @@
 //! # Step-by-step Foley: a second track that avoids the first, mixed with it.
 //! ... ! v2agen name=a prompt="rain" ! v2agen name=b prompt="thunder" mix-existing=true \
 //!     a.audio_src ! b.audio_sink   b.audio_src ! ...
+//!
+//! # The first track also heard on its own: a tee. The branch that ends in a synced sink needs
+//! # an unbounded queue, or it fills while its sink waits for preroll and blocks the tee
+//! # before b has the first window of the track it needs (b then posts an error saying so).
+//! ... a.audio_src ! tee name=t ! queue ! b.audio_sink \
+//!     t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! autoaudiosink
 //! ```
 //!
 //! Buffers of upstream's own pool are held for up to `W + hop`: a source with a small fixed pool
@@ -98,7 +116,7 @@
 //! Debian 12, GStreamer 1.22, ONNX Runtime 1.31.1 (CPU), x86-64 with 2 cores.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use diffusion_runtime::package::{LoadedPackage, Task, Timing};
@@ -110,9 +128,13 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
+use gst_generative_common::latency;
+use gst_generative_common::outlet::Outlets;
 use gst_generative_common::pads::filtered_caps;
 use gst_generative_common::queue::{Out, Queue};
-use gst_generative_common::{load_or_post, model_properties, ModelSettings};
+use gst_generative_common::timeline::{self, Step, MAX_FILL};
+use gst_generative_common::worker::Worker;
+use gst_generative_common::{load_at_ready, model_properties, BundledModel, ModelSettings};
 use once_cell::sync::Lazy;
 
 use super::existing::ExistingTrack;
@@ -129,13 +151,31 @@ pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.toml + graphs). Empty = the bundled foley package (models/foley, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
-const MISSING_MODEL: &str = "set the model property to a video-to-audio package directory (for example models/fixtures/foley); the bundled foley package (models/foley) is not installed: run scripts/setup.sh or install with meson";
-/// The package used when `model` is not set, looked up by `find_bundled`.
-const BUNDLED_MODEL: &str = "foley";
+/// The element description `gst-inspect-1.0 v2agen` prints: enough to use the element.
+const MANUAL: &str = "Passes video through unchanged on src and adds a generated, synchronized soundtrack on audio_src (F32LE mono at the model's rate, sample-exact from the first video timestamp to the end of the last frame), from an ONNX diffusion model steered by prompt / negative-prompt and, from an existing soundtrack on the request pad audio_sink, by negative audio guidance (mixed in with mix-existing=true). \
+Latency = window + hop (7.5 s with the bundled foley package, 4 s windows, 0.5 s overlap): reported in the latency query. \
+Model: the model property names a package directory (model.toml + ONNX graphs, see models/README.md); empty = the bundled foley package. ONNX Runtime is loaded at READY from ort-library, ORT_DYLIB_PATH, the copy scripts/setup.sh installs, or the system. \
+Example: gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! v2agen name=g prompt=\"rain\" g.src ! queue ! x264enc ! mux. g.audio_src ! queue ! audioconvert ! avenc_aac ! mux. mp4mux name=mux ! filesink location=out.mp4 \
+Stacking (step-by-step foley): a.audio_src ! tee name=t ! queue ! b.audio_sink, and a queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 on any other tee branch that ends in a synced sink.";
+
+/// The package used when `model` is not set.
+const BUNDLED: BundledModel = BundledModel {
+    name: "foley",
+    task: Task::VideoToAudio,
+    missing_hint: "set the model property to a video-to-audio package directory (for example models/fixtures/foley); the bundled foley package (models/foley) is not installed: run scripts/setup.sh or install with meson",
+};
+/// Index of `src` and `audio_src` in [`V2aGen::outlets`].
+pub(super) const VIDEO: usize = 0;
+pub(super) const AUDIO: usize = 1;
+/// [`V2aGen::live`]: not asked yet, not live, live.
+const LIVE_UNKNOWN: u8 = 0;
+const LIVE_NO: u8 = 1;
+const LIVE_YES: u8 = 2;
 /// Windows waiting for generation besides the one being generated: one keeps the generator
 /// busy; more would only hold more video.
 const QUEUE_WINDOWS: usize = 1;
-/// Video buffers released to the `src` task at most before the generator waits for it.
+/// Nominal capacity of `src`'s queue. Held video is released into it without waiting (see
+/// `release`): it is in memory already, and what paces the generator is `audio_src`'s queue.
 const QUEUE_VIDEO: usize = 64;
 /// Audio buffers waiting for the `audio_src` task at most (10 s of 40 ms buffers).
 const QUEUE_AUDIO: usize = 250;
@@ -200,12 +240,17 @@ impl Prepared {
     }
 
     pub fn audio_caps(&self) -> gst::Caps {
-        gst_audio::AudioCapsBuilder::new_interleaved()
-            .format(gst_audio::AudioFormat::F32le)
-            .rate(self.rate as i32)
-            .channels(1)
-            .build()
+        soundtrack_caps(self.rate)
     }
+}
+
+/// The soundtrack's caps: F32LE mono at `rate`.
+fn soundtrack_caps(rate: u32) -> gst::Caps {
+    gst_audio::AudioCapsBuilder::new_interleaved()
+        .format(gst_audio::AudioFormat::F32le)
+        .rate(rate as i32)
+        .channels(1)
+        .build()
 }
 
 /// Sink-side stream state (the video streaming thread).
@@ -269,12 +314,18 @@ pub(super) struct AudioIn {
     pub segment: Option<gst::FormattedSegment<gst::ClockTime>>,
 }
 
+/// Lock order (a thread holding one takes only those below it): `input` (sink streaming
+/// thread) → `output` (generator thread) → `settings`, `model`, `prepared`, `existing`,
+/// `audio_in`, `audio_sinkpad`, `last_seek` (leaves: read or replaced and released at once) →
+/// the queues' and the combiner's own locks. The generator never holds `output` across a wait a
+/// flush must end: waits check the work queue's epoch, and every queue wakes on a flush.
 pub struct V2aGen {
     pub(super) sinkpad: gst::Pad,
     pub(super) srcpad: gst::Pad,
     pub(super) audio_srcpad: gst::Pad,
     pub(super) audio_sinkpad: Mutex<Option<gst::Pad>>,
     pub(super) settings: Mutex<Settings>,
+    /// Loaded at NULL→READY, dropped at READY→NULL.
     model: Mutex<Option<LoadedPackage>>,
     pub(super) prepared: Mutex<Option<Prepared>>,
     input: Mutex<Option<Input>>,
@@ -283,16 +334,13 @@ pub struct V2aGen {
     pub(super) existing: Mutex<Option<Arc<ExistingTrack>>>,
     pub(super) audio_in: Mutex<AudioIn>,
     /// Video buffers, windows and events for the generator thread.
-    pub(super) work: Queue<Item>,
-    pub(super) video_out: Queue<Out>,
-    pub(super) audio_out: Queue<Out>,
-    pub(super) generator_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    pub(super) stopping: AtomicBool,
-    /// Upstream is live (from the latency query): the existing soundtrack is waited for only
-    /// within the latency budget.
-    pub(super) live: AtomicBool,
-    /// A src pad's downstream is not linked (the other one may still be).
-    pub(super) not_linked: [AtomicBool; 2],
+    pub(super) work: Arc<Queue<Item>>,
+    /// `src` and `audio_src` ([`VIDEO`], [`AUDIO`]) with their queues and tasks.
+    pub(super) outlets: Outlets,
+    pub(super) worker: Worker,
+    /// Whether upstream is live ([`LIVE_UNKNOWN`] until the first latency query, or until a
+    /// window has to know: see [`V2aGen::is_live`]).
+    live: AtomicU8,
     /// Seqnum of the last seek sent upstream: the same seek arriving on the other src pad is not
     /// sent twice.
     last_seek: Mutex<Option<gst::Seqnum>>,
@@ -307,15 +355,47 @@ impl V2aGen {
         lock(&self.prepared).clone()
     }
 
-    /// What `audio_sink` takes: the model's rate (once prepared), any channel count (mixed down
+    /// The model's audio rate, known from READY on.
+    fn model_rate(&self) -> Option<u32> {
+        lock(&self.model).as_ref().map(|m| m.package.audio.rate)
+    }
+
+    /// What `audio_sink` takes: the model's rate (from READY on), any channel count (mixed down
     /// to mono).
     fn existing_caps(&self, pad: &gst::Pad) -> gst::Caps {
-        match self.prepared() {
-            Some(p) => gst_audio::AudioCapsBuilder::new_interleaved()
+        match self.model_rate() {
+            Some(rate) => gst_audio::AudioCapsBuilder::new_interleaved()
                 .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le])
-                .rate(p.rate as i32)
+                .rate(rate as i32)
                 .build(),
             None => pad.pad_template_caps(),
+        }
+    }
+
+    /// What `audio_src` produces: F32LE mono at the model's rate (from READY on).
+    fn soundtrack_caps(&self, pad: &gst::Pad) -> gst::Caps {
+        match self.model_rate() {
+            Some(rate) => soundtrack_caps(rate),
+            None => pad.pad_template_caps(),
+        }
+    }
+
+    /// Whether upstream is live. Known from the latency query; but a live pipeline asks for the
+    /// latency only once every sink has a first buffer, and this element's first output needs a
+    /// window, whose wait for the existing soundtrack depends on liveness: so when no query came
+    /// yet, upstream is asked here.
+    pub(super) fn is_live(&self) -> bool {
+        match self.live.load(Ordering::Relaxed) {
+            LIVE_YES => true,
+            LIVE_NO => false,
+            _ => {
+                let audio: Vec<gst::Pad> = lock(&self.audio_sinkpad).iter().cloned().collect();
+                let live = latency::query_upstream(&self.sinkpad, &audio).is_some_and(|u| u.live);
+                gst::debug!(CAT, imp = self, "upstream is live: {live}");
+                self.live
+                    .store(if live { LIVE_YES } else { LIVE_NO }, Ordering::Relaxed);
+                live
+            }
         }
     }
 
@@ -348,6 +428,30 @@ impl V2aGen {
             self.work.push(Item::Video(buffer))?;
             return Ok(gst::FlowSuccess::Ok);
         };
+        // A frame lasts until the next one; a stated duration longer than the longest hole the
+        // soundtrack fills is cut to it (a still image, or a broken timestamp).
+        let duration = buffer
+            .duration()
+            .or_else(|| frame_duration(&info))
+            .or_else(|| input.last.map(|(p, _)| pts.saturating_sub(p)))
+            .unwrap_or(gst::ClockTime::ZERO)
+            .min(MAX_FILL);
+        if let Err(e) = timeline::check_timestamp("video timestamp", pts.saturating_add(duration)) {
+            gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
+            return Err(gst::FlowError::Error);
+        }
+        if let (Some(_), Some((last, last_duration))) = (input.base, input.last) {
+            if timeline::step(last.saturating_add(last_duration), pts) == Step::Jump {
+                // Not a hole to fill with sound: the old timeline ends with its last frame and
+                // a new one starts here (as after a new segment).
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "video timestamp jump from {last} to {pts}: a new soundtrack timeline starts"
+                );
+                self.new_timeline(input)?;
+            }
+        }
         let base = match input.base {
             Some(base) => base,
             None => {
@@ -360,11 +464,6 @@ impl V2aGen {
             self.work.push(Item::Video(buffer))?;
             return Ok(gst::FlowSuccess::Ok);
         }
-        let duration = buffer
-            .duration()
-            .or_else(|| frame_duration(&info))
-            .or_else(|| input.last.map(|(p, _)| pts.saturating_sub(p)))
-            .unwrap_or(gst::ClockTime::ZERO);
         input.last = Some((pts, duration));
         let id = input.next_id;
         input.next_id += 1;
@@ -382,6 +481,17 @@ impl V2aGen {
         while let Some(w) = input.scheduler.ready() {
             self.queue_window(input, w, u64::MAX)?;
         }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// Ends the current timeline (its remaining windows, then its end) and starts over; the
+    /// segment and caps stay.
+    fn new_timeline(&self, input: &mut Input) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let prepared = self.prepared().ok_or(gst::FlowError::Flushing)?;
+        self.drain(input)?;
+        let segment = input.segment.take();
+        input.restart(&prepared);
+        input.segment = segment;
         Ok(gst::FlowSuccess::Ok)
     }
 
@@ -461,28 +571,15 @@ impl V2aGen {
         match event.view() {
             EventView::FlushStart(_) => {
                 self.work.set_flushing();
-                self.video_out.set_flushing();
-                self.audio_out.set_flushing();
-                let ok = self.srcpad.push_event(event.clone());
-                let ok = self.audio_srcpad.push_event(event) && ok;
-                let _ = self.srcpad.pause_task();
-                let _ = self.audio_srcpad.pause_task();
-                ok
+                self.outlets.flush_start(&event)
             }
             EventView::FlushStop(_) => {
                 if let (Some(input), Some(prepared)) = (lock(&self.input).as_mut(), self.prepared())
                 {
                     input.restart(&prepared);
                 }
-                let ok = self.srcpad.push_event(event.clone());
-                let ok = self.audio_srcpad.push_event(event) && ok;
-                for flag in &self.not_linked {
-                    flag.store(false, Ordering::Relaxed);
-                }
                 self.work.start();
-                self.video_out.start();
-                self.audio_out.start();
-                self.start_tasks() && ok
+                self.outlets.flush_stop(&event)
             }
             EventView::Caps(c) => self.set_caps(c.caps(), event.clone()),
             EventView::StreamStart(_) => {
@@ -539,10 +636,23 @@ impl V2aGen {
             }
             EventView::Gap(g) => {
                 let (ts, duration) = g.get();
+                // At most the longest hole the soundtrack fills, as a frame's duration.
+                let duration = duration.unwrap_or(gst::ClockTime::ZERO).min(MAX_FILL);
+                if let Err(e) = timeline::check_timestamp("gap", ts.saturating_add(duration)) {
+                    gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
+                    return false;
+                }
                 let mut guard = lock(&self.input);
                 let Some(input) = guard.as_mut() else {
                     return false;
                 };
+                if let (Some(_), Some((last, last_duration))) = (input.base, input.last) {
+                    if timeline::step(last.saturating_add(last_duration), ts) == Step::Jump
+                        && self.new_timeline(input).is_err()
+                    {
+                        return false;
+                    }
+                }
                 // The soundtrack covers the gap (the last frame stays on screen).
                 let base = match input.base {
                     Some(b) => b,
@@ -553,7 +663,11 @@ impl V2aGen {
                         ts
                     }
                 };
-                let end = ts.saturating_add(duration.unwrap_or(gst::ClockTime::ZERO));
+                if ts < base {
+                    return self.work.push(Item::Event(event)).is_ok();
+                }
+                let end = ts.saturating_add(duration);
+                input.last = Some((ts, duration));
                 input
                     .scheduler
                     .push_gap(end.saturating_sub(base).nseconds());
@@ -645,43 +759,28 @@ impl V2aGen {
         gst::log!(CAT, obj = pad, "handling query {query:?}");
         match query.view_mut() {
             QueryViewMut::Latency(q) => {
-                let mut upstream = gst::query::Latency::new();
-                if !self.sinkpad.peer_query(&mut upstream) {
+                let audio: Vec<gst::Pad> = lock(&self.audio_sinkpad).iter().cloned().collect();
+                let Some(upstream) = latency::query_upstream(&self.sinkpad, &audio) else {
                     return false;
-                }
-                let (mut live, mut min, mut max) = upstream.result();
-                // The existing soundtrack's path may be slower than the video's.
-                let audio = lock(&self.audio_sinkpad).clone();
-                if let Some(audio) = audio.filter(|p| p.is_linked()) {
-                    let mut q = gst::query::Latency::new();
-                    if audio.peer_query(&mut q) {
-                        let (l, mn, mx) = q.result();
-                        live |= l;
-                        min = min.max(mn);
-                        // The tighter of the known limits.
-                        max = match (max, mx) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
-                        };
-                    }
-                }
-                self.live.store(live, Ordering::Relaxed);
+                };
+                self.live.store(
+                    if upstream.live { LIVE_YES } else { LIVE_NO },
+                    Ordering::Relaxed,
+                );
                 let ours = self
                     .prepared()
                     .map_or(gst::ClockTime::ZERO, |p| p.latency());
-                q.set(
-                    live,
-                    min.saturating_add(ours),
-                    max.map(|m| m.saturating_add(ours)),
+                latency::answer(q, upstream, ours);
+                gst::debug!(
+                    CAT,
+                    obj = pad,
+                    "latency: upstream {}, ours {ours}",
+                    upstream.min
                 );
-                gst::debug!(CAT, obj = pad, "latency: upstream {min}, ours {ours}");
                 true
             }
             QueryViewMut::Caps(q) if *pad == self.audio_srcpad => {
-                let ours = self
-                    .prepared()
-                    .map_or_else(|| pad.pad_template_caps(), |p| p.audio_caps());
-                q.set_result(&filtered_caps(&ours, q.filter()));
+                q.set_result(&filtered_caps(&self.soundtrack_caps(pad), q.filter()));
                 true
             }
             QueryViewMut::Caps(q) => {
@@ -829,7 +928,7 @@ impl V2aGen {
                 let ours = self.existing_caps(pad);
                 let caps = filtered_caps(&ours, q.filter());
                 if caps.is_empty() {
-                    gst::debug!(
+                    gst::warning!(
                         CAT,
                         obj = pad,
                         "upstream offers {:?}, audio_sink takes {ours}: insert audioconvert ! audioresample before audio_sink",
@@ -956,11 +1055,10 @@ impl ObjectSubclass for V2aGen {
                             "sink pad works in push mode only"
                         ));
                     }
-                    if active {
-                        this.work.start();
-                        this.start_generator();
-                    } else {
-                        this.stop_generator();
+                    // A streaming thread waiting for room in the work queue lets go (the
+                    // generator itself starts and stops with the state, not with a pad).
+                    if !active {
+                        this.work.set_flushing();
                     }
                     Ok(())
                 },
@@ -988,42 +1086,29 @@ impl ObjectSubclass for V2aGen {
                     V2aGen::catch_panic_pad_function(
                         parent,
                         || Err(gst::loggable_error!(CAT, "panic activating a src pad")),
-                        |this| {
-                            if mode != gst::PadMode::Push {
-                                return Err(gst::loggable_error!(
-                                    CAT,
-                                    "src pads work in push mode only"
-                                ));
-                            }
-                            let queue = if *pad == this.audio_srcpad {
-                                &this.audio_out
-                            } else {
-                                &this.video_out
-                            };
-                            if active {
-                                queue.start();
-                                this.not_linked[usize::from(*pad == this.audio_srcpad)]
-                                    .store(false, Ordering::Relaxed);
-                                if !this.start_task(*pad == this.audio_srcpad) {
-                                    return Err(gst::loggable_error!(
-                                        CAT,
-                                        "cannot start a src task"
-                                    ));
-                                }
-                            } else {
-                                queue.stop();
-                                let _ = pad.stop_task();
-                            }
-                            Ok(())
-                        },
+                        |this| this.outlets.activate(pad, mode, active),
                     )
                 })
                 .build()
         };
+        let (srcpad, audio_srcpad) = (src("src"), src("audio_src"));
+        let work = Arc::new(Queue::new(QUEUE_WINDOWS));
+        let outlets = Outlets::new(
+            vec![
+                (srcpad.clone(), QUEUE_VIDEO, "videoconvert"),
+                (
+                    audio_srcpad.clone(),
+                    QUEUE_AUDIO,
+                    "audioconvert ! audioresample",
+                ),
+            ],
+            work.clone(),
+            *CAT,
+        );
         Self {
             sinkpad,
-            srcpad: src("src"),
-            audio_srcpad: src("audio_src"),
+            srcpad,
+            audio_srcpad,
             audio_sinkpad: Mutex::new(None),
             settings: Mutex::new(Settings::default()),
             model: Mutex::new(None),
@@ -1032,13 +1117,10 @@ impl ObjectSubclass for V2aGen {
             output: Mutex::new(None),
             existing: Mutex::new(None),
             audio_in: Mutex::new(AudioIn::default()),
-            work: Queue::new(QUEUE_WINDOWS),
-            video_out: Queue::new(QUEUE_VIDEO),
-            audio_out: Queue::new(QUEUE_AUDIO),
-            generator_thread: Mutex::new(None),
-            stopping: AtomicBool::new(false),
-            live: AtomicBool::new(false),
-            not_linked: [AtomicBool::new(false), AtomicBool::new(false)],
+            work,
+            outlets,
+            worker: Worker::default(),
+            live: AtomicU8::new(LIVE_UNKNOWN),
             last_seek: Mutex::new(None),
         }
     }
@@ -1158,7 +1240,7 @@ impl ElementImpl for V2aGen {
             gst::subclass::ElementMetadata::new(
                 "Video to soundtrack generator",
                 "Generator/Audio/Video",
-                "Passes video through and adds a generated, synchronized soundtrack from an ONNX diffusion model, steered by text prompts and negative audio guidance",
+                MANUAL,
                 "gst-generative developers",
             )
         });
@@ -1168,8 +1250,10 @@ impl ElementImpl for V2aGen {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             let video = gst_video::VideoCapsBuilder::new().build();
+            // The rate is the model's: the caps queries answer it from READY on.
             let audio_out = gst_audio::AudioCapsBuilder::new_interleaved()
                 .format(gst_audio::AudioFormat::F32le)
+                .channels(1)
                 .build();
             let audio_in = gst_audio::AudioCapsBuilder::new_interleaved()
                 .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le])
@@ -1285,18 +1369,8 @@ impl ElementImpl for V2aGen {
         gst::debug!(CAT, imp = self, "state change {transition:?}");
         match transition {
             gst::StateChange::NullToReady => {
-                let mut settings = lock(&self.settings).model.clone();
-                if settings.model.is_none() {
-                    // The bundled foley package, wherever setup or meson installed it.
-                    settings.model = diffusion_runtime::package::find_bundled(BUNDLED_MODEL);
-                }
-                let loaded = load_or_post(
-                    self.obj().upcast_ref(),
-                    *CAT,
-                    &settings,
-                    Task::VideoToAudio,
-                    MISSING_MODEL,
-                )?;
+                let settings = lock(&self.settings).model.clone();
+                let loaded = load_at_ready(self.obj().upcast_ref(), *CAT, &settings, BUNDLED)?;
                 *lock(&self.model) = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
@@ -1304,23 +1378,46 @@ impl ElementImpl for V2aGen {
                     self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }
+                self.work.start();
+                if let Err(e) =
+                    self.worker
+                        .start(&format!("{}-gen", self.obj().name()), &*self.obj(), |obj| {
+                            obj.imp().generator_step()
+                        })
+                {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::StateChange,
+                        ["cannot start the generator thread: {e}"]
+                    );
+                    return Err(gst::StateChangeError);
+                }
             }
             gst::StateChange::PausedToReady => {
                 // Before the pads deactivate: the generator drops the window it is working on
                 // instead of finishing it, and nothing waits on a queue.
-                self.stopping.store(true, Ordering::SeqCst);
+                self.worker.request_stop();
                 self.work.set_flushing();
-                self.video_out.set_flushing();
-                self.audio_out.set_flushing();
+                self.outlets.set_flushing();
                 if let Some(track) = lock(&self.existing).clone() {
                     track.flush_start();
                 }
             }
             _ => {}
         }
-        let ret = self.parent_change_state(transition)?;
+        let ret = match self.parent_change_state(transition) {
+            Ok(ret) => ret,
+            Err(e) => {
+                if transition == gst::StateChange::ReadyToPaused {
+                    self.worker.stop();
+                }
+                return Err(e);
+            }
+        };
         match transition {
             gst::StateChange::PausedToReady => {
+                self.worker.stop();
+                self.live.store(LIVE_UNKNOWN, Ordering::Relaxed);
                 *lock(&self.input) = None;
                 *lock(&self.output) = None;
                 *lock(&self.existing) = None;
