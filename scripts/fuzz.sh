@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT/fuzz"
 seconds=${1:-300}
-CARGO_FUZZ_VERSION=0.13.1
+CARGO_FUZZ_VERSION=0.13.2
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   say "Installing cargo-fuzz $CARGO_FUZZ_VERSION"
   cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"

@@ -74,7 +74,7 @@ pub struct ScheduledChunk {
     /// First frame of the chunk (`index · chunk`).
     pub first_frame: u64,
     /// Frames to output: the whole chunk, except the last one at the end of the stream.
-    pub frames: u64,
+    pub frame_count: u64,
 }
 
 /// Counts samples and cuts them into chunk windows: the sample accumulator and chunk scheduler
@@ -147,7 +147,7 @@ impl ChunkScheduler {
             index: k,
             window: self.window(k),
             first_frame: k * self.layout.chunk,
-            frames,
+            frame_count: frames,
         };
         self.next_chunk += 1;
         // Keep only what later windows can still read.
@@ -215,7 +215,7 @@ impl StepController {
 /// A generated chunk: `chunk` frames of packed RGB (`width·height·3` bytes each).
 #[derive(Debug, Clone)]
 pub struct ChunkOutput {
-    pub frames: Vec<u8>,
+    pub rgb: Vec<u8>,
     pub stats: GenerationStats,
 }
 
@@ -469,13 +469,46 @@ impl A2vGenerator {
             .collect();
         self.chunk_index += 1;
         Ok(ChunkOutput {
-            frames: bytes,
+            rgb: bytes,
             stats: GenerationStats {
                 inference: start.elapsed(),
                 ..stats
             },
         })
     }
+}
+
+/// The portrait to animate, as the decoder's reference: an avatar of the package by name, else an
+/// image file, else the package's `default_avatar` when `avatar` is `None`; at the package's
+/// video size. The error says what the choices are.
+pub fn avatar_portrait(
+    model: &LoadedPackage,
+    avatar: Option<&str>,
+) -> Result<ndarray::ArrayD<f32>, String> {
+    let p = &model.package;
+    let video = p.video.ok_or("the package has no [video] size")?;
+    let path = match avatar {
+        Some(name) if p.avatars.contains_key(name) => p.avatars[name].clone(),
+        Some(file) if std::path::Path::new(file).is_file() => std::path::PathBuf::from(file),
+        Some(other) => {
+            let names: Vec<&str> = p.avatars.keys().map(String::as_str).collect();
+            return Err(format!(
+                "{other:?} is neither an avatar of the package ({}) nor an image file",
+                names.join(", ")
+            ));
+        }
+        None => {
+            let name = p
+                .default_avatar
+                .as_deref()
+                .ok_or("the package has no default_avatar")?;
+            p.avatars
+                .get(name)
+                .cloned()
+                .ok_or("default_avatar names no avatar")?
+        }
+    };
+    crate::tensor::load_image_rgb(&path, video.width, video.height)
 }
 
 #[cfg(test)]
@@ -512,7 +545,7 @@ mod tests {
                         assert_eq!(c.first_frame, next_index * l.chunk);
                         assert_eq!(c.window.len(), l.window_samples());
                         next_index += 1;
-                        *frames += c.frames;
+                        *frames += c.frame_count;
                     };
                     while pushed < total {
                         let n = (buffer as u64).min(total - pushed);
@@ -552,9 +585,9 @@ mod tests {
         s.push_silence(1);
         let c2 = s.finish().unwrap();
         assert_eq!(c2.window[0], 11_520.0);
-        assert_eq!(c2.frames, 10);
+        assert_eq!(c2.frame_count, 10);
         let c3 = s.finish().unwrap();
-        assert_eq!((c3.first_frame, c3.frames), (30, 2)); // 20001 samples → 32 frames
+        assert_eq!((c3.first_frame, c3.frame_count), (30, 2)); // 20001 samples → 32 frames
         assert!(s.finish().is_none());
     }
 

@@ -52,6 +52,22 @@ impl Rate {
         mul_div_ceil(ns, self.num, 1_000_000_000 * self.den)
     }
 
+    /// `rate` items per second (an audio sample rate).
+    pub const fn per_second(rate: u64) -> Self {
+        Self::new(rate, 1)
+    }
+
+    /// [`item_start_ns`](Self::item_start_ns), saturating at `u64::MAX` instead of `None` (for
+    /// timestamps, which saturate anyway).
+    pub fn ns_at(&self, n: u64) -> u64 {
+        self.item_start_ns(n).unwrap_or(u64::MAX)
+    }
+
+    /// Items that start within `ns` nanoseconds (rounded down; saturating).
+    pub fn items_within_ns(&self, ns: u64) -> u64 {
+        mul_div_floor(ns, self.num, 1_000_000_000 * self.den).unwrap_or(u64::MAX)
+    }
+
     pub fn as_f64(&self) -> f64 {
         self.num as f64 / self.den as f64
     }
@@ -91,5 +107,11 @@ mod tests {
         let fps = Rate::new(25, 1);
         assert_eq!(fps.items_covering_ns(1_000_000_000), Some(25));
         assert_eq!(fps.items_covering_ns(1_000_062_500), Some(26));
+        // Sample counting: exact, floor, and saturating rather than failing.
+        let audio = Rate::per_second(16_000);
+        assert_eq!(audio.ns_at(16_000), 1_000_000_000);
+        assert_eq!(audio.items_within_ns(62_500), 1);
+        assert_eq!(audio.items_within_ns(62_499), 0);
+        assert_eq!(audio.ns_at(u64::MAX), u64::MAX);
     }
 }

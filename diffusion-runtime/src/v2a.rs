@@ -146,7 +146,7 @@ pub struct ReadyWindow {
     pub index: u64,
     /// For each encoder (in the order given to the scheduler), the ids of the frames shown at
     /// its sampling times.
-    pub frames: Vec<Vec<u64>>,
+    pub picks: Vec<Vec<u64>>,
 }
 
 /// Schedules windows on the video's own time: window `j` covers output samples
@@ -233,7 +233,10 @@ impl VideoWindowScheduler {
         while self.frames.len() > 1 && self.frames[1].0 <= next_start {
             self.frames.pop_front();
         }
-        ReadyWindow { index: j, frames }
+        ReadyWindow {
+            index: j,
+            picks: frames,
+        }
     }
 
     /// The next window, once the video up to its end has arrived.
@@ -577,12 +580,12 @@ mod tests {
         assert_eq!(s.total_samples(), 80_000);
         assert_eq!(ready.len(), 3);
         let w0 = &ready[0];
-        assert_eq!(w0.frames[0].len(), 16);
-        assert_eq!(w0.frames[1].len(), 50);
+        assert_eq!(w0.picks[0].len(), 16);
+        assert_eq!(w0.picks[1].len(), 50);
         // 8 fps sampling of 30 fps video, by time: t = k/8 s shows frame floor(k·30/8).
-        assert_eq!(&w0.frames[0][..5], &[0, 3, 7, 11, 15]);
+        assert_eq!(&w0.picks[0][..5], &[0, 3, 7, 11, 15]);
         // Window 1 starts at 1.75 s: frame 52 is on screen then.
-        assert_eq!(ready[1].frames[1][0], 52);
+        assert_eq!(ready[1].picks[1][0], 52);
         assert!(s.oldest_needed().unwrap() >= 52);
     }
 
@@ -597,7 +600,7 @@ mod tests {
         s.push_gap(3_000_000_000);
         assert_eq!(s.total_samples(), 48_000);
         let w = s.ready().expect("window 0 covered by the gap");
-        assert_eq!(w.frames[0], vec![0; 16]);
+        assert_eq!(w.picks[0], vec![0; 16]);
         assert!(s.ready().is_none());
         assert!(s.finish().is_some());
         assert!(s.finish().is_none());

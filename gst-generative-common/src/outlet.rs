@@ -72,6 +72,17 @@ impl Outlets {
         &self.0.outlets[index]
     }
 
+    /// `Err(NotLinked)` when no src pad is linked: the sink pad returns it at once, so that
+    /// upstream posts its not-linked error instead of feeding an element whose output nobody
+    /// takes (whose first push may lie a whole window of input away, after upstream finished).
+    pub fn check_linked(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if self.0.outlets.iter().any(|o| o.pad.is_linked()) {
+            Ok(gst::FlowSuccess::Ok)
+        } else {
+            Err(gst::FlowError::NotLinked)
+        }
+    }
+
     fn index_of(&self, pad: &gst::Pad) -> Option<usize> {
         self.0.outlets.iter().position(|o| o.pad == *pad)
     }

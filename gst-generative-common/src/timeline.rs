@@ -13,6 +13,7 @@
 //!   time, base time and latency are added in signed 64-bit arithmetic downstream (clock waits,
 //!   QoS), so such a stream cannot be played in sync and would block synced sinks.
 
+use diffusion_runtime::time::Rate;
 use gst::ClockTime;
 
 /// Differences up to this are jitter, not a jump.
@@ -67,35 +68,9 @@ pub fn check_timestamp(what: &str, t: ClockTime) -> Result<(), String> {
     }
 }
 
-/// Items (samples, frames) counted on a base timestamp at an exact rate (`num/den` per second).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counter {
-    pub num: u64,
-    pub den: u64,
-}
-
-impl Counter {
-    /// `rate` items per second (an audio sample rate).
-    pub const fn per_second(rate: u64) -> Self {
-        Self { num: rate, den: 1 }
-    }
-
-    /// Nanoseconds from the base to the start of item `n` (rounded down; saturating).
-    pub fn ns(&self, n: u64) -> u64 {
-        diffusion_runtime::time::mul_div_floor(n, 1_000_000_000 * self.den, self.num)
-            .unwrap_or(u64::MAX)
-    }
-
-    /// Items that start within `ns` nanoseconds of the base (rounded down; saturating).
-    pub fn items(&self, ns: u64) -> u64 {
-        diffusion_runtime::time::mul_div_floor(ns, self.num, 1_000_000_000 * self.den)
-            .unwrap_or(u64::MAX)
-    }
-
-    /// Timestamp of item `n` on `base`.
-    pub fn at(&self, base: ClockTime, n: u64) -> ClockTime {
-        base.saturating_add(ClockTime::from_nseconds(self.ns(n)))
-    }
+/// Timestamp of item `n` (a sample, a frame) counted at `rate` from `base` (exact, saturating).
+pub fn item_time(base: ClockTime, rate: Rate, n: u64) -> ClockTime {
+    base.saturating_add(ClockTime::from_nseconds(rate.ns_at(n)))
 }
 
 #[cfg(test)]
@@ -126,17 +101,10 @@ mod tests {
     }
 
     #[test]
-    fn counting_is_exact_and_saturates() {
-        let c = Counter::per_second(16_000);
-        assert_eq!(c.ns(16_000), 1_000_000_000);
-        assert_eq!(c.items(62_500), 1);
-        assert_eq!(c.items(62_499), 0);
-        assert_eq!(c.ns(u64::MAX), u64::MAX);
-        let ntsc = Counter {
-            num: 30_000,
-            den: 1001,
-        };
-        assert_eq!(ntsc.ns(30_000), 1_001_000_000_000);
-        assert_eq!(c.at(ClockTime::MAX, 5), ClockTime::MAX);
+    fn items_are_placed_on_the_base_exactly() {
+        let ntsc = Rate::new(30_000, 1001);
+        let base = ClockTime::from_seconds(5);
+        assert_eq!(item_time(base, ntsc, 30_000), ClockTime::from_seconds(1006));
+        assert_eq!(item_time(ClockTime::MAX, ntsc, 5), ClockTime::MAX);
     }
 }

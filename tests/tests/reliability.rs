@@ -672,8 +672,7 @@ fn flushing_seeks_during_generation_land_exactly() {
 // ---------------------------------------------------------------------------------------------
 // Regression tests, one per defect of the QA run.
 
-/// D2: `prompt=""` and `negative-prompt=""` set explicitly are unconditional, as documented (they
-/// hung in `Queue::pop`).
+/// D2: `prompt=""` and `negative-prompt=""` set explicitly are unconditional, as documented.
 #[test]
 fn d2_explicitly_empty_prompts_are_unconditional() {
     let pipe = Pipe::new(Subject::V2a, Some(3), "prompt=\"\" negative-prompt=\"\"");
@@ -687,6 +686,48 @@ fn d2_explicitly_empty_prompts_are_unconditional() {
         pipe.covered(),
         vec![Duration::from_secs(3), Duration::from_secs(3)]
     );
+}
+
+/// D2, what hung: the shell turns `prompt="" ! fakesink` into `prompt= ! fakesink`, whose `!`
+/// becomes the prompt, leaving both src pads unlinked (and the fakesink on its own). An element
+/// with no linked src pad now returns not-linked at once, so upstream posts that error, for both
+/// elements alike; before, v2agen took the whole input (its first push is a window away) and,
+/// with upstream finished, waited forever.
+#[test]
+fn d2_no_linked_src_pad_is_not_linked_at_once() {
+    for subject in [Subject::V2a, Subject::Mirage] {
+        init();
+        let package = match subject {
+            Subject::Mirage => fixture("presenter"),
+            Subject::V2a => fixture("foley"),
+        };
+        let pipeline = gst::parse::launch(&format!(
+            "{} ! {} model={} prompt= ! fakesink",
+            subject.source(Some(2)),
+            subject.factory(),
+            package.display()
+        ))
+        .or_else(|_| {
+            gst::parse::launch(&format!(
+                "{} ! {} model={}",
+                subject.source(Some(2)),
+                subject.factory(),
+                package.display()
+            ))
+        })
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let msg = pipeline.bus().unwrap().timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+        let text = match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Error(e)) => error_text(e),
+            other => panic!("{subject:?}: {other:?} instead of a not-linked error"),
+        };
+        assert!(text.contains("not-linked"), "{subject:?}: {text}");
+    }
 }
 
 /// D3: a forward timestamp jump of 10⁶ s, or a frame claiming 10¹⁸ ns, no longer makes v2agen

@@ -83,6 +83,7 @@ use diffusion_runtime::a2v::{
     A2vGenerator, ChunkLayout, ChunkScheduler, StepChange, StepController,
 };
 use diffusion_runtime::package::{LoadedPackage, Task};
+use diffusion_runtime::time::Rate;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -91,7 +92,7 @@ use gst_generative_common::latency;
 use gst_generative_common::outlet::Outlets;
 use gst_generative_common::pads::{filtered_caps, post_stats};
 use gst_generative_common::queue::{Out, Popped, Queue};
-use gst_generative_common::timeline::{self, Counter, Step, MAX_FILL};
+use gst_generative_common::timeline::{self, Step, MAX_FILL};
 use gst_generative_common::worker::Worker;
 use gst_generative_common::{load_at_ready, model_properties, BundledModel, ModelSettings};
 use once_cell::sync::Lazy;
@@ -176,17 +177,28 @@ struct Output {
     epoch: Option<u64>,
 }
 
-/// Lock order (a thread holding one takes only those below it): `input` (sink streaming
-/// thread; the generator only try-locks it to idle) → `output` (generator thread) →
-/// `settings`, `model`, `layout`, `upstream_latency` (leaves: read or replaced and released at
-/// once) → the queues' and the combiner's own locks. Nothing a flush takes is held across a
-/// model run: the generator holds `output`, which no streaming thread takes.
+/// What the element holds between state changes, read and replaced briefly by every thread.
+#[derive(Default)]
+struct State {
+    /// Loaded at NULL→READY, dropped at READY→NULL.
+    model: Option<LoadedPackage>,
+    /// Fixed once the model is prepared; read by queries without waiting for a generation.
+    layout: Option<ChunkLayout>,
+    /// Upstream latency (from the latency query), for the stall threshold.
+    upstream_latency: gst::ClockTime,
+}
+
+/// Four locks, in this order (a thread holding one takes only those after it): `input` (the
+/// sink pad's streaming thread; the generator only try-locks it, to idle) → `output` (the
+/// generator thread) → `settings` and `state` (leaves: copied or replaced and released at once;
+/// no message is posted and no pad is called while they are held) → the queues' and the
+/// combiner's own locks. Nothing a flush takes is held across a model run: the generator holds
+/// `output`, which no streaming thread takes.
 pub struct MirageGen {
     sinkpad: gst::Pad,
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
-    /// Loaded at NULL→READY, dropped at READY→NULL.
-    model: Mutex<Option<LoadedPackage>>,
+    state: Mutex<State>,
     input: Mutex<Option<Input>>,
     output: Mutex<Option<Output>>,
     /// Chunks for the generator thread (from the sink's streaming thread).
@@ -194,12 +206,8 @@ pub struct MirageGen {
     /// `src`, its queue of frames and events, and its task.
     outlets: Outlets,
     worker: Worker,
-    /// Fixed once the model is prepared; read by queries without waiting for a generation.
-    layout: Mutex<Option<ChunkLayout>>,
     /// Upstream is live (from the latency query): stalls are filled with idle frames.
     live: AtomicBool,
-    /// Upstream latency, for the stall threshold.
-    upstream_latency: Mutex<gst::ClockTime>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -208,12 +216,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl MirageGen {
     fn layout(&self) -> Option<ChunkLayout> {
-        *lock(&self.layout)
+        lock(&self.state).layout
     }
 
     /// The caps the model takes on `sink`.
     fn sink_caps(&self) -> gst::Caps {
-        match lock(&self.model).as_ref() {
+        match lock(&self.state).model.as_ref() {
             Some(m) => gst_audio::AudioCapsBuilder::new_interleaved()
                 .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le])
                 .rate(m.package.audio.rate as i32)
@@ -225,7 +233,11 @@ impl MirageGen {
 
     /// The caps the model produces on `src`.
     fn src_caps(&self) -> gst::Caps {
-        match lock(&self.model).as_ref().and_then(|m| m.package.video) {
+        match lock(&self.state)
+            .model
+            .as_ref()
+            .and_then(|m| m.package.video)
+        {
             Some(v) => gst_video::VideoCapsBuilder::new()
                 .format_list([gst_video::VideoFormat::Rgb, gst_video::VideoFormat::Rgba])
                 .width(v.width as i32)
@@ -246,6 +258,7 @@ impl MirageGen {
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.work.flow()?;
+        self.outlets.check_linked()?;
         let mut guard = lock(&self.input);
         let input = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = input.audio.clone().ok_or_else(|| {
@@ -268,7 +281,7 @@ impl MirageGen {
         }
         if let Some(pts) = pts {
             let end = pts.saturating_add(gst::ClockTime::from_nseconds(
-                Counter::per_second(rate).ns(mono.len() as u64),
+                Rate::per_second(rate).ns_at(mono.len() as u64),
             ));
             if let Err(e) = timeline::check_timestamp("audio timestamp", end) {
                 gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
@@ -298,12 +311,12 @@ impl MirageGen {
         rate: u64,
         at: gst::ClockTime,
     ) -> Result<Option<u64>, gst::FlowError> {
-        let counter = Counter::per_second(rate);
+        let counter = Rate::per_second(rate);
         match timeline::step(expected_end(input, rate), at) {
             Step::InPlace => Ok(None),
-            Step::Overlap(overlap) => Ok(Some(counter.items(overlap.nseconds()))),
+            Step::Overlap(overlap) => Ok(Some(counter.items_within_ns(overlap.nseconds()))),
             Step::Hole(hole) => {
-                let n = counter.items(hole.nseconds());
+                let n = counter.items_within_ns(hole.nseconds());
                 gst::debug!(
                     CAT,
                     imp = self,
@@ -515,7 +528,7 @@ impl MirageGen {
                     return false;
                 };
                 self.live.store(upstream.live, Ordering::Relaxed);
-                *lock(&self.upstream_latency) = upstream.min;
+                lock(&self.state).upstream_latency = upstream.min;
                 let ours = self.latency().unwrap_or(gst::ClockTime::ZERO);
                 latency::answer(q, upstream, ours);
                 gst::debug!(
@@ -675,12 +688,18 @@ impl MirageGen {
             return Err(gst::FlowError::Flushing);
         }
         self.report_steps(change, steps, next_steps, rtf, settings.min_steps);
-        self.post_chunk_stats(chunk.index, chunk.frames, steps, out.stats.inference, rtf);
+        self.post_chunk_stats(
+            chunk.index,
+            chunk.frame_count,
+            steps,
+            out.stats.inference,
+            rtf,
+        );
 
         let frame_bytes = width * height * 3;
-        for i in 0..chunk.frames {
+        for i in 0..chunk.frame_count {
             let n = chunk.first_frame + i;
-            let rgb = &out.frames[i as usize * frame_bytes..(i as usize + 1) * frame_bytes];
+            let rgb = &out.rgb[i as usize * frame_bytes..(i as usize + 1) * frame_bytes];
             let mut buffer = frame_buffer(&video, rgb, width, height)?;
             {
                 let b = buffer.get_mut().ok_or(gst::FlowError::Error)?;
@@ -730,7 +749,7 @@ impl MirageGen {
             return;
         }
         let now = clock.time().saturating_sub(base_time);
-        let upstream = *lock(&self.upstream_latency);
+        let upstream = lock(&self.state).upstream_latency;
         // The streaming thread holding the input means audio is flowing (and it may be waiting
         // for this task to make room in the queue): no stall, and no waiting for it here.
         let mut guard = match self.input.try_lock() {
@@ -760,7 +779,7 @@ impl MirageGen {
         // Everything up to now (less the upstream latency), so the idle video keeps pace with
         // the clock instead of falling behind by a generation time per chunk.
         let fill = (stalled - upstream).min(MAX_FILL);
-        let n = Counter::per_second(rate).items(fill.nseconds());
+        let n = Rate::per_second(rate).items_within_ns(fill.nseconds());
         gst::debug!(
             CAT,
             imp = self,
@@ -795,10 +814,11 @@ impl MirageGen {
     /// Builds the generator for the loaded model and the chosen avatar.
     fn prepare(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let model = lock(&self.model)
+        let model = lock(&self.state)
+            .model
             .clone()
             .ok_or_else(|| gst::error_msg!(gst::CoreError::StateChange, ("no model loaded")))?;
-        let reference = avatar_image(&model, settings.avatar.as_deref())
+        let reference = diffusion_runtime::a2v::avatar_portrait(&model, settings.avatar.as_deref())
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("avatar: {e}")))?;
         gst::debug!(CAT, imp = self, "portrait {:?}", reference.shape());
         let generator = A2vGenerator::new(model, reference, settings.seed)
@@ -810,7 +830,7 @@ impl MirageGen {
             base: None,
             eos: false,
         });
-        *lock(&self.layout) = Some(*generator.layout());
+        lock(&self.state).layout = Some(*generator.layout());
         *lock(&self.output) = Some(Output {
             generator,
             video: None,
@@ -824,8 +844,9 @@ impl MirageGen {
 
 /// Timestamp where the counted samples end: `base + received/rate`.
 fn expected_end(input: &Input, rate: u64) -> gst::ClockTime {
-    Counter::per_second(rate).at(
+    timeline::item_time(
         input.base.unwrap_or(gst::ClockTime::ZERO),
+        Rate::per_second(rate),
         input.scheduler.received(),
     )
 }
@@ -862,37 +883,6 @@ fn frame_buffer(
         }
     }
     Ok(buffer)
-}
-
-/// The portrait: a named avatar of the package, or an image file, at the package's video size.
-fn avatar_image(
-    model: &LoadedPackage,
-    avatar: Option<&str>,
-) -> Result<ndarray::ArrayD<f32>, String> {
-    let p = &model.package;
-    let video = p.video.ok_or("the package has no [video] size")?;
-    let path = match avatar {
-        Some(name) if p.avatars.contains_key(name) => p.avatars[name].clone(),
-        Some(file) if std::path::Path::new(file).is_file() => std::path::PathBuf::from(file),
-        Some(other) => {
-            let names: Vec<&str> = p.avatars.keys().map(String::as_str).collect();
-            return Err(format!(
-                "{other:?} is neither an avatar of the package ({}) nor an image file",
-                names.join(", ")
-            ));
-        }
-        None => {
-            let name = p
-                .default_avatar
-                .as_deref()
-                .ok_or("the package has no default_avatar")?;
-            p.avatars
-                .get(name)
-                .cloned()
-                .ok_or("default_avatar names no avatar")?
-        }
-    };
-    diffusion_runtime::tensor::load_image_rgb(&path, video.width, video.height)
 }
 
 #[glib::object_subclass]
@@ -968,15 +958,13 @@ impl ObjectSubclass for MirageGen {
             sinkpad,
             srcpad,
             settings: Mutex::new(Settings::default()),
-            model: Mutex::new(None),
+            state: Mutex::new(State::default()),
             input: Mutex::new(None),
             output: Mutex::new(None),
             work,
             outlets,
             worker: Worker::default(),
-            layout: Mutex::new(None),
             live: AtomicBool::new(false),
-            upstream_latency: Mutex::new(gst::ClockTime::ZERO),
         }
     }
 }
@@ -1132,7 +1120,7 @@ impl ElementImpl for MirageGen {
             gst::StateChange::NullToReady => {
                 let settings = lock(&self.settings).model.clone();
                 let loaded = load_at_ready(self.obj().upcast_ref(), *CAT, &settings, BUNDLED)?;
-                *lock(&self.model) = Some(loaded);
+                lock(&self.state).model = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
                 if let Err(msg) = self.prepare() {
@@ -1181,7 +1169,7 @@ impl ElementImpl for MirageGen {
             }
             gst::StateChange::ReadyToNull => {
                 // Releases this instance's hold on the shared sessions.
-                *lock(&self.model) = None;
+                lock(&self.state).model = None;
             }
             _ => {}
         }

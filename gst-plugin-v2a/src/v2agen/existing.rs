@@ -70,8 +70,7 @@ impl ExistingTrack {
 
     /// Running time (ns) to a sample index.
     pub fn index(&self, running_ns: u64) -> u64 {
-        diffusion_runtime::time::mul_div_floor(running_ns, self.rate, 1_000_000_000)
-            .unwrap_or(u64::MAX)
+        diffusion_runtime::time::Rate::per_second(self.rate).items_within_ns(running_ns)
     }
 
     /// Waits while the track runs more than `ahead` samples past what the generator needs.

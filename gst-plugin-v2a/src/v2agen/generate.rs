@@ -75,7 +75,8 @@ impl V2aGen {
                 restart(output, &prepared);
                 output.generator.reset(lock(&self.settings).seed);
                 output.base = Some(base);
-                if let Some(track) = lock(&self.existing).clone() {
+                let track = lock(&self.state).existing.clone();
+                if let Some(track) = track {
                     let running = base_running;
                     let index = track.index(running.nseconds());
                     output.base_index = Some(index);
@@ -86,9 +87,9 @@ impl V2aGen {
             }
             Item::Window {
                 index,
-                frames,
+                picked,
                 limit,
-            } => self.generate(output, &prepared, index, &frames, limit, epoch, epochs),
+            } => self.generate(output, &prepared, index, &picked, limit, epoch, epochs),
             Item::Finish { total } => {
                 let first = output.assembler.emitted();
                 let mut samples = output.assembler.finish(total);
@@ -227,7 +228,7 @@ impl V2aGen {
         output: &mut Output,
         prepared: &Prepared,
         index: u64,
-        frames: &[Vec<(u64, Frame)>],
+        picked: &[Vec<(u64, Frame)>],
         limit: u64,
         epoch: u64,
         epochs: (u64, u64),
@@ -251,10 +252,10 @@ impl V2aGen {
             _ => None,
         };
 
-        let mut video = Vec::with_capacity(frames.len());
-        for (e, picked) in frames.iter().enumerate() {
+        let mut video = Vec::with_capacity(picked.len());
+        for (e, frames) in picked.iter().enumerate() {
             let name = output.converter.encoders()[e].name.clone();
-            let tensor = output.converter.tensor(e, picked).map_err(|err| {
+            let tensor = output.converter.tensor(e, frames).map_err(|err| {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Decode,

@@ -120,6 +120,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use diffusion_runtime::package::{LoadedPackage, Task, Timing};
+use diffusion_runtime::time::Rate;
 use diffusion_runtime::v2a::{
     video_encoders, ReadyWindow, V2aGenerator, VideoEncoderSpec, VideoWindowScheduler,
     WindowAssembler, WindowLayout,
@@ -228,8 +229,7 @@ impl Prepared {
     }
 
     pub fn samples_ns(&self, samples: u64) -> u64 {
-        diffusion_runtime::time::mul_div_floor(samples, 1_000_000_000, u64::from(self.rate))
-            .unwrap_or(u64::MAX)
+        Rate::per_second(u64::from(self.rate)).ns_at(samples)
     }
 
     /// Window plus the processing budget of one hop.
@@ -261,7 +261,7 @@ struct Input {
     /// First video timestamp of the timeline.
     base: Option<gst::ClockTime>,
     /// Frames windows may still pick, by id (ascending).
-    frames: VecDeque<(u64, Frame)>,
+    pickable: VecDeque<(u64, Frame)>,
     next_id: u64,
     /// The previous frame's timestamp and duration.
     last: Option<(gst::ClockTime, gst::ClockTime)>,
@@ -274,7 +274,7 @@ impl Input {
             video: None,
             segment: None,
             base: None,
-            frames: VecDeque::new(),
+            pickable: VecDeque::new(),
             next_id: 0,
             last: None,
         }
@@ -314,25 +314,37 @@ pub(super) struct AudioIn {
     pub segment: Option<gst::FormattedSegment<gst::ClockTime>>,
 }
 
-/// Lock order (a thread holding one takes only those below it): `input` (sink streaming
-/// thread) → `output` (generator thread) → `settings`, `model`, `prepared`, `existing`,
-/// `audio_in`, `audio_sinkpad`, `last_seek` (leaves: read or replaced and released at once) →
-/// the queues' and the combiner's own locks. The generator never holds `output` across a wait a
-/// flush must end: waits check the work queue's epoch, and every queue wakes on a flush.
+/// What the element holds between state changes, read and replaced briefly by every thread.
+#[derive(Default)]
+pub(super) struct State {
+    /// Loaded at NULL→READY, dropped at READY→NULL.
+    model: Option<LoadedPackage>,
+    /// From READY→PAUSED to PAUSED→READY.
+    pub prepared: Option<Prepared>,
+    /// The existing soundtrack from `audio_sink` (created with the model at READY→PAUSED).
+    pub existing: Option<Arc<ExistingTrack>>,
+    pub audio_in: AudioIn,
+    /// The requested `audio_sink`, if any.
+    pub audio_sinkpad: Option<gst::Pad>,
+    /// Seqnum of the last seek sent upstream: the same seek arriving on the other src pad is not
+    /// sent twice.
+    last_seek: Option<gst::Seqnum>,
+}
+
+/// Four locks, in this order (a thread holding one takes only those after it): `input` (the
+/// sink pad's streaming thread) → `output` (the generator thread) → `settings` and `state`
+/// (leaves: copied or replaced and released at once; no message is posted and no pad is called
+/// while they are held) → the queues' and the combiner's own locks (held only for a push or a
+/// pop). The generator never holds `output` across a wait a flush must end: waits check the
+/// work queue's epoch, and every queue wakes on a flush.
 pub struct V2aGen {
     pub(super) sinkpad: gst::Pad,
     pub(super) srcpad: gst::Pad,
     pub(super) audio_srcpad: gst::Pad,
-    pub(super) audio_sinkpad: Mutex<Option<gst::Pad>>,
     pub(super) settings: Mutex<Settings>,
-    /// Loaded at NULL→READY, dropped at READY→NULL.
-    model: Mutex<Option<LoadedPackage>>,
-    pub(super) prepared: Mutex<Option<Prepared>>,
+    pub(super) state: Mutex<State>,
     input: Mutex<Option<Input>>,
     pub(super) output: Mutex<Option<Output>>,
-    /// The existing soundtrack from `audio_sink` (created with the model at READY→PAUSED).
-    pub(super) existing: Mutex<Option<Arc<ExistingTrack>>>,
-    pub(super) audio_in: Mutex<AudioIn>,
     /// Video buffers, windows and events for the generator thread.
     pub(super) work: Arc<Queue<Item>>,
     /// `src` and `audio_src` ([`VIDEO`], [`AUDIO`]) with their queues and tasks.
@@ -341,9 +353,6 @@ pub struct V2aGen {
     /// Whether upstream is live ([`LIVE_UNKNOWN`] until the first latency query, or until a
     /// window has to know: see [`V2aGen::is_live`]).
     live: AtomicU8,
-    /// Seqnum of the last seek sent upstream: the same seek arriving on the other src pad is not
-    /// sent twice.
-    last_seek: Mutex<Option<gst::Seqnum>>,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -352,12 +361,15 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl V2aGen {
     pub(super) fn prepared(&self) -> Option<Prepared> {
-        lock(&self.prepared).clone()
+        lock(&self.state).prepared.clone()
     }
 
     /// The model's audio rate, known from READY on.
     fn model_rate(&self) -> Option<u32> {
-        lock(&self.model).as_ref().map(|m| m.package.audio.rate)
+        lock(&self.state)
+            .model
+            .as_ref()
+            .map(|m| m.package.audio.rate)
     }
 
     /// What `audio_sink` takes: the model's rate (from READY on), any channel count (mixed down
@@ -389,7 +401,8 @@ impl V2aGen {
             LIVE_YES => true,
             LIVE_NO => false,
             _ => {
-                let audio: Vec<gst::Pad> = lock(&self.audio_sinkpad).iter().cloned().collect();
+                let audio: Vec<gst::Pad> =
+                    lock(&self.state).audio_sinkpad.iter().cloned().collect();
                 let live = latency::query_upstream(&self.sinkpad, &audio).is_some_and(|u| u.live);
                 gst::debug!(CAT, imp = self, "upstream is live: {live}");
                 self.live
@@ -401,14 +414,14 @@ impl V2aGen {
 
     /// The linked `audio_sink` pad's track, if any.
     pub(super) fn existing_track(&self) -> Option<Arc<ExistingTrack>> {
-        let linked = lock(&self.audio_sinkpad)
-            .as_ref()
-            .is_some_and(|p| p.is_linked());
-        linked.then(|| lock(&self.existing).clone()).flatten()
+        let st = lock(&self.state);
+        let linked = st.audio_sinkpad.as_ref().is_some_and(|p| p.is_linked());
+        linked.then(|| st.existing.clone()).flatten()
     }
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.work.flow()?;
+        self.outlets.check_linked()?;
         let mut guard = lock(&self.input);
         let input = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = input.video.clone().ok_or_else(|| {
@@ -470,7 +483,7 @@ impl V2aGen {
         input
             .scheduler
             .push_frame((pts - base).nseconds(), duration.nseconds(), id);
-        input.frames.push_back((
+        input.pickable.push_back((
             id,
             Frame {
                 buffer: buffer.clone(),
@@ -529,23 +542,23 @@ impl V2aGen {
         limit: u64,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let lookup = |id: &u64| {
-            let i = input.frames.partition_point(|(f, _)| f < id);
-            input.frames.get(i).or(input.frames.back()).cloned()
+            let i = input.pickable.partition_point(|(f, _)| f < id);
+            input.pickable.get(i).or(input.pickable.back()).cloned()
         };
-        let frames: Vec<Vec<(u64, Frame)>> = window
-            .frames
+        let picked: Vec<Vec<(u64, Frame)>> = window
+            .picks
             .iter()
             .map(|ids| ids.iter().filter_map(lookup).collect())
             .collect();
         if let Some(oldest) = input.scheduler.oldest_needed() {
-            while input.frames.front().is_some_and(|(id, _)| *id < oldest) {
-                input.frames.pop_front();
+            while input.pickable.front().is_some_and(|(id, _)| *id < oldest) {
+                input.pickable.pop_front();
             }
         }
         gst::log!(CAT, imp = self, "window {} ready", window.index);
         self.work.push(Item::Window {
             index: window.index,
-            frames,
+            picked,
             limit,
         })
     }
@@ -759,7 +772,8 @@ impl V2aGen {
         gst::log!(CAT, obj = pad, "handling query {query:?}");
         match query.view_mut() {
             QueryViewMut::Latency(q) => {
-                let audio: Vec<gst::Pad> = lock(&self.audio_sinkpad).iter().cloned().collect();
+                let audio: Vec<gst::Pad> =
+                    lock(&self.state).audio_sinkpad.iter().cloned().collect();
                 let Some(upstream) = latency::query_upstream(&self.sinkpad, &audio) else {
                     return false;
                 };
@@ -798,15 +812,15 @@ impl V2aGen {
                 // The same seek comes through both src pads (a pipeline seeks every sink):
                 // upstream gets it once.
                 {
-                    let mut last = lock(&self.last_seek);
-                    if *last == Some(event.seqnum()) {
+                    let mut st = lock(&self.state);
+                    if st.last_seek == Some(event.seqnum()) {
                         return true;
                     }
-                    *last = Some(event.seqnum());
+                    st.last_seek = Some(event.seqnum());
                 }
                 // The existing soundtrack first: its flush is over before the video's new
                 // timeline asks for it, so no window is generated from the old one.
-                let audio = lock(&self.audio_sinkpad).clone();
+                let audio = lock(&self.state).audio_sinkpad.clone();
                 if let Some(audio) = audio.filter(|p| p.is_linked()) {
                     let _ = audio.push_event(event.clone());
                 }
@@ -819,21 +833,23 @@ impl V2aGen {
     }
 
     fn audio_sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let track = lock(&self.existing)
-            .clone()
-            .ok_or(gst::FlowError::Flushing)?;
-        let (info, running, clip) = {
-            let a = lock(&self.audio_in);
-            let info = a.info.clone().ok_or_else(|| {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Negotiation,
-                    ["audio_sink: buffer before caps"]
-                );
-                gst::FlowError::NotNegotiated
-            })?;
+        let (track, info, segment) = {
+            let st = lock(&self.state);
+            let a = &st.audio_in;
+            (st.existing.clone(), a.info.clone(), a.segment.clone())
+        };
+        let track = track.ok_or(gst::FlowError::Flushing)?;
+        let Some(info) = info else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ["audio_sink: buffer before caps"]
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let (running, clip) = {
             // Samples before the segment's start are clipped (they straddle a seek position).
-            let (running, clip) = match (buffer.pts(), a.segment.as_ref()) {
+            let (running, clip) = match (buffer.pts(), segment.as_ref()) {
                 (Some(pts), Some(seg)) => match seg.to_running_time_full(pts) {
                     Some(gst::Signed::Positive(t)) => (Some(t), 0),
                     Some(gst::Signed::Negative(early)) => (
@@ -844,7 +860,7 @@ impl V2aGen {
                 },
                 (pts, _) => (pts, 0),
             };
-            (info, running, clip)
+            (running, clip)
         };
         let map = buffer.map_readable().map_err(|_| {
             gst::element_imp_error!(self, gst::ResourceError::Read, ["cannot map audio buffer"]);
@@ -861,7 +877,7 @@ impl V2aGen {
     fn audio_sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         use gst::EventView;
         gst::log!(CAT, obj = pad, "handling event {event:?}");
-        let track = lock(&self.existing).clone();
+        let track = lock(&self.state).existing.clone();
         match event.view() {
             EventView::FlushStart(_) => {
                 if let Some(t) = track {
@@ -877,7 +893,7 @@ impl V2aGen {
                 let wanted = self.existing_caps(pad);
                 match gst_audio::AudioInfo::from_caps(c.caps()) {
                     Ok(info) if c.caps().can_intersect(&wanted) => {
-                        lock(&self.audio_in).info = Some(info);
+                        lock(&self.state).audio_in.info = Some(info);
                     }
                     _ => {
                         gst::element_imp_error!(
@@ -890,7 +906,7 @@ impl V2aGen {
                 }
             }
             EventView::Segment(s) => match s.segment().clone().downcast::<gst::ClockTime>() {
-                Ok(seg) => lock(&self.audio_in).segment = Some(seg),
+                Ok(seg) => lock(&self.state).audio_in.segment = Some(seg),
                 Err(_) => {
                     gst::element_imp_error!(
                         self,
@@ -902,7 +918,8 @@ impl V2aGen {
             },
             EventView::Gap(g) => {
                 let (ts, duration) = g.get();
-                let running = lock(&self.audio_in)
+                let running = lock(&self.state)
+                    .audio_in
                     .segment
                     .as_ref()
                     .and_then(|s| s.to_running_time(ts));
@@ -951,7 +968,8 @@ impl V2aGen {
     /// Builds the generator and the stream state for the loaded model.
     fn prepare(&self) -> Result<(), gst::ErrorMessage> {
         let seed = lock(&self.settings).seed;
-        let model = lock(&self.model)
+        let model = lock(&self.state)
+            .model
             .clone()
             .ok_or_else(|| gst::error_msg!(gst::CoreError::StateChange, ("no model loaded")))?;
         let Timing::Window(timing) = model.package.timing else {
@@ -971,10 +989,7 @@ impl V2aGen {
         };
         gst::debug!(CAT, imp = self, "prepared {prepared:?}");
         *lock(&self.input) = Some(Input::new(&prepared));
-        *lock(&self.existing) = Some(Arc::new(ExistingTrack::new(
-            prepared.rate,
-            prepared.layout.window,
-        )));
+        let existing = Arc::new(ExistingTrack::new(prepared.rate, prepared.layout.window));
         *lock(&self.output) = Some(Output {
             assembler: WindowAssembler::new(prepared.layout),
             generator,
@@ -986,7 +1001,9 @@ impl V2aGen {
             epoch: None,
             discont: true,
         });
-        *lock(&self.prepared) = Some(prepared);
+        let mut st = lock(&self.state);
+        st.existing = Some(existing);
+        st.prepared = Some(prepared);
         Ok(())
     }
 }
@@ -1109,19 +1126,14 @@ impl ObjectSubclass for V2aGen {
             sinkpad,
             srcpad,
             audio_srcpad,
-            audio_sinkpad: Mutex::new(None),
             settings: Mutex::new(Settings::default()),
-            model: Mutex::new(None),
-            prepared: Mutex::new(None),
+            state: Mutex::new(State::default()),
             input: Mutex::new(None),
             output: Mutex::new(None),
-            existing: Mutex::new(None),
-            audio_in: Mutex::new(AudioIn::default()),
             work,
             outlets,
             worker: Worker::default(),
             live: AtomicU8::new(LIVE_UNKNOWN),
-            last_seek: Mutex::new(None),
         }
     }
 }
@@ -1300,8 +1312,8 @@ impl ElementImpl for V2aGen {
         // The lock is not held across add_pad/remove_pad: they emit pad-added/pad-removed
         // synchronously, and a handler may call back into the element.
         let pad = {
-            let mut slot = lock(&self.audio_sinkpad);
-            if slot.is_some() {
+            let mut st = lock(&self.state);
+            if st.audio_sinkpad.is_some() {
                 gst::warning!(
                     CAT,
                     imp = self,
@@ -1321,7 +1333,8 @@ impl ElementImpl for V2aGen {
                     parent,
                     || Err(gst::loggable_error!(CAT, "panic activating audio_sink")),
                     |this| {
-                        if let Some(track) = lock(&this.existing).clone() {
+                        let track = lock(&this.state).existing.clone();
+                        if let Some(track) = track {
                             if active {
                                 track.reset();
                             } else {
@@ -1333,11 +1346,11 @@ impl ElementImpl for V2aGen {
                 )
             })
             .build();
-            *slot = Some(pad.clone());
+            st.audio_sinkpad = Some(pad.clone());
             pad
         };
         if self.obj().add_pad(&pad).is_err() {
-            *lock(&self.audio_sinkpad) = None;
+            lock(&self.state).audio_sinkpad = None;
             return None;
         }
         Some(pad)
@@ -1345,16 +1358,17 @@ impl ElementImpl for V2aGen {
 
     fn release_pad(&self, pad: &gst::Pad) {
         let ours = {
-            let mut slot = lock(&self.audio_sinkpad);
-            let ours = slot.as_ref() == Some(pad);
+            let mut st = lock(&self.state);
+            let ours = st.audio_sinkpad.as_ref() == Some(pad);
             if ours {
-                *slot = None;
+                st.audio_sinkpad = None;
             }
             ours
         };
         if ours {
             // Windows waiting for this soundtrack go on without it.
-            if let Some(track) = lock(&self.existing).clone() {
+            let track = lock(&self.state).existing.clone();
+            if let Some(track) = track {
                 track.set_eos();
             }
             let _ = pad.set_active(false);
@@ -1371,7 +1385,7 @@ impl ElementImpl for V2aGen {
             gst::StateChange::NullToReady => {
                 let settings = lock(&self.settings).model.clone();
                 let loaded = load_at_ready(self.obj().upcast_ref(), *CAT, &settings, BUNDLED)?;
-                *lock(&self.model) = Some(loaded);
+                lock(&self.state).model = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
                 if let Err(msg) = self.prepare() {
@@ -1399,7 +1413,8 @@ impl ElementImpl for V2aGen {
                 self.worker.request_stop();
                 self.work.set_flushing();
                 self.outlets.set_flushing();
-                if let Some(track) = lock(&self.existing).clone() {
+                let track = lock(&self.state).existing.clone();
+                if let Some(track) = track {
                     track.flush_start();
                 }
             }
@@ -1420,14 +1435,15 @@ impl ElementImpl for V2aGen {
                 self.live.store(LIVE_UNKNOWN, Ordering::Relaxed);
                 *lock(&self.input) = None;
                 *lock(&self.output) = None;
-                *lock(&self.existing) = None;
-                *lock(&self.prepared) = None;
-                *lock(&self.audio_in) = AudioIn::default();
-                *lock(&self.last_seek) = None;
+                let mut st = lock(&self.state);
+                st.existing = None;
+                st.prepared = None;
+                st.audio_in = AudioIn::default();
+                st.last_seek = None;
             }
             gst::StateChange::ReadyToNull => {
                 // Releases this instance's hold on the shared sessions.
-                *lock(&self.model) = None;
+                lock(&self.state).model = None;
             }
             _ => {}
         }

@@ -17,10 +17,10 @@ pub enum Item {
         base: gst::ClockTime,
         base_running: gst::ClockTime,
     },
-    /// A window whose video has all arrived: for each encoder, the frames it sees.
+    /// A window whose video has all arrived: for each encoder, the frames it picked.
     Window {
         index: u64,
-        frames: Vec<Vec<(u64, Frame)>>,
+        picked: Vec<Vec<(u64, Frame)>>,
         /// Samples the timeline has in all, once known (`u64::MAX` before).
         limit: u64,
     },
