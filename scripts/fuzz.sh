@@ -14,6 +14,11 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   say "Installing cargo-fuzz $CARGO_FUZZ_VERSION"
   cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
+# New inputs go to a local corpus (not committed); the committed one seeds it. To fold new
+# coverage into the committed corpus: RUSTC_BOOTSTRAP=1 cargo fuzz cmin manifest corpus-local
+# and copy what is small and new. A crash leaves its input in fuzz/artifacts/manifest/: add it to
+# corpus/manifest once fixed, so that `cargo test` replays it from then on.
+mkdir -p corpus-local
 say "Fuzzing the manifest parser for $seconds s"
-RUSTC_BOOTSTRAP=1 cargo fuzz run manifest corpus/manifest -- \
+RUSTC_BOOTSTRAP=1 cargo fuzz run manifest corpus-local corpus/manifest -- \
   -max_total_time="$seconds" -max_len=16384 -timeout=5 -rss_limit_mb=2048

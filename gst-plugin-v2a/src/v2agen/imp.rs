@@ -156,8 +156,8 @@ const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.to
 const MANUAL: &str = "Passes video through unchanged on src and adds a generated, synchronized soundtrack on audio_src (F32LE mono at the model's rate, sample-exact from the first video timestamp to the end of the last frame), from an ONNX diffusion model steered by prompt / negative-prompt and, from an existing soundtrack on the request pad audio_sink, by negative audio guidance (mixed in with mix-existing=true). \
 Latency = window + hop (7.5 s with the bundled foley package, 4 s windows, 0.5 s overlap): reported in the latency query. \
 Model: the model property names a package directory (model.toml + ONNX graphs, see models/README.md); empty = the bundled foley package. ONNX Runtime is loaded at READY from ort-library, ORT_DYLIB_PATH, the copy scripts/setup.sh installs, or the system. \
-Example: gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! v2agen name=g prompt=\"rain\" g.src ! queue ! x264enc ! mux. g.audio_src ! queue ! audioconvert ! avenc_aac ! mux. mp4mux name=mux ! filesink location=out.mp4 \
-Stacking (step-by-step foley): a.audio_src ! tee name=t ! queue ! b.audio_sink, and a queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 on any other tee branch that ends in a synced sink.";
+Stacking (step-by-step foley): a.audio_src ! tee name=t ! queue ! b.audio_sink, with a queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 on any other tee branch that ends in a synced sink. \
+Example: gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! v2agen name=g prompt=\"rain\" g.src ! queue ! x264enc ! mux. g.audio_src ! queue ! audioconvert ! avenc_aac ! mux. mp4mux name=mux ! filesink location=out.mp4";
 
 /// The package used when `model` is not set.
 const BUNDLED: BundledModel = BundledModel {
