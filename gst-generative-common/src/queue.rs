@@ -13,6 +13,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Output for a src pad task.
+#[derive(Clone)]
 pub enum Out {
     Event(gst::Event),
     Buffer(gst::Buffer),

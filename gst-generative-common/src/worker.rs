@@ -16,12 +16,16 @@ use gst::prelude::*;
 
 #[derive(Default)]
 pub struct Worker {
-    thread: Mutex<Option<JoinHandle<()>>>,
-    /// Set by [`stop`](Self::stop); the thread ends after its current step.
-    stopping: Arc<AtomicBool>,
+    /// The running thread and its own stop flag (a new flag per start: a thread told to stop
+    /// never runs on because a later start cleared a shared one).
+    thread: Mutex<Option<(JoinHandle<()>, Arc<AtomicBool>)>>,
 }
 
 impl Worker {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(JoinHandle<()>, Arc<AtomicBool>)>> {
+        self.thread.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Starts the thread, named `name`, calling `step` in a loop until [`stop`](Self::stop) (or
     /// until the element is disposed: the thread holds only a weak reference to it). A step must
     /// return within about 100 ms when there is nothing to do, so that stopping is prompt.
@@ -30,45 +34,48 @@ impl Worker {
     where
         O: IsA<glib::Object> + glib::object::ObjectType + Send + Sync,
     {
-        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        let mut thread = self.lock();
         if thread.is_some() {
             return Ok(());
         }
-        self.stopping.store(false, Ordering::SeqCst);
-        let stopping = self.stopping.clone();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
         let weak = obj.downgrade();
-        *thread = Some(
-            std::thread::Builder::new()
-                .name(name.to_string())
-                .spawn(move || {
-                    while !stopping.load(Ordering::SeqCst) {
-                        let Some(obj) = weak.upgrade() else { break };
-                        step(&obj);
-                    }
-                })?,
-        );
+        let handle = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    let Some(obj) = weak.upgrade() else { break };
+                    step(&obj);
+                }
+            })?;
+        *thread = Some((handle, stopping));
         Ok(())
     }
 
-    /// True from [`stop`](Self::stop) until the next [`start`](Self::start): a step in progress
-    /// drops its work instead of finishing it.
+    /// True from [`request_stop`](Self::request_stop) (or when no thread runs): a step in
+    /// progress drops its work instead of finishing it.
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+        self.lock()
+            .as_ref()
+            .is_none_or(|(_, stopping)| stopping.load(Ordering::SeqCst))
     }
 
     /// Asks the thread to end after its current step (call before the queues are set flushing,
     /// so that a step that wakes up sees it).
     pub fn request_stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        if let Some((_, stopping)) = self.lock().as_ref() {
+            stopping.store(true, Ordering::SeqCst);
+        }
     }
 
-    /// Stops the thread and waits for it. Called from the thread itself (an application that
-    /// stops the pipeline from a synchronous bus handler of a message the generator posted), it
-    /// only asks: the thread ends when the step returns.
+    /// Stops the thread and waits for it. Called from the thread itself (which GStreamer does not
+    /// support for state changes in general, but which must not deadlock here), it only asks:
+    /// the thread ends when its step returns.
     pub fn stop(&self) {
-        self.request_stop();
-        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = handle {
+        let taken = self.lock().take();
+        if let Some((handle, stopping)) = taken {
+            stopping.store(true, Ordering::SeqCst);
             if handle.thread().id() != std::thread::current().id() {
                 let _ = handle.join();
             }

@@ -937,3 +937,101 @@ fn d9_timestamps_near_the_end_of_time_are_refused() {
         );
     }
 }
+
+/// The same flushing seek twice (a loop seeking back to the start, "jump to X" pressed twice):
+/// the flush removed the segment downstream, so the equal segment after the second seek must go
+/// out again before any buffer (miragegen kept it as "the same segment" and swallowed it).
+#[test]
+fn the_same_seek_twice_still_sends_its_segment() {
+    for subject in BOTH {
+        let pipe = Pipe::new(subject, None, "");
+        // Per sink: whether a segment arrived since the last flush, when each buffer arrived.
+        let flags: Vec<Arc<Mutex<(bool, bool)>>> = (0..pipe.seen.len())
+            .map(|i| {
+                let f = Arc::new(Mutex::new((false, true)));
+                let g = f.clone();
+                let sink = pipe.pipeline.by_name(&format!("out{i}")).unwrap();
+                sink.static_pad("sink").unwrap().add_probe(
+                    gst::PadProbeType::BUFFER
+                        | gst::PadProbeType::EVENT_FLUSH
+                        | gst::PadProbeType::EVENT_DOWNSTREAM,
+                    move |_, info| {
+                        let mut g = g.lock().unwrap();
+                        match &info.data {
+                            Some(gst::PadProbeData::Buffer(_)) => g.1 &= g.0,
+                            Some(gst::PadProbeData::Event(e)) => match e.type_() {
+                                gst::EventType::FlushStop => g.0 = false,
+                                gst::EventType::Segment => g.0 = true,
+                                _ => {}
+                            },
+                            _ => {}
+                        }
+                        gst::PadProbeReturn::Ok
+                    },
+                );
+                f
+            })
+            .collect();
+        pipe.pipeline.set_state(gst::State::Playing).unwrap();
+        let seek = || {
+            pipe.pipeline
+                .seek(
+                    1.0,
+                    gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                    gst::SeekType::Set,
+                    gst::ClockTime::from_seconds(1),
+                    gst::SeekType::Set,
+                    gst::ClockTime::from_seconds(4),
+                )
+                .unwrap()
+        };
+        seek();
+        std::thread::sleep(Duration::from_millis(300));
+        seek();
+        assert_eq!(pipe.wait_end().unwrap(), None, "{subject:?}");
+        pipe.stop();
+        for (i, f) in flags.iter().enumerate() {
+            assert!(
+                f.lock().unwrap().1,
+                "{subject:?} sink {i}: a buffer arrived without a segment after a flush"
+            );
+        }
+    }
+}
+
+/// With `audio_src` unlinked (or its sink not synced), `src`'s queue still paces the generator
+/// and so upstream: a clock-synced video sink at real time holds v2agen, and a fast non-live
+/// source cannot pile the whole file into memory.
+#[test]
+fn video_pacing_holds_when_audio_does_not() {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc ! video/x-raw,format=RGB,width=48,height=32,framerate=25/1 \
+         ! v2agen name=g model={} execution-provider=cpu g.src ! fakesink sync=true",
+        fixture("foley").display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let frames_in = Arc::new(Mutex::new(0u64));
+    let n = frames_in.clone();
+    let g = pipeline.by_name("g").unwrap();
+    g.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            *n.lock().unwrap() += 1;
+            gst::PadProbeReturn::Ok
+        });
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let wall = Duration::from_secs(3);
+    std::thread::sleep(wall);
+    let taken = *frames_in.lock().unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    // Real time (3 s), plus what the element holds (latency 3.75 s and a window queued), plus
+    // src's queue (64): about 300 frames; without pacing, thousands.
+    assert!(
+        taken <= 25 * 9 + 64 + 60,
+        "{taken} frames taken in {wall:?}"
+    );
+    assert!(taken >= 75, "{taken} frames: the pipeline did not play");
+}

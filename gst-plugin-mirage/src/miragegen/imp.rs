@@ -374,11 +374,16 @@ impl MirageGen {
                     input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
                     input.base = None;
                     input.eos = false;
+                    // The flush removed the segment downstream: the next one (even an equal one,
+                    // from the same seek again) must go out.
+                    input.segment = None;
                 }
                 // The generator goes back to rest at its first item of the new epoch (never
-                // waited for here: it may be in the middle of a chunk).
+                // waited for here: it may be in the middle of a chunk). Outputs first: the
+                // generator wakes with `work.start()` and may push at once.
+                let ok = self.outlets.flush_stop(&event);
                 self.work.start();
-                self.outlets.flush_stop(&event)
+                ok
             }
             EventView::Caps(c) => self.set_caps(c.caps()),
             EventView::StreamStart(_) => {
@@ -448,7 +453,13 @@ impl MirageGen {
                     gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
                     return false;
                 }
-                if self.place(input, rate, ts).is_err() || self.place(input, rate, end).is_err() {
+                if self.place(input, rate, ts).is_err() {
+                    return false;
+                }
+                // Measured from where the counted samples end after placing `ts` (within jitter
+                // of it), so that a 30 s gap is a 30 s hole, never a jump.
+                let end = end.min(expected_end(input, rate).saturating_add(MAX_FILL));
+                if self.place(input, rate, end).is_err() {
                     return false;
                 }
                 self.schedule_ready(input).is_ok()
@@ -1163,6 +1174,8 @@ impl ElementImpl for MirageGen {
         match transition {
             gst::StateChange::PausedToReady => {
                 self.worker.stop();
+                // Nothing of this stream (not even its sticky events) reaches the next one.
+                self.work.stop();
                 self.live.store(false, Ordering::Relaxed);
                 *lock(&self.input) = None;
                 *lock(&self.output) = None;

@@ -152,27 +152,36 @@ impl V2aGen {
         })
     }
 
-    /// Sends held video on `src` up to (not including) frames starting at `end` ns.
+    /// Sends held video on `src` up to (not including) frames starting at `end` ns. An item
+    /// leaves `held` only once queued, so that a sticky event refused by a flush stays for the
+    /// next epoch.
     fn release(
         &self,
         output: &mut Output,
         end: u64,
         epoch: u64,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let queue = &self.outlets.get(VIDEO).queue;
         while let Some(front) = output.held.front() {
             if let Out::Buffer(b) = front {
                 if b.pts().is_some_and(|p| p.nseconds() >= end) {
                     break;
                 }
             }
-            let out = output.held.pop_front().expect("front exists");
-            // Not waited for: held video is in memory already, and waiting for the video sink
-            // (which may be waiting for preroll) before the audio that follows is queued would
-            // starve the audio sink's preroll (frames far shorter than an audio buffer).
-            self.outlets
-                .get(VIDEO)
-                .queue
-                .push_in_now(out, Some(epoch))?;
+            let out = front.clone();
+            if output.discont {
+                // No audio queued on this timeline yet: not waited for. Waiting for a video sink
+                // that waits for preroll, before any audio is queued for the other sink's
+                // preroll, would deadlock (frames much shorter than an audio buffer, or a
+                // timeline too short for one sample). This video is in memory already.
+                queue.push_in_now(out, Some(epoch))?;
+            } else {
+                // Audio is queued ahead of this video, so both sinks can preroll: `src`'s queue
+                // paces the generator (and so upstream) even when `audio_src` does not (unlinked,
+                // at EOS, or an unsynced sink).
+                queue.push_in(out, Some(epoch))?;
+            }
+            output.held.pop_front();
         }
         Ok(gst::FlowSuccess::Ok)
     }

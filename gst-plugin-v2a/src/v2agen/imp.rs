@@ -175,9 +175,12 @@ const LIVE_YES: u8 = 2;
 /// Windows waiting for generation besides the one being generated: one keeps the generator
 /// busy; more would only hold more video.
 const QUEUE_WINDOWS: usize = 1;
-/// Nominal capacity of `src`'s queue. Held video is released into it without waiting (see
-/// `release`): it is in memory already, and what paces the generator is `audio_src`'s queue.
+/// Video buffers released to the `src` task at most before the generator waits for it (once
+/// audio is queued on the timeline; see `release`).
 const QUEUE_VIDEO: usize = 64;
+/// Longest frame duration guessed from the interval since the previous frame (variable-rate
+/// video without durations): 1 fps.
+const MAX_GUESSED_DURATION: gst::ClockTime = gst::ClockTime::SECOND;
 /// Audio buffers waiting for the `audio_src` task at most (10 s of 40 ms buffers).
 const QUEUE_AUDIO: usize = 250;
 
@@ -441,18 +444,6 @@ impl V2aGen {
             self.work.push(Item::Video(buffer))?;
             return Ok(gst::FlowSuccess::Ok);
         };
-        // A frame lasts until the next one; a stated duration longer than the longest hole the
-        // soundtrack fills is cut to it (a still image, or a broken timestamp).
-        let duration = buffer
-            .duration()
-            .or_else(|| frame_duration(&info))
-            .or_else(|| input.last.map(|(p, _)| pts.saturating_sub(p)))
-            .unwrap_or(gst::ClockTime::ZERO)
-            .min(MAX_FILL);
-        if let Err(e) = timeline::check_timestamp("video timestamp", pts.saturating_add(duration)) {
-            gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
-            return Err(gst::FlowError::Error);
-        }
         if let (Some(_), Some((last, last_duration))) = (input.base, input.last) {
             if timeline::step(last.saturating_add(last_duration), pts) == Step::Jump {
                 // Not a hole to fill with sound: the old timeline ends with its last frame and
@@ -464,6 +455,26 @@ impl V2aGen {
                 );
                 self.new_timeline(input)?;
             }
+        }
+        // A frame lasts until the next one. Without a stated duration or a fixed frame rate,
+        // the interval since the previous frame of this timeline is the guess, if it is a frame
+        // interval at all (at most `MAX_GUESSED_DURATION`); else 0, and the next frame closes
+        // the hole. A stated duration longer than the longest hole the soundtrack fills is cut
+        // to it (a still image, or a broken timestamp).
+        let duration = buffer
+            .duration()
+            .or_else(|| frame_duration(&info))
+            .or_else(|| {
+                input
+                    .last
+                    .map(|(p, _)| pts.saturating_sub(p))
+                    .filter(|d| *d <= MAX_GUESSED_DURATION)
+            })
+            .unwrap_or(gst::ClockTime::ZERO)
+            .min(MAX_FILL);
+        if let Err(e) = timeline::check_timestamp("video timestamp", pts.saturating_add(duration)) {
+            gst::element_imp_error!(self, gst::StreamError::Format, ["{e}"]);
+            return Err(gst::FlowError::Error);
         }
         let base = match input.base {
             Some(base) => base,
@@ -591,8 +602,10 @@ impl V2aGen {
                 {
                     input.restart(&prepared);
                 }
+                // Outputs first: the generator wakes with `work.start()` and may push at once.
+                let ok = self.outlets.flush_stop(&event);
                 self.work.start();
-                self.outlets.flush_stop(&event)
+                ok
             }
             EventView::Caps(c) => self.set_caps(c.caps(), event.clone()),
             EventView::StreamStart(_) => {
@@ -661,6 +674,16 @@ impl V2aGen {
                 };
                 if let (Some(_), Some((last, last_duration))) = (input.base, input.last) {
                     if timeline::step(last.saturating_add(last_duration), ts) == Step::Jump
+                        && self.new_timeline(input).is_err()
+                    {
+                        return false;
+                    }
+                }
+                // A timeline of gaps only (no frame yet) is cut every MAX_FILL: it has no
+                // windows to generate, and would otherwise be emitted in one piece at its end.
+                if let Some(base) = input.base {
+                    if input.next_id == 0
+                        && ts.saturating_add(duration).saturating_sub(base) > MAX_FILL
                         && self.new_timeline(input).is_err()
                     {
                         return false;
@@ -1432,6 +1455,8 @@ impl ElementImpl for V2aGen {
         match transition {
             gst::StateChange::PausedToReady => {
                 self.worker.stop();
+                // Nothing of this stream (not even its sticky events) reaches the next one.
+                self.work.stop();
                 self.live.store(LIVE_UNKNOWN, Ordering::Relaxed);
                 *lock(&self.input) = None;
                 *lock(&self.output) = None;
