@@ -1,13 +1,15 @@
-//! The GStreamer side both plugins share: the skeleton of a generating element (queues between
-//! its threads, the generator thread, src pads pushed by tasks with combined flows, the time
-//! rules for input timestamps, the latency query, the model properties and loading at READY),
+//! The GStreamer side both plugins share: the skeleton of a generating element (`streaming`:
+//! the queues between its threads, the generator thread, src pads pushed by tasks with combined
+//! flows, and their lifecycle across state changes; the time rules for input timestamps; the
+//! latency query; the model properties and loading at READY),
 //! so that `miragegen` and `v2agen` are only what makes them different. The tensor work lives
 //! in `diffusion-runtime`, which has no GStreamer types.
 //!
 //! Lock order in the elements built on this (a thread holding one may take only those after it):
-//! `settings` → `input` (sink streaming thread) → `output` (generator thread) → the locks inside
-//! a [`queue::Queue`], an [`outlet::Outlets`] combiner or an existing-track buffer, which are
-//! leaves (held only for a push or a pop, never across another lock or a model run).
+//! `input` (sink streaming thread) → `output` (generator thread) → `settings` and `state`
+//! (copied or replaced and released at once) → the locks inside a [`queue::Queue`], an
+//! [`outlet::Outlets`] combiner or an existing-track buffer, which are leaves (held only for a
+//! push or a pop, never across another lock or a model run).
 
 pub mod audio;
 pub mod latency;
@@ -15,6 +17,7 @@ pub mod model;
 pub mod outlet;
 pub mod pads;
 pub mod queue;
+pub mod streaming;
 pub mod timeline;
 pub mod worker;
 

@@ -13,6 +13,16 @@ use common::{fixture, init};
 use gst::prelude::*;
 use gst_check::Harness;
 
+/// How many times more fuzzed cases to run than CI does: `RELIABILITY_SCALE=8 cargo test -p
+/// gst-generative-tests --test reliability fuzzed` for a longer run (new seeds, same rules).
+fn scale() -> u64 {
+    std::env::var("RELIABILITY_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// Longest any single case may take before it counts as a hang.
 const CASE_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -277,7 +287,7 @@ fn fuzzed_step(rng: &mut Rng, pts: &mut u64, dur: u64) -> (Option<u64>, Option<u
 /// output is bounded by what the shared time rules allow (at most 30 s filled per input buffer).
 #[test]
 fn fuzzed_timestamps_end_cleanly_with_bounded_output() {
-    let cases = 40;
+    let cases = 40 * scale();
     let mut failures = Vec::new();
     for subject in BOTH {
         for case in 0..cases {
@@ -340,7 +350,7 @@ fn fuzzed_timestamps_end_cleanly_with_bounded_output() {
 /// names what the element takes; nothing hangs.
 #[test]
 fn fuzzed_caps_run_or_are_refused_clearly() {
-    let cases = 30;
+    let cases = 30 * scale();
     let mut failures = Vec::new();
     for subject in BOTH {
         for case in 0..cases {

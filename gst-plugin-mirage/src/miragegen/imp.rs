@@ -76,7 +76,7 @@
 //! Debian 12, GStreamer 1.22, ONNX Runtime 1.31.1 (CPU), x86-64 with 2 cores.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use diffusion_runtime::a2v::{
@@ -89,11 +89,10 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
 use gst_generative_common::latency;
-use gst_generative_common::outlet::Outlets;
 use gst_generative_common::pads::{filtered_caps, post_stats};
-use gst_generative_common::queue::{Out, Popped, Queue};
+use gst_generative_common::queue::{Out, Popped};
+use gst_generative_common::streaming::Streaming;
 use gst_generative_common::timeline::{self, Step, MAX_FILL};
-use gst_generative_common::worker::Worker;
 use gst_generative_common::{load_at_ready, model_properties, BundledModel, ModelSettings};
 use once_cell::sync::Lazy;
 
@@ -201,11 +200,9 @@ pub struct MirageGen {
     state: Mutex<State>,
     input: Mutex<Option<Input>>,
     output: Mutex<Option<Output>>,
-    /// Chunks for the generator thread (from the sink's streaming thread).
-    work: Arc<Queue<Item>>,
-    /// `src`, its queue of frames and events, and its task.
-    outlets: Outlets,
-    worker: Worker,
+    /// Chunks for the generator thread (from the sink's streaming thread), the generator thread,
+    /// and `src` with its queue of frames and events and its task.
+    streaming: Streaming<Item>,
     /// Upstream is live (from the latency query): stalls are filled with idle frames.
     live: AtomicBool,
 }
@@ -257,8 +254,8 @@ impl MirageGen {
     }
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.work.flow()?;
-        self.outlets.check_linked()?;
+        self.streaming.work.flow()?;
+        self.streaming.outlets.check_linked()?;
         let mut guard = lock(&self.input);
         let input = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = input.audio.clone().ok_or_else(|| {
@@ -335,7 +332,7 @@ impl MirageGen {
                 self.drain(input)?;
                 input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
                 input.base = Some(at);
-                self.work.push(Item::Reset)?;
+                self.streaming.work.push(Item::Reset)?;
                 Ok(None)
             }
         }
@@ -346,7 +343,7 @@ impl MirageGen {
         let base = input.base.unwrap_or(gst::ClockTime::ZERO);
         while let Some(chunk) = input.scheduler.ready() {
             gst::log!(CAT, imp = self, "chunk {} ready", chunk.index);
-            self.work.push(Item::Chunk { chunk, base })?;
+            self.streaming.work.push(Item::Chunk { chunk, base })?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -356,7 +353,7 @@ impl MirageGen {
         self.schedule_ready(input)?;
         let base = input.base.unwrap_or(gst::ClockTime::ZERO);
         while let Some(chunk) = input.scheduler.finish() {
-            self.work.push(Item::Chunk { chunk, base })?;
+            self.streaming.work.push(Item::Chunk { chunk, base })?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -366,8 +363,8 @@ impl MirageGen {
         gst::log!(CAT, obj = pad, "handling event {event:?}");
         match event.view() {
             EventView::FlushStart(_) => {
-                self.work.set_flushing();
-                self.outlets.flush_start(&event)
+                self.streaming.work.set_flushing();
+                self.streaming.outlets.flush_start(&event)
             }
             EventView::FlushStop(_) => {
                 if let Some(input) = lock(&self.input).as_mut() {
@@ -381,8 +378,8 @@ impl MirageGen {
                 // The generator goes back to rest at its first item of the new epoch (never
                 // waited for here: it may be in the middle of a chunk). Outputs first: the
                 // generator wakes with `work.start()` and may push at once.
-                let ok = self.outlets.flush_stop(&event);
-                self.work.start();
+                let ok = self.streaming.outlets.flush_stop(&event);
+                self.streaming.work.start();
                 ok
             }
             EventView::Caps(c) => self.set_caps(c.caps()),
@@ -391,7 +388,7 @@ impl MirageGen {
                 if let Some(input) = lock(&self.input).as_mut() {
                     input.eos = false;
                 }
-                self.work.push(Item::Event(event)).is_ok()
+                self.streaming.work.push(Item::Event(event)).is_ok()
             }
             EventView::Segment(s) => {
                 let Ok(segment) = s
@@ -423,7 +420,7 @@ impl MirageGen {
                     }
                     input.scheduler = ChunkScheduler::new(*input.scheduler.layout());
                     input.base = None;
-                    if self.work.push(Item::Reset).is_err() {
+                    if self.streaming.work.push(Item::Reset).is_err() {
                         return false;
                     }
                 }
@@ -431,7 +428,7 @@ impl MirageGen {
                 input.base = None;
                 input.segment = Some(segment);
                 drop(guard);
-                self.work.push(Item::Event(event)).is_ok()
+                self.streaming.work.push(Item::Event(event)).is_ok()
             }
             EventView::Gap(g) => {
                 let (ts, duration) = g.get();
@@ -473,10 +470,10 @@ impl MirageGen {
                     input.eos = true;
                 }
                 drop(guard);
-                self.work.push(Item::Event(event)).is_ok()
+                self.streaming.work.push(Item::Event(event)).is_ok()
             }
             _ if event.is_serialized() && event.type_() != gst::EventType::Caps => {
-                self.work.push(Item::Event(event)).is_ok()
+                self.streaming.work.push(Item::Event(event)).is_ok()
             }
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
@@ -525,7 +522,8 @@ impl MirageGen {
         let _ = self
             .obj()
             .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
-        self.work
+        self.streaming
+            .work
             .push(Item::Event(gst::event::Caps::new(&out)))
             .is_ok()
     }
@@ -587,11 +585,11 @@ impl MirageGen {
         let wait = self.layout().map_or(Duration::from_millis(100), |l| {
             Duration::from_nanos(l.frames_ns(l.chunk))
         });
-        let (item, epoch) = match self.work.pop(wait) {
+        let (item, epoch) = match self.streaming.work.pop(wait) {
             Popped::Item(item, epoch) => (item, epoch),
             Popped::Timeout => return self.idle_tick(),
             Popped::Flushing => {
-                self.work.wait_started(Duration::from_millis(100));
+                self.streaming.work.wait_started(Duration::from_millis(100));
                 return;
             }
         };
@@ -617,7 +615,7 @@ impl MirageGen {
                         }
                     }
                 }
-                let _ = self.outlets.get(0).queue.push(Out::Event(event));
+                let _ = self.streaming.outlets.get(0).queue.push(Out::Event(event));
             }
             Item::Reset => {
                 // A new timeline: from rest, its first frame marked DISCONT (frame numbers, and
@@ -630,7 +628,7 @@ impl MirageGen {
             Item::Chunk { chunk, base } => {
                 if let Err(err) = self.generate(chunk, base, epoch) {
                     if err != gst::FlowError::Flushing {
-                        self.work.set_flow(Err(err));
+                        self.streaming.work.set_flow(Err(err));
                     }
                 }
             }
@@ -646,7 +644,7 @@ impl MirageGen {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = lock(&self.settings).clone();
         let live = self.live.load(Ordering::Relaxed);
-        let out_epoch = self.outlets.get(0).queue.epoch();
+        let out_epoch = self.streaming.outlets.get(0).queue.epoch();
         let mut guard = lock(&self.output);
         let output = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let video = output.video.clone().ok_or(gst::FlowError::NotNegotiated)?;
@@ -689,7 +687,7 @@ impl MirageGen {
         let discont = std::mem::take(&mut output.discont);
         let (width, height) = (output.generator.width, output.generator.height);
         drop(guard);
-        if !self.work.is_current(epoch) {
+        if !self.streaming.work.is_current(epoch) {
             gst::debug!(
                 CAT,
                 imp = self,
@@ -725,7 +723,8 @@ impl MirageGen {
                     b.set_flags(gst::BufferFlags::DISCONT);
                 }
             }
-            self.outlets
+            self.streaming
+                .outlets
                 .get(0)
                 .queue
                 .push_in(Out::Buffer(buffer), Some(out_epoch))?;
@@ -800,7 +799,7 @@ impl MirageGen {
         // This thread is the queue's consumer and the queue was empty when the tick began: queue
         // the chunks without waiting for room (a stall of t seconds gives t / chunk of them).
         while let Some(chunk) = input.scheduler.ready() {
-            self.work.push_now(Item::Chunk { chunk, base });
+            self.streaming.work.push_now(Item::Chunk { chunk, base });
         }
     }
 
@@ -954,15 +953,14 @@ impl ObjectSubclass for MirageGen {
                 MirageGen::catch_panic_pad_function(
                     parent,
                     || Err(gst::loggable_error!(CAT, "panic activating src pad")),
-                    |this| this.outlets.activate(pad, mode, active),
+                    |this| this.streaming.outlets.activate(pad, mode, active),
                 )
             })
             .flags(gst::PadFlags::FIXED_CAPS)
             .build();
-        let work = Arc::new(Queue::new(QUEUE_CHUNKS));
-        let outlets = Outlets::new(
+        let streaming = Streaming::new(
+            QUEUE_CHUNKS,
             vec![(srcpad.clone(), QUEUE_FRAMES, "videoconvert")],
-            work.clone(),
             *CAT,
         );
         Self {
@@ -972,9 +970,7 @@ impl ObjectSubclass for MirageGen {
             state: Mutex::new(State::default()),
             input: Mutex::new(None),
             output: Mutex::new(None),
-            work,
-            outlets,
-            worker: Worker::default(),
+            streaming,
             live: AtomicBool::new(false),
         }
     }
@@ -1138,27 +1134,18 @@ impl ElementImpl for MirageGen {
                     self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }
-                self.work.start();
-                if let Err(e) =
-                    self.worker
-                        .start(&format!("{}-gen", self.obj().name()), &*self.obj(), |obj| {
-                            obj.imp().generator_step()
-                        })
+                if let Err(msg) = self
+                    .streaming
+                    .start(&*self.obj(), |obj| obj.imp().generator_step())
                 {
-                    gst::element_imp_error!(
-                        self,
-                        gst::CoreError::StateChange,
-                        ["cannot start the generator thread: {e}"]
-                    );
+                    self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }
             }
             gst::StateChange::PausedToReady => {
                 // Before the pads deactivate: the generator drops the chunk it is working on
                 // instead of finishing it, and nothing waits on a queue.
-                self.worker.request_stop();
-                self.work.set_flushing();
-                self.outlets.set_flushing();
+                self.streaming.begin_stop();
             }
             _ => {}
         }
@@ -1166,16 +1153,14 @@ impl ElementImpl for MirageGen {
             Ok(ret) => ret,
             Err(e) => {
                 if transition == gst::StateChange::ReadyToPaused {
-                    self.worker.stop();
+                    self.streaming.finish_stop();
                 }
                 return Err(e);
             }
         };
         match transition {
             gst::StateChange::PausedToReady => {
-                self.worker.stop();
-                // Nothing of this stream (not even its sticky events) reaches the next one.
-                self.work.stop();
+                self.streaming.finish_stop();
                 self.live.store(false, Ordering::Relaxed);
                 *lock(&self.input) = None;
                 *lock(&self.output) = None;

@@ -30,22 +30,22 @@ fn buffer_samples(rate: u32) -> usize {
 impl V2aGen {
     /// One turn of the generator thread.
     pub(super) fn generator_step(&self) {
-        let (item, epoch) = match self.work.pop(Duration::from_millis(100)) {
+        let (item, epoch) = match self.streaming.work.pop(Duration::from_millis(100)) {
             Popped::Item(item, epoch) => (item, epoch),
             Popped::Timeout => return,
             Popped::Flushing => {
-                self.work.wait_started(Duration::from_millis(100));
+                self.streaming.work.wait_started(Duration::from_millis(100));
                 return;
             }
         };
         let Some(prepared) = self.prepared() else {
             return;
         };
-        let epochs = match self.outlets.epochs()[..] {
+        let epochs = match self.streaming.outlets.epochs()[..] {
             [video, audio] => (video, audio),
             _ => return,
         };
-        if !self.work.is_current(epoch) {
+        if !self.streaming.work.is_current(epoch) {
             return; // a flush began after the pop (the output queues were flushed after it)
         }
         let mut guard = lock(&self.output);
@@ -108,7 +108,7 @@ impl V2aGen {
         };
         if let Err(err) = result {
             if err != gst::FlowError::Flushing {
-                self.work.set_flow(Err(err));
+                self.streaming.work.set_flow(Err(err));
             }
         }
     }
@@ -134,7 +134,8 @@ impl V2aGen {
             _ => Vec::new(),
         };
         for e in audio {
-            self.outlets
+            self.streaming
+                .outlets
                 .get(AUDIO)
                 .queue
                 .push_in(Out::Event(e), Some(audio_epoch))?;
@@ -161,7 +162,7 @@ impl V2aGen {
         end: u64,
         epoch: u64,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let queue = &self.outlets.get(VIDEO).queue;
+        let queue = &self.streaming.outlets.get(VIDEO).queue;
         while let Some(front) = output.held.front() {
             if let Out::Buffer(b) = front {
                 if b.pts().is_some_and(|p| p.nseconds() >= end) {
@@ -219,7 +220,8 @@ impl V2aGen {
                     b.set_flags(gst::BufferFlags::DISCONT);
                 }
             }
-            self.outlets
+            self.streaming
+                .outlets
                 .get(AUDIO)
                 .queue
                 .push_in(Out::Buffer(buffer), Some(audio_epoch))?;
@@ -245,7 +247,8 @@ impl V2aGen {
         let settings = lock(&self.settings).clone();
         let layout = prepared.layout;
         let window_start = layout.window_start(index);
-        let cancelled = || !self.work.is_current(epoch) || self.worker.is_stopping();
+        let cancelled =
+            || !self.streaming.work.is_current(epoch) || self.streaming.worker.is_stopping();
 
         // The existing soundtrack over this window: waited for (live: within the budget).
         let track = self.existing_track();

@@ -130,11 +130,10 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
 use gst_generative_common::latency;
-use gst_generative_common::outlet::Outlets;
 use gst_generative_common::pads::filtered_caps;
-use gst_generative_common::queue::{Out, Queue};
+use gst_generative_common::queue::Out;
+use gst_generative_common::streaming::Streaming;
 use gst_generative_common::timeline::{self, Step, MAX_FILL};
-use gst_generative_common::worker::Worker;
 use gst_generative_common::{load_at_ready, model_properties, BundledModel, ModelSettings};
 use once_cell::sync::Lazy;
 
@@ -348,11 +347,9 @@ pub struct V2aGen {
     pub(super) state: Mutex<State>,
     input: Mutex<Option<Input>>,
     pub(super) output: Mutex<Option<Output>>,
-    /// Video buffers, windows and events for the generator thread.
-    pub(super) work: Arc<Queue<Item>>,
+    /// Video buffers, windows and events for the generator thread, the generator thread, and
     /// `src` and `audio_src` ([`VIDEO`], [`AUDIO`]) with their queues and tasks.
-    pub(super) outlets: Outlets,
-    pub(super) worker: Worker,
+    pub(super) streaming: Streaming<Item>,
     /// Whether upstream is live ([`LIVE_UNKNOWN`] until the first latency query, or until a
     /// window has to know: see [`V2aGen::is_live`]).
     live: AtomicU8,
@@ -423,8 +420,8 @@ impl V2aGen {
     }
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.work.flow()?;
-        self.outlets.check_linked()?;
+        self.streaming.work.flow()?;
+        self.streaming.outlets.check_linked()?;
         let mut guard = lock(&self.input);
         let input = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = input.video.clone().ok_or_else(|| {
@@ -441,7 +438,7 @@ impl V2aGen {
             .or_else(|| input.last.map(|(p, d)| p.saturating_add(d)))
             .or_else(|| input.segment.as_ref().and_then(|s| s.start()));
         let Some(pts) = pts else {
-            self.work.push(Item::Video(buffer))?;
+            self.streaming.work.push(Item::Video(buffer))?;
             return Ok(gst::FlowSuccess::Ok);
         };
         if let (Some(_), Some((last, last_duration))) = (input.base, input.last) {
@@ -485,7 +482,7 @@ impl V2aGen {
         };
         if pts < base {
             // Before the timeline's start (reordered input): passed through, not heard.
-            self.work.push(Item::Video(buffer))?;
+            self.streaming.work.push(Item::Video(buffer))?;
             return Ok(gst::FlowSuccess::Ok);
         }
         input.last = Some((pts, duration));
@@ -501,7 +498,7 @@ impl V2aGen {
                 info,
             },
         ));
-        self.work.push(Item::Video(buffer))?;
+        self.streaming.work.push(Item::Video(buffer))?;
         while let Some(w) = input.scheduler.ready() {
             self.queue_window(input, w, u64::MAX)?;
         }
@@ -542,7 +539,7 @@ impl V2aGen {
             imp = self,
             "soundtrack starts at {base} (running time {base_running})"
         );
-        self.work.push(Item::Start { base, base_running })
+        self.streaming.work.push(Item::Start { base, base_running })
     }
 
     /// Queues a window with the frames its encoders picked, and forgets frames no window needs.
@@ -567,7 +564,7 @@ impl V2aGen {
             }
         }
         gst::log!(CAT, imp = self, "window {} ready", window.index);
-        self.work.push(Item::Window {
+        self.streaming.work.push(Item::Window {
             index: window.index,
             picked,
             limit,
@@ -584,7 +581,7 @@ impl V2aGen {
             self.queue_window(input, w, total)?;
         }
         if input.base.is_some() {
-            self.work.push(Item::Finish { total })?;
+            self.streaming.work.push(Item::Finish { total })?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -594,8 +591,8 @@ impl V2aGen {
         gst::log!(CAT, obj = pad, "handling event {event:?}");
         match event.view() {
             EventView::FlushStart(_) => {
-                self.work.set_flushing();
-                self.outlets.flush_start(&event)
+                self.streaming.work.set_flushing();
+                self.streaming.outlets.flush_start(&event)
             }
             EventView::FlushStop(_) => {
                 if let (Some(input), Some(prepared)) = (lock(&self.input).as_mut(), self.prepared())
@@ -603,8 +600,8 @@ impl V2aGen {
                     input.restart(&prepared);
                 }
                 // Outputs first: the generator wakes with `work.start()` and may push at once.
-                let ok = self.outlets.flush_stop(&event);
-                self.work.start();
+                let ok = self.streaming.outlets.flush_stop(&event);
+                self.streaming.work.start();
                 ok
             }
             EventView::Caps(c) => self.set_caps(c.caps(), event.clone()),
@@ -622,7 +619,7 @@ impl V2aGen {
                         input.segment = None;
                     }
                 }
-                self.work.push(Item::Event(event)).is_ok()
+                self.streaming.work.push(Item::Event(event)).is_ok()
             }
             EventView::Segment(s) => {
                 let Ok(segment) = s
@@ -658,7 +655,7 @@ impl V2aGen {
                 }
                 input.segment = Some(segment);
                 drop(guard);
-                self.work.push(Item::Event(event)).is_ok()
+                self.streaming.work.push(Item::Event(event)).is_ok()
             }
             EventView::Gap(g) => {
                 let (ts, duration) = g.get();
@@ -700,14 +697,14 @@ impl V2aGen {
                     }
                 };
                 if ts < base {
-                    return self.work.push(Item::Event(event)).is_ok();
+                    return self.streaming.work.push(Item::Event(event)).is_ok();
                 }
                 let end = ts.saturating_add(duration);
                 input.last = Some((ts, duration));
                 input
                     .scheduler
                     .push_gap(end.saturating_sub(base).nseconds());
-                if self.work.push(Item::Event(event)).is_err() {
+                if self.streaming.work.push(Item::Event(event)).is_err() {
                     return false;
                 }
                 while let Some(w) = input.scheduler.ready() {
@@ -723,9 +720,9 @@ impl V2aGen {
                         return false;
                     }
                 }
-                self.work.push(Item::Event(event)).is_ok()
+                self.streaming.work.push(Item::Event(event)).is_ok()
             }
-            _ if event.is_serialized() => self.work.push(Item::Event(event)).is_ok(),
+            _ if event.is_serialized() => self.streaming.work.push(Item::Event(event)).is_ok(),
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
     }
@@ -762,7 +759,7 @@ impl V2aGen {
         let _ = self
             .obj()
             .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
-        self.work.push(Item::Event(event)).is_ok()
+        self.streaming.work.push(Item::Event(event)).is_ok()
     }
 
     fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
@@ -1098,7 +1095,7 @@ impl ObjectSubclass for V2aGen {
                     // A streaming thread waiting for room in the work queue lets go (the
                     // generator itself starts and stops with the state, not with a pad).
                     if !active {
-                        this.work.set_flushing();
+                        this.streaming.work.set_flushing();
                     }
                     Ok(())
                 },
@@ -1126,14 +1123,14 @@ impl ObjectSubclass for V2aGen {
                     V2aGen::catch_panic_pad_function(
                         parent,
                         || Err(gst::loggable_error!(CAT, "panic activating a src pad")),
-                        |this| this.outlets.activate(pad, mode, active),
+                        |this| this.streaming.outlets.activate(pad, mode, active),
                     )
                 })
                 .build()
         };
         let (srcpad, audio_srcpad) = (src("src"), src("audio_src"));
-        let work = Arc::new(Queue::new(QUEUE_WINDOWS));
-        let outlets = Outlets::new(
+        let streaming = Streaming::new(
+            QUEUE_WINDOWS,
             vec![
                 (srcpad.clone(), QUEUE_VIDEO, "videoconvert"),
                 (
@@ -1142,7 +1139,6 @@ impl ObjectSubclass for V2aGen {
                     "audioconvert ! audioresample",
                 ),
             ],
-            work.clone(),
             *CAT,
         );
         Self {
@@ -1153,9 +1149,7 @@ impl ObjectSubclass for V2aGen {
             state: Mutex::new(State::default()),
             input: Mutex::new(None),
             output: Mutex::new(None),
-            work,
-            outlets,
-            worker: Worker::default(),
+            streaming,
             live: AtomicU8::new(LIVE_UNKNOWN),
         }
     }
@@ -1415,27 +1409,18 @@ impl ElementImpl for V2aGen {
                     self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }
-                self.work.start();
-                if let Err(e) =
-                    self.worker
-                        .start(&format!("{}-gen", self.obj().name()), &*self.obj(), |obj| {
-                            obj.imp().generator_step()
-                        })
+                if let Err(msg) = self
+                    .streaming
+                    .start(&*self.obj(), |obj| obj.imp().generator_step())
                 {
-                    gst::element_imp_error!(
-                        self,
-                        gst::CoreError::StateChange,
-                        ["cannot start the generator thread: {e}"]
-                    );
+                    self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }
             }
             gst::StateChange::PausedToReady => {
                 // Before the pads deactivate: the generator drops the window it is working on
                 // instead of finishing it, and nothing waits on a queue.
-                self.worker.request_stop();
-                self.work.set_flushing();
-                self.outlets.set_flushing();
+                self.streaming.begin_stop();
                 let track = lock(&self.state).existing.clone();
                 if let Some(track) = track {
                     track.flush_start();
@@ -1447,16 +1432,14 @@ impl ElementImpl for V2aGen {
             Ok(ret) => ret,
             Err(e) => {
                 if transition == gst::StateChange::ReadyToPaused {
-                    self.worker.stop();
+                    self.streaming.finish_stop();
                 }
                 return Err(e);
             }
         };
         match transition {
             gst::StateChange::PausedToReady => {
-                self.worker.stop();
-                // Nothing of this stream (not even its sticky events) reaches the next one.
-                self.work.stop();
+                self.streaming.finish_stop();
                 self.live.store(LIVE_UNKNOWN, Ordering::Relaxed);
                 *lock(&self.input) = None;
                 *lock(&self.output) = None;
