@@ -28,9 +28,15 @@ impl PackageError {
             package: package.to_path_buf(),
             file: file.to_string(),
             field: field.into(),
-            problem: problem.into(),
+            problem: one_line(&problem.into()),
         }
     }
+}
+
+/// `text` on one line: line breaks (ONNX Runtime's load errors carry some, depending on the
+/// release) and the whitespace around them become one space, so every error stays one line.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Anything the runtime can fail at.
@@ -53,3 +59,20 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn package_errors_are_one_line() {
+        let e = super::PackageError::new(
+            std::path::Path::new("p"),
+            "g.onnx",
+            "-",
+            "Load failed:model.cc:165\n  ModelProto does not have a graph.\n",
+        );
+        assert_eq!(
+            e.to_string(),
+            "model package p: g.onnx: -: Load failed:model.cc:165 ModelProto does not have a graph."
+        );
+    }
+}

@@ -94,12 +94,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 pub(super) fn open(dir: &Path) -> Result<ModelPackage, PackageError> {
-    let early = |field: &str, problem: String| PackageError {
-        package: dir.to_path_buf(),
-        file: MANIFEST.into(),
-        field: field.into(),
-        problem,
-    };
+    let early = |field: &str, problem: String| PackageError::new(dir, MANIFEST, field, problem);
     let real_dir = dir
         .canonicalize()
         .map_err(|e| early("-", format!("package directory not readable: {e}")))?;
