@@ -141,7 +141,7 @@ pub fn ensure_loaded(explicit: Option<&Path>) -> Result<LoadedOrt> {
         return Ok(l.clone());
     }
     let mut tried = Vec::new();
-    let candidates = match mapped_onnxruntime() {
+    let candidates = match mapped_libraries().into_iter().next() {
         Some(path) => vec![(path, Origin::Process)],
         None => candidates(explicit),
     };
@@ -210,18 +210,25 @@ pub fn ensure_loaded(explicit: Option<&Path>) -> Result<LoadedOrt> {
     )))
 }
 
-/// An ONNX Runtime library already mapped into this process, from `/proc/self/maps`: the one
-/// place both plugins' copies of this crate share.
-fn mapped_onnxruntime() -> Option<PathBuf> {
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+/// The ONNX Runtime library files mapped into this process, each once, in order of first
+/// mapping, from `/proc/self/maps`: the one place both plugins' copies of this crate share.
+pub fn mapped_libraries() -> Vec<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut libs: Vec<PathBuf> = Vec::new();
     // The path is the rest of the line from its first '/' (it may contain spaces).
-    maps.lines()
+    for path in maps
+        .lines()
         .filter_map(|l| l.find('/').map(|i| PathBuf::from(&l[i..])))
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-        })
+    {
+        let is_ort = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("libonnxruntime.so"));
+        if is_ort && !libs.contains(&path) {
+            libs.push(path);
+        }
+    }
+    libs
 }
 
 /// The library this process loaded, if any (never loaded by plugin registration).

@@ -11,18 +11,15 @@ use common::{fixtures, load_ort};
 use diffusion_runtime::package::{LoadedPackage, ModelPackage};
 use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
 
-/// xorshift64*, seeded: a failing case is reproduced from its seed.
-struct Rng(u64);
+/// Choices drawn from the runtime's seeded generator: a failing case is reproduced from its seed.
+struct Rng(diffusion_runtime::rng::NoiseRng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Self(diffusion_runtime::rng::NoiseRng::new(seed))
     }
     fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
+        (self.0.next_u64() % n.max(1) as u64) as usize
     }
 }
 

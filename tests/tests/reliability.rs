@@ -107,22 +107,16 @@ impl Subject {
     }
 }
 
-/// A small seeded generator (xorshift64*), so that every fuzzed case can be reproduced from the
-/// seed printed with a failure.
-struct Rng(u64);
+/// Choices drawn from the runtime's seeded generator, so that every fuzzed case can be
+/// reproduced from the seed printed with a failure.
+struct Rng(diffusion_runtime::rng::NoiseRng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        Self(diffusion_runtime::rng::NoiseRng::new(seed))
     }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.next_u64() % n.max(1)
     }
     fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize]

@@ -25,23 +25,6 @@ fn plugin_file(name: &str) -> PathBuf {
         })
 }
 
-/// Distinct ONNX Runtime library files mapped into this process.
-fn mapped_onnxruntime() -> Vec<PathBuf> {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    let mut libs: Vec<PathBuf> = maps
-        .lines()
-        .filter_map(|l| l.find('/').map(|i| PathBuf::from(&l[i..])))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-        })
-        .collect();
-    libs.sort();
-    libs.dedup();
-    libs
-}
-
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../models/fixtures")
@@ -88,7 +71,7 @@ fn both_plugin_files_share_one_onnx_runtime() {
     }
     mirage.set_state(gst::State::Ready).unwrap();
     v2a.set_state(gst::State::Ready).unwrap();
-    let mapped = mapped_onnxruntime();
+    let mapped = diffusion_runtime::ort_env::mapped_libraries();
     v2a.set_state(gst::State::Null).unwrap();
     mirage.set_state(gst::State::Null).unwrap();
     let _ = std::fs::remove_dir_all(&other_dir);

@@ -1130,14 +1130,11 @@ impl ElementImpl for MirageGen {
                 lock(&self.state).model = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
-                if let Err(msg) = self.prepare() {
-                    self.post_error_message(msg);
-                    return Err(gst::StateChangeError);
-                }
-                if let Err(msg) = self
-                    .streaming
-                    .start(&*self.obj(), |obj| obj.imp().generator_step())
-                {
+                let started = self.prepare().and_then(|()| {
+                    self.streaming
+                        .start(&*self.obj(), |obj| obj.imp().generator_step())
+                });
+                if let Err(msg) = started {
                     self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }

@@ -1405,14 +1405,11 @@ impl ElementImpl for V2aGen {
                 lock(&self.state).model = Some(loaded);
             }
             gst::StateChange::ReadyToPaused => {
-                if let Err(msg) = self.prepare() {
-                    self.post_error_message(msg);
-                    return Err(gst::StateChangeError);
-                }
-                if let Err(msg) = self
-                    .streaming
-                    .start(&*self.obj(), |obj| obj.imp().generator_step())
-                {
+                let started = self.prepare().and_then(|()| {
+                    self.streaming
+                        .start(&*self.obj(), |obj| obj.imp().generator_step())
+                });
+                if let Err(msg) = started {
                     self.post_error_message(msg);
                     return Err(gst::StateChangeError);
                 }
