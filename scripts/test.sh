@@ -27,6 +27,18 @@ for pkg in presenter foley; do
   cargo bench --locked -q -p diffusion-runtime --bench package -- "models/fixtures/$pkg" --iters 1 --provider cpu | tail -4
 done
 
+say "The real-size benchmark packages at CI width, through the runtime and the Python loop (scripts/bench-realsize.sh --tiny)"
+bash scripts/bench-realsize.sh --tiny --iters 1 | tail -6
+
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  say "scripts/gpu-check.sh refuses at once without a GPU"
+  rc=0
+  timeout 10 bash scripts/gpu-check.sh 2>"$tmp/gpu-check.txt" || rc=$?
+  [ "$rc" -eq 3 ] && grep -q "no NVIDIA GPU" "$tmp/gpu-check.txt" \
+    || { echo "gpu-check.sh without a GPU: exit $rc, expected 3 with a message" >&2; cat "$tmp/gpu-check.txt" >&2; exit 1; }
+  cat "$tmp/gpu-check.txt"
+fi
+
 say "Checking both elements in gst-inspect-1.0 with ONNX Runtime absent"
 mkdir -p "$tmp/empty-data" "$tmp/plugins"
 cp target/release/libgstmirage.so target/release/libgstv2a.so "$tmp/plugins/"

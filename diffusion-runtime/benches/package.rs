@@ -3,7 +3,7 @@
 //! own overhead (time outside `Session::run`) as a fraction of the total.
 //!
 //! ```text
-//! cargo bench -p diffusion-runtime --bench package -- models/fixtures/presenter [--iters 30] [--steps N] [--branches 1|2|3] [--provider auto|cpu|cuda|tensorrt]
+//! cargo bench -p diffusion-runtime --bench package -- models/fixtures/presenter [--iters 30] [--warmup 2] [--steps N] [--branches 1|2|3] [--provider auto|cpu|cuda|tensorrt] [--engine-cache-dir DIR]
 //! ```
 //!
 //! It drives the same generators the elements use (`A2vGenerator`, `V2aGenerator`) on synthetic
@@ -17,7 +17,7 @@ use std::time::Duration;
 use diffusion_runtime::a2v::A2vGenerator;
 use diffusion_runtime::denoiser::GenerationStats;
 use diffusion_runtime::ort_env;
-use diffusion_runtime::package::{LoadedPackage, ModelPackage, Role, Task, Timing};
+use diffusion_runtime::package::{LoadEvent, LoadedPackage, ModelPackage, Role, Task, Timing};
 use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
 use diffusion_runtime::rng::NoiseRng;
 use diffusion_runtime::sampler::Guidance;
@@ -27,9 +27,11 @@ use ndarray::{ArrayD, IxDyn};
 struct Args {
     package: PathBuf,
     iters: usize,
+    warmup: usize,
     steps: Option<usize>,
     branches: Option<usize>,
     provider: ProviderChoice,
+    engine_cache_dir: Option<PathBuf>,
 }
 
 fn args() -> Result<Args, String> {
@@ -37,30 +39,27 @@ fn args() -> Result<Args, String> {
     let mut a = Args {
         package: PathBuf::new(),
         iters: 30,
+        warmup: 2,
         steps: None,
         branches: None,
         provider: ProviderChoice::Auto,
+        engine_cache_dir: None,
     };
     while let Some(arg) = it.next() {
         let mut val = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--iters" => a.iters = val()?.parse().map_err(|e| format!("--iters: {e}"))?,
+            "--engine-cache-dir" => a.engine_cache_dir = Some(PathBuf::from(val()?)),
+            "--warmup" => a.warmup = val()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--steps" => a.steps = Some(val()?.parse().map_err(|e| format!("--steps: {e}"))?),
             "--branches" => {
                 a.branches = Some(val()?.parse().map_err(|e| format!("--branches: {e}"))?)
             }
             "--provider" => {
-                a.provider = match val()?.as_str() {
-                    "auto" => ProviderChoice::Auto,
-                    "cpu" => ProviderChoice::Cpu,
-                    "cuda" => ProviderChoice::Cuda,
-                    "tensorrt" => ProviderChoice::TensorRt,
-                    other => {
-                        return Err(format!(
-                            "--provider {other}: expected auto, cpu, cuda or tensorrt"
-                        ))
-                    }
-                }
+                let name = val()?;
+                a.provider = ProviderChoice::from_name(&name).ok_or(format!(
+                    "--provider {name}: expected auto, cpu, cuda or tensorrt"
+                ))?;
             }
             p if !p.starts_with('-') => {
                 // `cargo bench` runs in the crate directory: accept paths from the workspace root.
@@ -75,7 +74,7 @@ fn args() -> Result<Args, String> {
         }
     }
     if a.package.as_os_str().is_empty() {
-        return Err("usage: package <model package dir> [--iters N] [--steps N] [--branches 1|2|3] [--provider P]".into());
+        return Err("usage: package <model package dir> [--iters N] [--warmup N] [--steps N] [--branches 1|2|3] [--provider P]".into());
     }
     Ok(a)
 }
@@ -218,12 +217,33 @@ fn main() {
     };
     let ort = ort_env::ensure_loaded(None).unwrap_or_else(|e| fail(&e.to_string()));
     let pkg = ModelPackage::open(&a.package).unwrap_or_else(|e| fail(&e.to_string()));
-    let config = ProviderConfig {
+    let mut config = ProviderConfig {
         choice: a.provider,
         ..Default::default()
     };
-    let pkg =
-        LoadedPackage::load(pkg, &config, &mut |_| {}).unwrap_or_else(|e| fail(&e.to_string()));
+    if let Some(dir) = &a.engine_cache_dir {
+        config.engine_cache_dir = dir.clone();
+    }
+    let load_start = std::time::Instant::now();
+    let mut engine_lines = Vec::new();
+    let pkg = LoadedPackage::load(pkg, &config, &mut |e| {
+        if let LoadEvent::Loaded {
+            file,
+            engine: Some(engine),
+            load_time,
+            ..
+        } = e
+        {
+            engine_lines.push(format!(
+                "tensorrt engine    {file}: loaded in {} ms, {} cached file(s) before, written at load: [{}]",
+                load_time.as_millis(),
+                engine.cached,
+                engine.written.join(", ")
+            ));
+        }
+    })
+    .unwrap_or_else(|e| fail(&e.to_string()));
+    let load_ms = ms(load_start.elapsed());
     let provider = pkg
         .graph(Role::Denoiser)
         .map(|g| g.session.provider.name())
@@ -254,7 +274,7 @@ fn main() {
         }
     };
     let mut rng = NoiseRng::new(0);
-    for _ in 0..2 {
+    for _ in 0..a.warmup {
         run_once(&mut generator, steps, guide, existing, &mut rng); // warm-up
     }
     let runs: Vec<(GenerationStats, f64)> = (0..a.iters.max(1))
@@ -302,4 +322,20 @@ fn main() {
         "runtime overhead   {:.2}% of end-to-end time outside Session::run",
         100.0 * overhead
     );
+    println!("package load       {load_ms:.0} ms");
+    for line in engine_lines {
+        println!("{line}");
+    }
+    let package = match &generator {
+        Generator::A2v(g, _) => g.package(),
+        Generator::V2a(g, _) => g.package(),
+    };
+    for (file, build) in package.engine_builds() {
+        println!(
+            "tensorrt engine    {file}: built for {} in {} ms: [{}]",
+            build.shapes,
+            build.took.as_millis(),
+            build.files.join(", ")
+        );
+    }
 }

@@ -12,7 +12,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use crate::denoiser::{noise_seed, BranchConditions, GenerationStats, GuidedSampler};
 use crate::error::{Error, Result};
-use crate::package::{DType, LoadedPackage, Role, Task, Timing};
+use crate::package::{GraphOutput, LoadedPackage, Role, Task, Timing};
 use crate::sampler::{Branches, Guidance};
 use crate::time::Rate;
 
@@ -245,7 +245,6 @@ pub struct A2vGenerator {
     motion_dim: usize,
     /// Frames eased out of the previous chunk (`timing.seam_frames`).
     seam: usize,
-    frames_are_u8: bool,
     /// The portrait, f32 [height, width, 3] in [0, 1].
     reference: ArrayD<f32>,
     prev_motion: Vec<f32>,
@@ -305,10 +304,6 @@ impl A2vGenerator {
                 reference.shape()
             )));
         }
-        let frames_are_u8 = package
-            .graph(Role::Decoder)
-            .and_then(|d| d.spec.output("frames"))
-            .is_some_and(|f| f.dtype == DType::U8);
         let layout = ChunkLayout {
             rate: u64::from(p.audio.rate),
             fps: video.fps,
@@ -324,7 +319,6 @@ impl A2vGenerator {
             height,
             motion_dim,
             seam: t.seam_frames as usize,
-            frames_are_u8,
             reference,
             prev_motion,
             sampler: GuidedSampler::new(),
@@ -449,7 +443,7 @@ impl A2vGenerator {
                 crate::package::GraphInput::F32(self.reference.view()),
             ));
         }
-        let (mut dec_out, dec_run) = decoder.run_timed(&inputs, &["frames"])?;
+        let (mut dec_out, dec_run) = decoder.run_raw_timed(&inputs, &["frames"])?;
         stats.graphs += dec_run;
         let frames = dec_out.remove(0);
         let expect = [self.layout.chunk as usize, self.height, self.width, 3];
@@ -462,11 +456,15 @@ impl A2vGenerator {
                 ),
             });
         }
-        let scale = if self.frames_are_u8 { 1.0 } else { 255.0 };
-        let bytes = frames
-            .iter()
-            .map(|&v| (v * scale).round().clamp(0.0, 255.0) as u8)
-            .collect();
+        let bytes = match frames {
+            // The common case for real renderers: bytes already, taken as they are.
+            GraphOutput::U8(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
+            GraphOutput::U8(a) => a.iter().copied().collect(),
+            GraphOutput::F32(a) => a
+                .iter()
+                .map(|&v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
+                .collect(),
+        };
         self.chunk_index += 1;
         Ok(ChunkOutput {
             rgb: bytes,

@@ -52,6 +52,8 @@ pub struct OnnxDenoiser {
     out: Tensor<f32>,
     branches: Branches,
     latent_len: usize,
+    /// The bound input shapes, for the TensorRT engine watch.
+    shapes: String,
     /// Time spent inside `Session::run`, for overhead accounting.
     pub run_time: Duration,
     pub runs: u32,
@@ -87,6 +89,7 @@ impl OnnxDenoiser {
         let latent_len: usize = latent_shape.iter().product();
         let mut batched_shape = vec![b];
         batched_shape.extend_from_slice(latent_shape);
+        let mut shapes = format!("{}{batched_shape:?}", io.latent);
 
         let guard = session.lock();
         let alloc = guard.allocator();
@@ -140,6 +143,7 @@ impl OnnxDenoiser {
             let tensor: DynTensor = Tensor::from_array(stacked.as_standard_layout().into_owned())
                 .map_err(mk)?
                 .upcast();
+            shapes.push_str(&format!(" {name}{:?}", stacked.shape()));
             // The binding keeps the tensor alive; conditions are fixed for the whole chunk.
             binding.bind_input(name, &tensor).map_err(mk)?;
         }
@@ -153,6 +157,7 @@ impl OnnxDenoiser {
             out,
             branches,
             latent_len,
+            shapes,
             run_time: Duration::ZERO,
             runs: 0,
         })
@@ -187,12 +192,12 @@ impl Denoise for OnnxDenoiser {
         }
         .map_err(|e| ort_err(&self.session, e))?;
         let start = Instant::now();
-        {
-            let mut session = self.session.lock();
-            session
-                .run_binding(&self.binding)
-                .map_err(|e| ort_err(&self.session, e))?;
-        }
+        self.session
+            .run_with(
+                || self.shapes.clone(),
+                |session| session.run_binding(&self.binding).map(drop),
+            )
+            .map_err(|e| ort_err(&self.session, e))?;
         self.run_time += start.elapsed();
         self.runs += 1;
         let (shape, data) = self

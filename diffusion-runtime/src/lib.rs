@@ -6,6 +6,7 @@
 
 pub mod a2v;
 pub mod denoiser;
+pub mod engine_cache;
 pub mod error;
 pub mod ort_env;
 pub mod package;

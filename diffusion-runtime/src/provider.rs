@@ -1,6 +1,6 @@
 //! Execution providers: which hardware a graph runs on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ort::ep::{self, ExecutionProviderDispatch};
 
@@ -88,8 +88,13 @@ impl ProviderConfig {
     /// The `ort` dispatches to register for one provider, each set to fail loudly so that we
     /// see why it did not register and can move on (auto) or report it (explicit). TensorRT is
     /// registered with CUDA behind it, so that nodes TensorRT rejects run on the GPU, not the
-    /// CPU. CPU needs none: it is what a session has without any provider.
-    pub(crate) fn dispatch(&self, kind: ProviderKind) -> Vec<ExecutionProviderDispatch> {
+    /// CPU. CPU needs none: it is what a session has without any provider. TensorRT's engines
+    /// for `graph` carry the graph's own prefix in the cache ([`crate::engine_cache`]).
+    pub(crate) fn dispatch(
+        &self,
+        kind: ProviderKind,
+        graph: &Path,
+    ) -> Vec<ExecutionProviderDispatch> {
         let device = i32::try_from(self.device_id).unwrap_or(i32::MAX);
         let cuda = || {
             ep::CUDA::default()
@@ -107,6 +112,7 @@ impl ProviderConfig {
                         .with_device_id(device)
                         .with_engine_cache(true)
                         .with_engine_cache_path(&dir)
+                        .with_engine_cache_prefix(crate::engine_cache::cache_prefix(graph))
                         .with_timing_cache(true)
                         .with_timing_cache_path(&dir)
                         .build()
@@ -130,6 +136,17 @@ impl ProviderChoice {
     /// Position in [`ALL`](Self::ALL): the enum value the elements use.
     pub fn index(self) -> i32 {
         Self::ALL.iter().position(|c| *c == self).unwrap_or(0) as i32
+    }
+
+    /// The choice named `auto`, `cpu`, `cuda` or `tensorrt` (the property's nicks).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "auto" => Some(ProviderChoice::Auto),
+            "cpu" => Some(ProviderChoice::Cpu),
+            "cuda" => Some(ProviderChoice::Cuda),
+            "tensorrt" => Some(ProviderChoice::TensorRt),
+            _ => None,
+        }
     }
 
     pub fn from_index(i: i32) -> Option<Self> {

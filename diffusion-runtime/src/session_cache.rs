@@ -10,6 +10,7 @@ use once_cell::sync::Lazy;
 use ort::session::Session;
 use ort::value::TensorElementType;
 
+use crate::engine_cache::{self, EngineBuild, EngineWatch};
 use crate::error::{Error, Result};
 use crate::ort_env;
 use crate::provider::{ProviderConfig, ProviderKind};
@@ -38,6 +39,8 @@ pub struct SharedSession {
     pub outputs: Vec<Port>,
     /// `Session::run` needs `&mut`: users take turns.
     session: Mutex<Session>,
+    /// TensorRT sessions: the engine files their runs write.
+    engine: Option<EngineWatch>,
 }
 
 impl std::fmt::Debug for SharedSession {
@@ -50,10 +53,49 @@ impl std::fmt::Debug for SharedSession {
 }
 
 impl SharedSession {
-    pub fn lock(&self) -> MutexGuard<'_, Session> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Session> {
         // A panic while running a graph leaves no broken invariant in the session itself.
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Runs `run` on the session, in turn with its other users. `shapes` names the input
+    /// shapes: on TensorRT, a first run with new shapes may build an engine, and one that does
+    /// is recorded (see [`engine_builds`](Self::engine_builds)).
+    pub fn run_with<T>(
+        &self,
+        shapes: impl FnOnce() -> String,
+        run: impl FnOnce(&mut Session) -> T,
+    ) -> T {
+        let mut session = self.lock();
+        let Some(watch) = &self.engine else {
+            return run(&mut session);
+        };
+        let shapes = shapes();
+        if !watch.first_time(&shapes) {
+            return run(&mut session);
+        }
+        let before = watch.snapshot();
+        let start = Instant::now();
+        let out = run(&mut session);
+        watch.record(&shapes, &before, start.elapsed());
+        out
+    }
+
+    /// TensorRT engines built by this session's runs so far, oldest first (none on other
+    /// providers).
+    pub fn engine_builds(&self) -> Vec<EngineBuild> {
+        self.engine.as_ref().map(|w| w.builds()).unwrap_or_default()
+    }
+}
+
+/// What a TensorRT session's load did with the engine cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineLoad {
+    pub dir: PathBuf,
+    /// Files of this graph already in the cache before the load.
+    pub cached: usize,
+    /// Files the load wrote (an engine built at load: graphs with fixed shapes).
+    pub written: Vec<String>,
 }
 
 /// How a session was obtained, for the element's log and `Progress` messages.
@@ -65,6 +107,8 @@ pub struct LoadReport {
     /// True if the session was already loaded by another user.
     pub shared: bool,
     pub load_time: Duration,
+    /// TensorRT only: the engine cache before and after the load.
+    pub engine: Option<EngineLoad>,
 }
 
 /// One registry entry: the per-key load lock (held while a session builds, so that two instances
@@ -117,7 +161,7 @@ fn build(
 ) -> std::result::Result<Session, Attempt> {
     let env = ort_env::environment().map_err(|e| Attempt::Unavailable(e.to_string()))?;
     let mut builder = Session::builder(env).map_err(|e| Attempt::Unavailable(e.to_string()))?;
-    let dispatch = config.dispatch(kind);
+    let dispatch = config.dispatch(kind, graph);
     if !dispatch.is_empty() {
         if kind == ProviderKind::TensorRt {
             std::fs::create_dir_all(&config.engine_cache_dir).map_err(|e| {
@@ -164,6 +208,7 @@ pub fn get_or_load(
             skipped: Vec::new(),
             shared: true,
             load_time: Duration::ZERO,
+            engine: None,
         };
         return Ok((s, report));
     }
@@ -171,9 +216,21 @@ pub fn get_or_load(
     let mut skipped = Vec::new();
     let mut load_failure = None;
     for &kind in config.attempts() {
+        let trt = kind == ProviderKind::TensorRt;
+        let prefix = engine_cache::cache_prefix(&canonical);
+        let before = trt.then(|| engine_cache::listing(&config.engine_cache_dir, &prefix));
         match build(&canonical, kind, config) {
             Ok(session) => {
+                let engine = before.map(|before| EngineLoad {
+                    dir: config.engine_cache_dir.clone(),
+                    cached: before.len(),
+                    written: engine_cache::written(
+                        &before,
+                        &engine_cache::listing(&config.engine_cache_dir, &prefix),
+                    ),
+                });
                 let shared = Arc::new(SharedSession {
+                    engine: trt.then(|| EngineWatch::new(&config.engine_cache_dir, &canonical)),
                     graph: canonical,
                     provider: kind,
                     inputs: ports(session.inputs()),
@@ -186,6 +243,7 @@ pub fn get_or_load(
                     skipped,
                     shared: false,
                     load_time: start.elapsed(),
+                    engine,
                 };
                 return Ok((shared, report));
             }

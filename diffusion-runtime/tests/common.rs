@@ -25,18 +25,28 @@ pub fn mean_std(v: &[f32]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// A fixture package (`presenter`, `foley`) opened and loaded on the CPU.
+/// The provider the suites run graphs on: `GST_GENERATIVE_TEST_PROVIDER` (`cpu`, `cuda`,
+/// `tensorrt` or `auto`; `cpu` when unset), so that `scripts/gpu-check.sh` runs the same tests
+/// on a GPU. An explicit GPU provider that cannot be used fails the test, never falls back.
+pub fn provider() -> diffusion_runtime::provider::ProviderConfig {
+    use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
+    let name = std::env::var("GST_GENERATIVE_TEST_PROVIDER").unwrap_or_else(|_| "cpu".into());
+    let choice = ProviderChoice::from_name(&name).unwrap_or_else(|| {
+        panic!("GST_GENERATIVE_TEST_PROVIDER={name}: expected cpu, cuda, tensorrt or auto")
+    });
+    ProviderConfig {
+        choice,
+        ..Default::default()
+    }
+}
+
+/// A fixture package (`presenter`, `foley`) opened and loaded on the test provider.
 pub fn load_fixture(name: &str) -> diffusion_runtime::package::LoadedPackage {
     use diffusion_runtime::package::{LoadedPackage, ModelPackage};
-    use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
     load_ort();
-    let cpu = ProviderConfig {
-        choice: ProviderChoice::Cpu,
-        ..Default::default()
-    };
     LoadedPackage::load(
         ModelPackage::open(&fixtures().join(name)).unwrap(),
-        &cpu,
+        &provider(),
         &mut |_| {},
     )
     .unwrap()

@@ -8,15 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{fixtures, load_ort};
 use diffusion_runtime::package::{LoadEvent, LoadedPackage, ModelPackage, Role, Task, Timing};
-use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
 use diffusion_runtime::sampler::SamplerKind;
-
-fn cpu() -> ProviderConfig {
-    ProviderConfig {
-        choice: ProviderChoice::Cpu,
-        ..Default::default()
-    }
-}
 
 /// A private copy of a fixture package to break.
 fn copy_fixture(name: &str) -> PathBuf {
@@ -57,7 +49,7 @@ fn load_error(dir: &Path) -> String {
     load_ort();
     let result = ModelPackage::open(dir)
         .map_err(diffusion_runtime::Error::from)
-        .and_then(|p| LoadedPackage::load(p, &cpu(), &mut |_| {}));
+        .and_then(|p| LoadedPackage::load(p, &common::provider(), &mut |_| {}));
     let msg = match result {
         Ok(_) => panic!("package {} loaded but should not have", dir.display()),
         Err(e) => e.to_string(),
@@ -91,7 +83,8 @@ fn fixture_packages_open_and_load() {
     );
     assert_eq!(presenter.default_avatar.as_deref(), Some("default"));
     let mut events = Vec::new();
-    let loaded = LoadedPackage::load(presenter, &cpu(), &mut |e| events.push(e)).unwrap();
+    let loaded =
+        LoadedPackage::load(presenter, &common::provider(), &mut |e| events.push(e)).unwrap();
     assert_eq!(loaded.graphs.len(), 3);
     let loaded_events = events
         .iter()
@@ -107,7 +100,7 @@ fn fixture_packages_open_and_load() {
         .as_ref()
         .unwrap()
         .ends_with("tokenizer.json"));
-    let foley = LoadedPackage::load(foley, &cpu(), &mut |_| {}).unwrap();
+    let foley = LoadedPackage::load(foley, &common::provider(), &mut |_| {}).unwrap();
     let (_, io) = foley.denoiser_io().unwrap();
     assert_eq!(
         (io.latent.as_str(), io.prediction.as_str()),

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use common::{fixtures, load_ort, mean_std};
 use diffusion_runtime::denoiser::{DenoiserIo, OnnxDenoiser, TimestepType};
-use diffusion_runtime::provider::{ProviderChoice, ProviderConfig};
 use diffusion_runtime::rng::NoiseRng;
 use diffusion_runtime::sampler::{BetaSchedule, Guidance, Prediction, Sampler, SamplerKind};
 use diffusion_runtime::session_cache::{self, SharedSession};
@@ -25,19 +24,26 @@ const S: f64 = 0.5;
 const TOL: f64 = 0.02;
 const STEPS: usize = 200;
 
-fn cpu() -> ProviderConfig {
-    ProviderConfig {
-        choice: ProviderChoice::Cpu,
-        ..Default::default()
-    }
-}
-
 fn session(file: &str) -> Arc<SharedSession> {
     load_ort();
     let (s, report) =
-        session_cache::get_or_load(&fixtures().join("analytic").join(file), &cpu()).unwrap();
-    assert_eq!(report.provider.name(), "CPU");
+        session_cache::get_or_load(&fixtures().join("analytic").join(file), &common::provider())
+            .unwrap();
+    if let Some(want) = provider_wanted() {
+        assert_eq!(report.provider, want, "{file}");
+    }
     s
+}
+
+/// The provider `GST_GENERATIVE_TEST_PROVIDER` asks for (`None` for auto: any that registers).
+fn provider_wanted() -> Option<diffusion_runtime::provider::ProviderKind> {
+    use diffusion_runtime::provider::{ProviderChoice, ProviderKind};
+    match common::provider().choice {
+        ProviderChoice::Cpu => Some(ProviderKind::Cpu),
+        ProviderChoice::Cuda => Some(ProviderKind::Cuda),
+        ProviderChoice::TensorRt => Some(ProviderKind::TensorRt),
+        ProviderChoice::Auto => None,
+    }
 }
 
 fn io() -> DenoiserIo {

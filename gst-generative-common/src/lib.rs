@@ -21,4 +21,4 @@ pub mod streaming;
 pub mod timeline;
 pub mod worker;
 
-pub use model::{load_at_ready, model_properties, BundledModel, ModelSettings};
+pub use model::{load_at_ready, model_properties, BundledModel, EngineReports, ModelSettings};

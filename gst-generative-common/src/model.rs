@@ -2,6 +2,7 @@
 //! `engine-cache-dir`, `ort-library`) and loading the package they name at NULL→READY, with
 //! `Progress` messages while graphs load and errors that say how to fix the problem.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use diffusion_runtime::ort_env;
@@ -239,7 +240,26 @@ pub fn load_model(
             skipped,
             shared,
             load_time,
+            engine,
         } => {
+            if let Some(engine) = engine {
+                let dir = engine.dir.display();
+                let text = if engine.written.is_empty() {
+                    format!(
+                        "{file}: {} cached TensorRT engine file(s) in {dir}; an engine is built at \
+                         the first run with input shapes none of them covers",
+                        engine.cached
+                    )
+                } else {
+                    format!(
+                        "{file}: built a TensorRT engine in {} ms ({}), cached in {dir}",
+                        load_time.as_millis(),
+                        engine.written.join(", ")
+                    )
+                };
+                gst::info!(cat, obj = element, "{text}");
+                progress(gst::ProgressType::Continue, "load-model", &text);
+            }
             for (p, why) in &skipped {
                 gst::info!(cat, obj = element, "{file}: {p} not used: {why}");
             }
@@ -268,6 +288,53 @@ pub fn load_model(
                 "model failed to load",
             );
             Err(gst::error_msg!(gst::ResourceError::OpenRead, ("{e}")))
+        }
+    }
+}
+
+/// Reports TensorRT engine builds that happen while streaming (a first run with input shapes
+/// no cached engine covers, e.g. a new guidance-branch count): one `Progress` message and one
+/// info line each. A second start with the same `engine-cache-dir` and shapes reports none.
+#[derive(Debug, Default)]
+pub struct EngineReports {
+    /// Builds already reported, per graph file.
+    reported: HashMap<String, usize>,
+}
+
+impl EngineReports {
+    /// Posts the builds of `package`'s sessions not reported yet. Cheap when there are none
+    /// (one lock per graph on TensorRT, nothing on other providers).
+    pub fn post_new(
+        &mut self,
+        element: &gst::Element,
+        cat: gst::DebugCategory,
+        package: &LoadedPackage,
+    ) {
+        let mut per_graph: HashMap<String, usize> = HashMap::new();
+        for (file, build) in package.engine_builds() {
+            let n = per_graph.entry(file.clone()).or_default();
+            *n += 1;
+            let done = self.reported.entry(file.clone()).or_default();
+            if *n <= *done {
+                continue;
+            }
+            *done = *n;
+            let text = format!(
+                "{file}: built a TensorRT engine for new input shapes ({}) in {} ms: {}",
+                build.shapes,
+                build.took.as_millis(),
+                build.files.join(", ")
+            );
+            gst::info!(cat, obj = element, "{text}");
+            let _ = element.post_message(
+                gst::message::Progress::builder(
+                    gst::ProgressType::Complete,
+                    "tensorrt-engine",
+                    &text,
+                )
+                .src(element)
+                .build(),
+            );
         }
     }
 }

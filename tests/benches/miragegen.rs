@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo bench -p gst-generative-tests --bench miragegen -- [model dir] [--seconds 20] [--steps N]
+//!     [--provider auto|cpu|cuda|tensorrt]
 //! ```
 //!
 //! A relative model directory is taken from the workspace root; the default is the fixture.
@@ -15,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 
-fn first_frame_latency(model: &str, steps: u32) -> Duration {
+fn first_frame_latency(model: &str, steps: u32, provider: &str) -> Duration {
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src is-live=true do-timestamp=true format=time \
          caps=audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1 \
-         ! miragegen model={model} steps={steps} ! appsink name=out sync=false"
+         ! miragegen model={model} steps={steps} execution-provider={provider} ! appsink name=out sync=false"
     ))
     .expect("pipeline")
     .downcast::<gst::Pipeline>()
@@ -72,10 +73,10 @@ fn first_frame_latency(model: &str, steps: u32) -> Duration {
     at - start
 }
 
-fn file_rtf(model: &str, seconds: u64, steps: u32) -> (f64, f64, u64) {
+fn file_rtf(model: &str, seconds: u64, steps: u32, provider: &str) -> (f64, f64, u64) {
     let pipeline = gst::parse::launch(&format!(
         "audiotestsrc num-buffers={} samplesperbuffer=1600 ! audio/x-raw,rate=16000,channels=1 \
-         ! miragegen model={model} steps={steps} ! fakesink name=out sync=false",
+         ! miragegen model={model} steps={steps} execution-provider={provider} ! fakesink name=out sync=false",
         seconds * 10
     ))
     .expect("pipeline");
@@ -106,19 +107,24 @@ fn main() {
     gstmirage::plugin_register_static().unwrap();
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let (mut model, mut seconds, mut steps) = (None, 20u64, 0u32);
+    let mut provider = "auto".to_string();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(seconds),
             "--steps" => steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(steps),
+            "--provider" => provider = args.next().unwrap_or(provider),
             other => model = Some(other.to_string()),
         }
     }
     let model = gst_generative_tests::bench_model_dir(model, "presenter");
-    let latencies: Vec<Duration> = (0..5).map(|_| first_frame_latency(&model, steps)).collect();
+    let latencies: Vec<Duration> = (0..5)
+        .map(|_| first_frame_latency(&model, steps, &provider))
+        .collect();
     let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(|a, b| a.total_cmp(b));
-    let (rtf, chunk_rtf, chunks) = file_rtf(&model, seconds, steps);
+    let (rtf, chunk_rtf, chunks) = file_rtf(&model, seconds, steps, &provider);
     println!("model                     {model}");
+    println!("execution provider        {provider}");
     println!(
         "steps                     {}",
         if steps == 0 {

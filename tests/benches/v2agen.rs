@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! cargo bench -p gst-generative-tests --bench v2agen -- [model dir] [--seconds 30] [--steps N]
-//!     [--size 640x360]
+//!     [--size 640x360] [--provider cpu|auto|cuda|tensorrt]
 //! ```
 //!
 //! A relative model directory is taken from the workspace root; the default is the fixture.
@@ -22,10 +22,16 @@ struct Figures {
     windows: Vec<(f64, f64)>, // (inference ms, real-time factor)
 }
 
-fn file_pipeline(model: &str, seconds: u64, steps: u32, size: (u32, u32)) -> Figures {
+fn file_pipeline(
+    model: &str,
+    seconds: u64,
+    steps: u32,
+    size: (u32, u32),
+    provider: &str,
+) -> Figures {
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers={n} pattern=ball ! video/x-raw,width={w},height={h},framerate=25/1 \
-         ! v2agen name=g model={model} execution-provider=cpu steps={steps} \
+         ! v2agen name=g model={model} execution-provider={provider} steps={steps} \
          g.src ! fakesink sync=false g.audio_src ! fakesink sync=false",
         n = seconds * 25,
         w = size.0,
@@ -75,10 +81,12 @@ fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut model = None;
     let (mut seconds, mut steps, mut size) = (30u64, 0u32, (640u32, 360u32));
+    let mut provider = "cpu".to_string();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(seconds),
             "--steps" => steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(steps),
+            "--provider" => provider = args.next().unwrap_or(provider),
             "--size" => {
                 size = args
                     .next()
@@ -102,7 +110,7 @@ fn main() {
             steps.to_string()
         }
     );
-    let f = file_pipeline(&model, seconds, steps, size);
+    let f = file_pipeline(&model, seconds, steps, size, &provider);
     let n = f.windows.len().max(1) as f64;
     let inference_s: f64 = f.windows.iter().map(|w| w.0).sum::<f64>() / 1e3;
     let mean_rtf = f.windows.iter().map(|w| w.1).sum::<f64>() / n;

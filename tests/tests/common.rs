@@ -15,6 +15,21 @@ pub fn init() {
     });
 }
 
+/// The `execution-provider` the element tests use: `GST_GENERATIVE_TEST_PROVIDER` (`cpu`,
+/// `cuda`, `tensorrt` or `auto`; `cpu` when unset), so that `scripts/gpu-check.sh` runs the
+/// same tests on a GPU.
+pub fn ep() -> &'static str {
+    static EP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    EP.get_or_init(|| {
+        let name = std::env::var("GST_GENERATIVE_TEST_PROVIDER").unwrap_or_else(|_| "cpu".into());
+        assert!(
+            ["cpu", "cuda", "tensorrt", "auto"].contains(&name.as_str()),
+            "GST_GENERATIVE_TEST_PROVIDER={name}: expected cpu, cuda, tensorrt or auto"
+        );
+        name
+    })
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../models/fixtures")

@@ -124,7 +124,7 @@ fn fixture_packages_load_at_ready_with_progress() {
     for (factory, pkg) in [("miragegen", "presenter"), ("v2agen", "foley")] {
         let e = gst::ElementFactory::make(factory)
             .property("model", fixture(pkg).to_str().unwrap())
-            .property_from_str("execution-provider", "cpu")
+            .property_from_str("execution-provider", common::ep())
             .build()
             .unwrap();
         let (r, progress) = go_ready(&e);

@@ -14,7 +14,7 @@ fn element(props: &[(&str, &str)]) -> gst::Element {
     init();
     let e = gst::ElementFactory::make("miragegen")
         .property("model", fixture("presenter").to_str().unwrap())
-        .property_from_str("execution-provider", "cpu")
+        .property_from_str("execution-provider", common::ep())
         .build()
         .unwrap();
     for (k, v) in props {
@@ -220,15 +220,17 @@ fn run_pipeline(launch: &str) -> (Vec<gst::Message>, u64) {
 }
 
 fn launch_sync(source: &str) -> String {
+    let ep = common::ep();
     format!(
-        "{source} ! miragegen model={} execution-provider=cpu ! fakesink name=out sync=true qos=true",
+        "{source} ! miragegen model={} execution-provider={ep} ! fakesink name=out sync=true qos=true",
         fixture("presenter").display()
     )
 }
 
 fn launch(source: &str) -> String {
+    let ep = common::ep();
     format!(
-        "{source} ! miragegen model={} execution-provider=cpu ! fakesink name=out",
+        "{source} ! miragegen model={} execution-provider={ep} ! fakesink name=out",
         fixture("presenter").display()
     )
 }
@@ -318,12 +320,13 @@ fn caps_the_model_cannot_take_are_not_negotiated() {
 /// from the clock) instead of freezing until more audio or EOS.
 #[test]
 fn live_stall_keeps_idling_in_real_time() {
+    let ep = common::ep();
     use gst::prelude::*;
     init();
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src is-live=true do-timestamp=true format=time \
          caps=audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1 \
-         ! miragegen model={} execution-provider=cpu ! fakesink name=out sync=true",
+         ! miragegen model={} execution-provider={ep} ! fakesink name=out sync=true",
         fixture("presenter").display()
     ))
     .unwrap()
@@ -405,9 +408,10 @@ fn wav_file(seconds: u64) -> std::path::PathBuf {
 /// the new segment, with nothing from before the seek.
 #[test]
 fn seek_restarts_on_the_new_segment() {
+    let ep = common::ep();
     let wav = wav_file(3);
     let (pipeline, sink) = appsink_pipeline(&format!(
-        "filesrc location={} ! wavparse ! miragegen model={} execution-provider=cpu ! appsink name=out sync=false",
+        "filesrc location={} ! wavparse ! miragegen model={} execution-provider={ep} ! appsink name=out sync=false",
         wav.display(),
         fixture("presenter").display()
     ));
@@ -522,10 +526,11 @@ fn live_pipeline_plays_in_sync_without_late_drops() {
 
 #[test]
 fn rgba_when_downstream_asks_for_it() {
+    let ep = common::ep();
     init();
     let (pipeline, sink) = appsink_pipeline(&format!(
         "audiotestsrc num-buffers=10 samplesperbuffer=400 ! audio/x-raw,rate=16000 \
-         ! miragegen model={} execution-provider=cpu ! video/x-raw,format=RGBA ! appsink name=out sync=false",
+         ! miragegen model={} execution-provider={ep} ! video/x-raw,format=RGBA ! appsink name=out sync=false",
         fixture("presenter").display()
     ));
     pipeline.set_state(gst::State::Playing).unwrap();

@@ -50,7 +50,7 @@ impl Subject {
         };
         gst::ElementFactory::make(self.factory())
             .property("model", fixture(package).to_str().unwrap())
-            .property_from_str("execution-provider", "cpu")
+            .property_from_str("execution-provider", common::ep())
             .build()
             .unwrap()
     }
@@ -430,6 +430,7 @@ type Seen = Arc<Mutex<Vec<(gst::ClockTime, gst::ClockTime)>>>;
 
 impl Pipe {
     fn new(subject: Subject, seconds: Option<u64>, props: &str) -> Self {
+        let ep = common::ep();
         init();
         let package = match subject {
             Subject::Mirage => fixture("presenter"),
@@ -442,7 +443,7 @@ impl Pipe {
             .map(|(i, p)| format!(" g.{p} ! appsink name=out{i} sync=false"))
             .collect();
         let launch = format!(
-            "{} ! {} name=g model={} execution-provider=cpu {props} {sinks}",
+            "{} ! {} name=g model={} execution-provider={ep} {props} {sinks}",
             subject.source(seconds),
             subject.factory(),
             package.display()
@@ -804,10 +805,11 @@ fn d3_miragegen_jump_starts_a_new_timeline() {
 /// outputs within its latency (the existing soundtrack is waited for only within the budget).
 #[test]
 fn d3b_live_with_a_silent_existing_soundtrack_still_outputs() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc is-live=true ! video/x-raw,width=48,height=32,framerate=25/1 \
-         ! v2agen name=g model={} execution-provider=cpu \
+         ! v2agen name=g model={} execution-provider={ep} \
          g.src ! fakesink sync=true g.audio_src ! appsink name=out sync=true \
          appsrc is-live=true format=time caps=audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1 ! g.audio_sink",
         fixture("foley").display()
@@ -830,10 +832,11 @@ fn d3b_live_with_a_silent_existing_soundtrack_still_outputs() {
 /// D5: frame durations that round to 0 ns (2147483647 fps) no longer deadlock preroll.
 #[test]
 fn d5_zero_ns_frames_do_not_deadlock() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers=120 ! video/x-raw,width=48,height=32,framerate=2147483647/1 \
-         ! v2agen name=g model={} execution-provider=cpu g.src ! fakesink g.audio_src ! fakesink",
+         ! v2agen name=g model={} execution-provider={ep} g.src ! fakesink g.audio_src ! fakesink",
         fixture("foley").display()
     ))
     .unwrap();
@@ -851,12 +854,13 @@ fn d5_zero_ns_frames_do_not_deadlock() {
 /// error naming the fix instead of waiting forever; with the documented recipe it plays.
 #[test]
 fn d6_stacked_foley_through_a_tee() {
+    let ep = common::ep();
     init();
     let launch = |queue: &str| {
         format!(
             "videotestsrc num-buffers=100 ! video/x-raw,width=48,height=32,framerate=25/1 \
-             ! v2agen name=a model={m} execution-provider=cpu \
-             ! v2agen name=b model={m} execution-provider=cpu ! fakesink sync=true \
+             ! v2agen name=a model={m} execution-provider={ep} \
+             ! v2agen name=b model={m} execution-provider={ep} ! fakesink sync=true \
              a.audio_src ! tee name=t ! queue ! b.audio_sink \
              t. ! {queue} ! fakesink sync=true \
              b.audio_src ! fakesink sync=true",
@@ -1008,10 +1012,11 @@ fn the_same_seek_twice_still_sends_its_segment() {
 /// source cannot pile the whole file into memory.
 #[test]
 fn video_pacing_holds_when_audio_does_not() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc ! video/x-raw,format=RGB,width=48,height=32,framerate=25/1 \
-         ! v2agen name=g model={} execution-provider=cpu g.src ! fakesink sync=true",
+         ! v2agen name=g model={} execution-provider={ep} g.src ! fakesink sync=true",
         fixture("foley").display()
     ))
     .unwrap()

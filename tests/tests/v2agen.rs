@@ -22,7 +22,7 @@ fn element(props: &[(&str, &str)]) -> gst::Element {
     init();
     let e = gst::ElementFactory::make("v2agen")
         .property("model", fixture("foley").to_str().unwrap())
-        .property_from_str("execution-provider", "cpu")
+        .property_from_str("execution-provider", common::ep())
         .build()
         .unwrap();
     for (k, v) in props {
@@ -545,11 +545,12 @@ fn window_statistics_are_posted() {
 /// element must.
 #[test]
 fn two_stacked_instances_with_audiomixer() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers=75 pattern=ball ! video/x-raw,width=64,height=48,framerate=25/1 ! \
-         v2agen name=a model={m} execution-provider=cpu prompt=rain ! \
-         v2agen name=b model={m} execution-provider=cpu prompt=thunder ! fakesink sync=false \
+         v2agen name=a model={m} execution-provider={ep} prompt=rain ! \
+         v2agen name=b model={m} execution-provider={ep} prompt=thunder ! fakesink sync=false \
          a.audio_src ! tee name=t ! queue ! b.audio_sink \
          t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! mix.sink_0 \
          b.audio_src ! queue ! mix.sink_1 \
@@ -580,10 +581,11 @@ fn two_stacked_instances_with_audiomixer() {
 /// covers exactly the rest of the video.
 #[test]
 fn flush_mid_window_restarts_at_the_seek_position() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc ! video/x-raw,width=64,height=48,framerate=25/1 ! \
-         v2agen name=g model={} execution-provider=cpu \
+         v2agen name=g model={} execution-provider={ep} \
          g.src ! fakesink sync=false g.audio_src ! fakesink name=out sync=false",
         fixture("foley").display()
     ))
@@ -624,10 +626,11 @@ fn flush_mid_window_restarts_at_the_seek_position() {
 
 #[test]
 fn latency_is_window_plus_hop_in_live_pipelines() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=25/1 ! \
-         v2agen name=g model={} execution-provider=cpu \
+         v2agen name=g model={} execution-provider={ep} \
          g.src ! fakesink name=v g.audio_src ! fakesink",
         fixture("foley").display()
     ))
@@ -668,10 +671,11 @@ fn play_until_error(pipeline: &gst::Element) -> String {
 
 #[test]
 fn existing_soundtrack_at_another_rate_is_a_clear_error() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48 ! \
-         v2agen name=g model={} execution-provider=cpu g.src ! fakesink g.audio_src ! fakesink \
+         v2agen name=g model={} execution-provider={ep} g.src ! fakesink g.audio_src ! fakesink \
          audiotestsrc num-buffers=10 ! audio/x-raw,format=F32LE,rate=44100,channels=1 ! g.audio_sink",
         fixture("foley").display()
     ))
@@ -696,10 +700,11 @@ fn existing_soundtrack_at_another_rate_is_a_clear_error() {
 
 #[test]
 fn audio_caps_refused_downstream_is_a_clear_error() {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers=60 ! video/x-raw,width=64,height=48 ! \
-         v2agen name=g model={} execution-provider=cpu g.src ! fakesink \
+         v2agen name=g model={} execution-provider={ep} g.src ! fakesink \
          capsfilter name=f caps=audio/x-raw,format=S16LE ! fakesink",
         fixture("foley").display()
     ))
@@ -775,6 +780,7 @@ fn extent(sink: &gst_app::AppSink) -> Option<(gst::ClockTime, gst::ClockTime)> {
 /// are equally long (to the muxer's time resolution).
 #[test]
 fn muxed_file_has_equal_audio_and_video() {
+    let ep = common::ep();
     init();
     let dir = std::env::temp_dir().join(format!("v2agen-mux-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -796,7 +802,7 @@ fn muxed_file_has_equal_audio_and_video() {
     // (an encoder/muxer matter, not v2agen's).
     run(format!(
         "filesrc location={clip} ! decodebin ! videoconvert ! \
-         v2agen name=g model={m} execution-provider=cpu \
+         v2agen name=g model={m} execution-provider={ep} \
          g.src ! queue ! x264enc bframes=0 ! queue ! mux. \
          g.audio_src ! queue ! audioconvert ! audio/x-raw,format=S16LE ! queue ! mux. \
          qtmux name=mux ! filesink location={out}",
@@ -846,10 +852,11 @@ fn muxed_file_has_equal_audio_and_video() {
 /// The soundtrack after a flushing seek to `seek`, with a tone on `audio_sink` (`mix` decides
 /// whether it is mixed in).
 fn after_seek_with_existing(mix: bool, seek: gst::ClockTime) -> Vec<f32> {
+    let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc ! video/x-raw,width=64,height=48,framerate=25/1 ! \
-         v2agen name=g model={} execution-provider=cpu mix-existing={mix} \
+         v2agen name=g model={} execution-provider={ep} mix-existing={mix} \
          g.src ! fakesink sync=false g.audio_src ! fakesink name=out sync=false \
          audiotestsrc freq=440 volume=0.5 samplesperbuffer=1024 ! \
          audio/x-raw,format=F32LE,rate=16000,channels=1 ! g.audio_sink",

@@ -10,10 +10,11 @@ use ort::value::TensorRef;
 
 use super::{Dim, GraphSpec, ModelPackage, Role, TensorSpec};
 use crate::denoiser::{DenoiserIo, TimestepType};
+use crate::engine_cache::EngineBuild;
 use crate::error::{Error, PackageError, Result};
 use crate::package::DType;
 use crate::provider::{ProviderConfig, ProviderKind};
-use crate::session_cache::{self, Port, SharedSession};
+use crate::session_cache::{self, EngineLoad, Port, SharedSession};
 
 /// Progress while a package loads, for the element's `Progress` messages and log.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub enum LoadEvent {
         skipped: Vec<(ProviderKind, String)>,
         shared: bool,
         load_time: Duration,
+        /// TensorRT only: what the load found in and wrote to the engine cache.
+        engine: Option<EngineLoad>,
     },
 }
 
@@ -39,6 +42,22 @@ pub enum LoadEvent {
 pub enum GraphInput<'a> {
     F32(ArrayViewD<'a, f32>),
     I64(ArrayViewD<'a, i64>),
+}
+
+/// An output tensor of [`LoadedGraph::run_raw_timed`], in the graph's own element type.
+#[derive(Debug, Clone)]
+pub enum GraphOutput {
+    F32(ArrayD<f32>),
+    U8(ArrayD<u8>),
+}
+
+impl GraphOutput {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            GraphOutput::F32(a) => a.shape(),
+            GraphOutput::U8(a) => a.shape(),
+        }
+    }
 }
 
 /// A graph of a package, loaded.
@@ -194,6 +213,7 @@ impl LoadedPackage {
                 skipped: report.skipped,
                 shared: report.shared,
                 load_time: report.load_time,
+                engine: report.engine,
             });
             graphs.push(LoadedGraph {
                 spec: spec.clone(),
@@ -201,6 +221,20 @@ impl LoadedPackage {
             });
         }
         Ok(Self { package, graphs })
+    }
+
+    /// TensorRT engines built while running this package's graphs so far, by graph file,
+    /// oldest first per graph (shared sessions: builds caused by any of their users).
+    pub fn engine_builds(&self) -> Vec<(String, EngineBuild)> {
+        self.graphs
+            .iter()
+            .flat_map(|g| {
+                g.session
+                    .engine_builds()
+                    .into_iter()
+                    .map(|b| (g.spec.file.clone(), b))
+            })
+            .collect()
     }
 
     pub fn graph(&self, role: Role) -> Option<&LoadedGraph> {
@@ -257,6 +291,25 @@ impl LoadedGraph {
         inputs: &[(&str, GraphInput<'_>)],
         outputs: &[&str],
     ) -> Result<(Vec<ArrayD<f32>>, Duration)> {
+        let (out, in_run) = self.run_raw_timed(inputs, outputs)?;
+        let out = out
+            .into_iter()
+            .map(|o| match o {
+                GraphOutput::F32(a) => a,
+                GraphOutput::U8(a) => a.mapv(f32::from),
+            })
+            .collect();
+        Ok((out, in_run))
+    }
+
+    /// As [`run_timed`](Self::run_timed), with each output in the element type the graph
+    /// produced: rendered uint8 frames stay bytes (a 512×512 chunk of 80 frames is 63 M values,
+    /// which a detour through f32 would copy twice).
+    pub fn run_raw_timed(
+        &self,
+        inputs: &[(&str, GraphInput<'_>)],
+        outputs: &[&str],
+    ) -> Result<(Vec<GraphOutput>, Duration)> {
         let fail = |m: String| Error::Inference {
             graph: self.spec.file.clone(),
             message: m,
@@ -274,30 +327,40 @@ impl LoadedGraph {
             .map_err(|e| fail(e.to_string()))?;
             values.push((spec.name.clone(), value));
         }
-        let mut session = self.session.lock();
-        let start = std::time::Instant::now();
-        let out = session.run(values).map_err(|e| fail(e.to_string()))?;
-        let in_run = start.elapsed();
-        outputs
-            .iter()
-            .map(|slot| {
-                let spec = self
-                    .spec
-                    .output(slot)
-                    .ok_or_else(|| fail(format!("no output slot {slot}")))?;
-                let v = out
-                    .get(&spec.name)
-                    .ok_or_else(|| fail(format!("output {} missing", spec.name)))?;
-                // uint8 outputs (rendered frames) come back as their values 0..=255.
-                match v.try_extract_array::<f32>() {
-                    Ok(a) => Ok(a.to_owned()),
-                    Err(_) => v
-                        .try_extract_array::<u8>()
-                        .map(|a| a.mapv(f32::from))
-                        .map_err(|e| fail(e.to_string())),
-                }
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(|out| (out, in_run))
+        let shapes = || {
+            let dims: Vec<String> = inputs
+                .iter()
+                .map(|(slot, a)| match a {
+                    GraphInput::F32(a) => format!("{slot}{:?}", a.shape()),
+                    GraphInput::I64(a) => format!("{slot}{:?}", a.shape()),
+                })
+                .collect();
+            dims.join(" ")
+        };
+        self.session.run_with(shapes, |session| {
+            let start = std::time::Instant::now();
+            let out = session.run(values).map_err(|e| fail(e.to_string()))?;
+            let in_run = start.elapsed();
+            outputs
+                .iter()
+                .map(|slot| {
+                    let spec = self
+                        .spec
+                        .output(slot)
+                        .ok_or_else(|| fail(format!("no output slot {slot}")))?;
+                    let v = out
+                        .get(&spec.name)
+                        .ok_or_else(|| fail(format!("output {} missing", spec.name)))?;
+                    match v.try_extract_array::<f32>() {
+                        Ok(a) => Ok(GraphOutput::F32(a.to_owned())),
+                        Err(_) => v
+                            .try_extract_array::<u8>()
+                            .map(|a| GraphOutput::U8(a.to_owned()))
+                            .map_err(|e| fail(e.to_string())),
+                    }
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(|out| (out, in_run))
+        })
     }
 }

@@ -10,7 +10,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use load::{GraphInput, LoadEvent, LoadedGraph, LoadedPackage};
+pub use load::{GraphInput, GraphOutput, LoadEvent, LoadedGraph, LoadedPackage};
 
 use crate::error::PackageError;
 use crate::sampler::{Guidance, SamplerKind};

@@ -93,7 +93,9 @@ use gst_generative_common::pads::{filtered_caps, post_stats};
 use gst_generative_common::queue::{Out, Popped};
 use gst_generative_common::streaming::Streaming;
 use gst_generative_common::timeline::{self, Step, MAX_FILL};
-use gst_generative_common::{load_at_ready, model_properties, BundledModel, ModelSettings};
+use gst_generative_common::{
+    load_at_ready, model_properties, BundledModel, EngineReports, ModelSettings,
+};
 use once_cell::sync::Lazy;
 
 use super::queue::Item;
@@ -174,6 +176,7 @@ struct Output {
     /// Work-queue epoch this state belongs to: the first item of a newer one (after a flush)
     /// starts from rest.
     epoch: Option<u64>,
+    engines: EngineReports,
 }
 
 /// What the element holds between state changes, read and replaced briefly by every thread.
@@ -659,6 +662,9 @@ impl MirageGen {
             .clamp(1, target.max(1));
         output.generator.set_seed(settings.seed);
         let generated = output.generator.generate(&chunk.window, steps, guidance);
+        output
+            .engines
+            .post_new(self.obj().upcast_ref(), *CAT, output.generator.package());
         let layout = *output.generator.layout();
         let out = match generated {
             Ok(out) => out,
@@ -847,6 +853,7 @@ impl MirageGen {
             steps: None,
             discont: true,
             epoch: None,
+            engines: EngineReports::default(),
         });
         Ok(())
     }

@@ -288,7 +288,11 @@ impl V2aGen {
             prompt: &settings.prompt,
             negative_prompt: &settings.negative_prompt,
         };
-        let (wave, stats) = match output.generator.generate(&inputs, steps, guidance) {
+        let generated = output.generator.generate(&inputs, steps, guidance);
+        output
+            .engines
+            .post_new(self.obj().upcast_ref(), *CAT, output.generator.package());
+        let (wave, stats) = match generated {
             Ok(r) => r,
             Err(e) => {
                 gst::element_imp_error!(

@@ -134,6 +134,7 @@ use gst_generative_common::pads::filtered_caps;
 use gst_generative_common::queue::Out;
 use gst_generative_common::streaming::Streaming;
 use gst_generative_common::timeline::{self, Step, MAX_FILL};
+use gst_generative_common::EngineReports;
 use gst_generative_common::{load_at_ready, model_properties, BundledModel, ModelSettings};
 use once_cell::sync::Lazy;
 
@@ -307,6 +308,7 @@ pub(super) struct Output {
     /// Work-queue epoch this state belongs to: items of a newer one (after a flush) start over.
     pub epoch: Option<u64>,
     pub discont: bool,
+    pub engines: EngineReports,
 }
 
 /// `audio_sink` stream state.
@@ -1020,6 +1022,7 @@ impl V2aGen {
             last_existing: None,
             epoch: None,
             discont: true,
+            engines: EngineReports::default(),
         });
         let mut st = lock(&self.state);
         st.existing = Some(existing);
