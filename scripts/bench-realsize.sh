@@ -5,25 +5,28 @@
 # outside Session::run, and the same work driven by a plain Python onnxruntime loop
 # (models/tools/bench_python_loop.py) in the same run, as a ratio. Prints one table.
 #
-#   bash scripts/bench-realsize.sh [--provider cpu|cuda|tensorrt] [--iters N] [--tiny] [--only NAME]
+#   bash scripts/bench-realsize.sh [--provider cpu|cuda|tensorrt] [--iters N] [--rounds R] [--tiny] [--only NAME]
 #
 # --tiny writes the real-size graphs at CI width (seconds, not minutes): a check that this
 # script, the generator and both loops work, not a measurement. Run scripts/setup.sh first.
-# Results are medians of --iters runs after one warm-up; each package's two loops run one after
-# the other, never at the same time. ORT_DYLIB_PATH selects another ONNX Runtime build (the
+# Each package's two loops run one after the other, never at the same time, in R alternating
+# rounds (a shared machine's speed drifts by 20-30% within minutes: alternating puts both loops
+# under the same drift); each round's figure is the median of --iters runs after one warm-up,
+# and the table gives the median over the rounds, the ratio the median of the rounds' ratios. ORT_DYLIB_PATH selects another ONNX Runtime build (the
 # GPU one, for scripts/gpu-check.sh); the Python loop then needs that build's Python package.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
 
-provider=cpu iters=3 tiny="" only=""
+provider=cpu iters=3 rounds=3 tiny="" only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --provider) provider=$2; shift 2 ;;
     --iters) iters=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --tiny) tiny=1; shift ;;
     --only) only=$2; shift 2 ;;
-    *) echo "usage: $0 [--provider cpu|cuda|tensorrt] [--iters N] [--tiny] [--only NAME]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--provider cpu|cuda|tensorrt] [--iters N] [--rounds R] [--tiny] [--only NAME]" >&2; exit 2 ;;
   esac
 done
 
@@ -48,29 +51,36 @@ field() { # field NAME FILE: the first number after NAME
   awk -v k="$1" 'index($0, k) == 1 { sub("^" k " *", ""); print $1; exit }' "$2"
 }
 
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 rows=()
 for pkg in "$out/mmaudio-s-16k" "$out/ditto-lmdm" models/foley models/presenter; do
   name=$(basename "$pkg")
   [ -z "$only" ] || [ "$only" = "$name" ] || continue
   [ -f "$pkg/model.toml" ] || { echo "skipping $pkg: no model.toml" >&2; continue; }
-  say "$name: runtime (Rust) then the Python loop, $iters runs each after one warm-up"
-  rust=$(mktemp) py=$(mktemp)
-  cargo bench --locked -q -p diffusion-runtime --bench package -- "$pkg" --iters "$iters" --warmup 1 \
-    --provider "$provider" | tee "$rust"
-  "$PY" models/tools/bench_python_loop.py "$pkg" --iters "$iters" --warmup 1 --provider "$provider" | tee "$py"
+  r_steps=() p_steps=() r_wins=() p_wins=() rtfs=() ovhs=() ratios=()
+  for round in $(seq "$rounds"); do
+    say "$name, round $round of $rounds: runtime (Rust) then the Python loop, $iters runs each after one warm-up"
+    rust=$(mktemp) py=$(mktemp)
+    cargo bench --locked -q -p diffusion-runtime --bench package -- "$pkg" --iters "$iters" --warmup 1 \
+      --provider "$provider" | tee "$rust"
+    "$PY" models/tools/bench_python_loop.py "$pkg" --iters "$iters" --warmup 1 --provider "$provider" | tee "$py"
+    steps=$(awk '/^steps /{ print $2 "x" $4; exit }' "$rust")
+    unit=$(grep -q "end-to-end window" "$rust" && echo window || echo chunk)
+    r_steps+=("$(field "denoiser per step" "$rust")") p_steps+=("$(field "denoiser per step" "$py")")
+    r_wins+=("$(field "end-to-end $unit" "$rust")") p_wins+=("$(field "end-to-end $unit" "$py")")
+    rtfs+=("$(field "real-time factor" "$rust")") ovhs+=("$(field "runtime overhead" "$rust" | tr -d %)")
+    ratios+=("$(awk -v a="${r_wins[-1]}" -v b="${p_wins[-1]}" 'BEGIN { printf "%.3f", a / b }')")
+    rm -f "$rust" "$py"
+  done
   params=$(grep -m1 -o '[0-9]* parameters' "$pkg/model.toml" | awk '{ printf "%.1f M", $1 / 1e6 }' || true)
-  steps=$(awk '/^steps /{ print $2 "x" $4; exit }' "$rust")
-  unit=$(grep -q "end-to-end window" "$rust" && echo window || echo chunk)
-  r_step=$(field "denoiser per step" "$rust") p_step=$(field "denoiser per step" "$py")
-  r_win=$(field "end-to-end $unit" "$rust") p_win=$(field "end-to-end $unit" "$py")
-  rtf=$(field "real-time factor" "$rust") ovh=$(field "runtime overhead" "$rust")
-  ratio=$(awk -v a="$r_win" -v b="$p_win" 'BEGIN { printf "%.3f", a / b }')
-  rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s |' \
-    "$name" "${params:-bundled}" "$provider" "$steps" "$unit" "$r_step" "$r_win" "$p_win" "$rtf" "$ovh" "$ratio")")
-  rm -f "$rust" "$py"
+  rows+=("$(printf '| %s | %s | %s | %s | %s | %.3f | %.1f | %.2f | %.3f | %.1f | %.4f | %.2f%% | %.3f (%s) |' \
+    "$name" "${params:-bundled}" "$provider" "$steps" "$unit" "$(median "${r_steps[@]}")" \
+    "$(median "${r_wins[@]}")" "$(awk -v r="$(median "${rtfs[@]}")" 'BEGIN { print r * 8 }')" "$(median "${p_steps[@]}")" "$(median "${p_wins[@]}")" "$(median "${rtfs[@]}")" \
+    "$(median "${ovhs[@]}")" "$(median "${ratios[@]}")" "$(IFS=' '; echo "${ratios[*]}")")")
 done
 
-say "Results ($(nproc) cores, $provider, median of $iters)"
-echo "| package | denoiser params | provider | steps x branches | unit | runtime ms/step | runtime ms/unit | Python loop ms/unit | real-time factor | overhead outside Session::run | runtime / Python |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+say "Results ($(nproc) cores, $provider; medians of $rounds rounds of $iters runs)"
+echo "| package | denoiser params | provider | steps x branches | unit | runtime ms/step | runtime ms/unit | runtime s per 8 s of media | Python ms/step | Python ms/unit | real-time factor (runtime) | runtime overhead outside Session::run | runtime / Python per unit (each round) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -325,22 +325,15 @@ def write_mmaudio(out: Path, cfg: dict) -> int:
         ("audio_encoder", "audio_embed.onnx", audio_embed(c["audio_dim"]),
          {"waveform": "waveform"}, {"audio_embed": "features"}, []),
     ]
-    header = (
-        "# Benchmark package written by models/tools/make_realsize.py: random weights, meaningless output.\n"
-        f"# Denoiser shaped like MMAudio S-16k: {params} parameters.\n\nschema = 1\n\n"
-    )
     body = [
-        section("package", [("name", "mmaudio-s-16k"), ("version", "0.0.0"), ("task", "video-to-audio"),
-                            ("license", "CC0-1.0"),
-                            ("description", "Real-size benchmark: MMAudio-S-shaped flow DiT, random weights")]),
-        section("audio", [("rate", 16000), ("channels", 1)]),
         section("timing", [("window_ms", 8000), ("overlap_ms", 1000)]),
         section("latent", [("shape", [c["latent_dim"], c["latent_len"]])]),
         section("sampler", [("kind", "flow-euler"), ("prediction", "velocity"), ("steps", 25),
                             ("guidance_scale", 4.5), ("negative_audio_scale", 0.0)]),
         section("assets", [("tokenizer", "tokenizer.json")]),
     ]
-    return _write_package(out / "mmaudio-s-16k", header, body, graphs, {"tokenizer.json": tokenizer_json()}, params)
+    return _write_package(out / "mmaudio-s-16k", "video-to-audio", "MMAudio S-16k", "MMAudio-S-shaped flow DiT",
+                          body, graphs, {"tokenizer.json": tokenizer_json()}, params)
 
 
 # --------------------------------------------------------------------------
@@ -434,15 +427,7 @@ def write_ditto(out: Path, cfg: dict) -> int:
         ("decoder", "warp_decoder.onnx", renderer_standin(c), {"motion": "motion", "source_image": "reference_image"},
          {"rgb": "frames"}, []),
     ]
-    header = (
-        "# Benchmark package written by models/tools/make_realsize.py: random weights, meaningless output.\n"
-        f"# Denoiser shaped like Ditto's LMDM: {params} parameters.\n\nschema = 1\n\n"
-    )
     body = [
-        section("package", [("name", "ditto-lmdm"), ("version", "0.0.0"), ("task", "audio-to-video"),
-                            ("license", "CC0-1.0"),
-                            ("description", "Real-size benchmark: LMDM-shaped motion diffusion, random weights")]),
-        section("audio", [("rate", 16000), ("channels", 1)]),
         section("video", [("width", c["size"]), ("height", c["size"]), ("fps", "25/1")]),
         section("timing", [("chunk_frames", c["frames"]), ("context_frames", c["context"]),
                            ("lookahead_frames", c["lookahead"])]),
@@ -456,10 +441,22 @@ def write_ditto(out: Path, cfg: dict) -> int:
     yy, xx = np.mgrid[0:c["size"], 0:c["size"]] / c["size"]
     portrait = np.stack([0.3 + 0.5 * yy, 0.4 + 0.3 * xx, 0.5 + 0.2 * (1 - yy)], axis=-1)
     avatar = png_rgb(c["size"], c["size"], (portrait * 255).astype(np.uint8))
-    return _write_package(out / "ditto-lmdm", header, body, graphs, {"avatars/default.png": avatar}, params)
+    return _write_package(out / "ditto-lmdm", "audio-to-video", "Ditto's LMDM", "LMDM-shaped motion diffusion",
+                          body, graphs, {"avatars/default.png": avatar}, params)
 
 
-def _write_package(d: Path, header: str, body: list[str], graphs, assets: dict, params: int) -> int:
+def _write_package(d: Path, task: str, anchor: str, what: str, body: list[str], graphs, assets: dict,
+                   params: int) -> int:
+    """Writes graphs, assets and a manifest: the [package] and [audio] tables, then `body`."""
+    header = (
+        "# Benchmark package written by models/tools/make_realsize.py: random weights, meaningless output.\n"
+        f"# Denoiser shaped like {anchor}: {params} parameters.\n\nschema = 1\n\n"
+    )
+    body = [
+        section("package", [("name", d.name), ("version", "0.0.0"), ("task", task), ("license", "CC0-1.0"),
+                            ("description", f"Real-size benchmark: {what}, random weights")]),
+        section("audio", [("rate", 16000), ("channels", 1)]),
+    ] + body
     d.mkdir(parents=True, exist_ok=True)
     tables = []
     for role, file, model, ins, outs, extra in graphs:
