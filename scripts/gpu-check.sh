@@ -16,9 +16,10 @@
 #    CUDA 13 + cuDNN 9 install instead of the nvidia-* wheels.
 # 3. Runs the runtime's and the elements' test suites that run graphs with
 #    GST_GENERATIVE_TEST_PROVIDER=cuda, then =tensorrt where TensorRT 10 is found: its
-#    libnvinfer.so.10 is on no registry this project can reach, so provide it yourself
+#    libnvinfer.so.10 and libnvonnxparser.so.10 are on no registry this project can reach, so
+#    provide them yourself
 #    (NVIDIA's TensorRT 10 tar package or `pip install tensorrt-cu13-libs==10.*` from
-#    pypi.nvidia.com) and point TENSORRT_LIB_DIR at the folder holding libnvinfer.so.10.
+#    pypi.nvidia.com) and point TENSORRT_LIB_DIR at the folder holding them.
 # 4. Checks TensorRT's engine cache: a second start with the same engine-cache-dir builds
 #    nothing (timing and cache files), a changed input shape (another guidance-branch count)
 #    builds once and is reported.
@@ -98,7 +99,7 @@ export ORT_DYLIB_PATH="$site/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
 libdirs=$( (find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null || true) | sort -u | paste -sd: -)
 trt_dir=""
 for d in "${TENSORRT_LIB_DIR:-}" /usr/lib/x86_64-linux-gnu /usr/local/tensorrt/lib; do
-  if [ -n "$d" ] && [ -e "$d/libnvinfer.so.10" ]; then trt_dir=$d; break; fi
+  if [ -n "$d" ] && [ -e "$d/libnvinfer.so.10" ] && [ -e "$d/libnvonnxparser.so.10" ]; then trt_dir=$d; break; fi
 done
 export LD_LIBRARY_PATH="${libdirs}${cuda_libs:+:$cuda_libs}${trt_dir:+:$trt_dir}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
@@ -116,7 +117,7 @@ for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
 EOF
 providers=(cuda)
 if [ -n "$trt_dir" ]; then providers+=(tensorrt); else
-  echo "TensorRT: libnvinfer.so.10 not found (set TENSORRT_LIB_DIR): the TensorRT checks are skipped"
+  echo "TensorRT: libnvinfer.so.10 and libnvonnxparser.so.10 not found (set TENSORRT_LIB_DIR): the TensorRT checks are skipped"
 fi
 
 # --- 3. the test suites on each GPU provider ---------------------------------------------
@@ -196,7 +197,7 @@ row ""
 row "| provider | test suites |"
 row "|---|---|"
 for p in "${providers[@]}"; do row "| $p | ${verdict[$p]} |"; done
-[ -n "$trt_dir" ] || row "| tensorrt | not run: no libnvinfer.so.10 (TENSORRT_LIB_DIR) |"
+[ -n "$trt_dir" ] || row "| tensorrt | not run: no libnvinfer.so.10 / libnvonnxparser.so.10 (TENSORRT_LIB_DIR) |"
 row ""
 row "| package | denoiser params | provider | steps x branches | unit | runtime ms/step | runtime ms/unit | runtime s per 8 s of media | Python ms/step | Python ms/unit | real-time factor (runtime) | runtime overhead outside Session::run | runtime / Python per unit (each round) |"
 row "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
