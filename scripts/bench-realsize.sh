@@ -34,7 +34,7 @@ PY=${BENCH_PYTHON:-$DATA_HOME/gst-generative/venv/bin/python}
 [ -x "$PY" ] || { echo "no Python environment at $PY: run scripts/setup.sh first" >&2; exit 1; }
 if ! "$PY" -c "import onnxruntime" 2>/dev/null; then
   say "Installing ONNX Runtime's Python package $ORT_VERSION for the Python loop (pinned wheels, sha256-checked)"
-  "$PY" -m pip install -q --no-deps --only-binary=:all: --require-hashes -r models/tools/bench-requirements.txt
+  "$PY" -m pip install -q --no-deps --only-binary=:all: --require-hashes -r scripts/python-ort-requirements.txt
 fi
 
 if [ -n "$tiny" ]; then out=target/realsize-tiny; else out=target/realsize; fi

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-espeak gstreamer1.0-x gstreamer1.0-plugins-base-apps
   pkg-config meson ninja-build python3-pip python3-venv unzip ca-certificates curl build-essential
+  libpython3.11
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -42,6 +43,43 @@ fi
 if ! "$VENV/bin/python" -c "import onnx, numpy; assert onnx.__version__ == '$ONNX_VERSION'" 2>/dev/null; then
   say "Installing Python packages (onnx $ONNX_VERSION, numpy) into $VENV"
   "$VENV/bin/pip" install -q "onnx==$ONNX_VERSION" "numpy>=1.26,<3"
+fi
+
+if ! "$VENV/bin/python" -c "import onnxruntime; assert onnxruntime.__version__ == '$ORT_VERSION'" 2>/dev/null; then
+  say "Installing ONNX Runtime's Python package $ORT_VERSION into $VENV (pinned wheels, sha256-checked)"
+  "$VENV/bin/pip" install -q --no-deps --only-binary=:all: --require-hashes \
+    -r "$REPO_ROOT/scripts/python-ort-requirements.txt"
+fi
+
+if [ ! -x "$TRITON_DIR/pytriton/tritonserver/bin/tritonserver" ]; then
+  say "NVIDIA Triton Inference Server from nvidia-pytriton $PYTRITON_VERSION (pinned, sha256-checked) into $TRITON_DIR"
+  dl="$CACHE_HOME/gst-generative/wheels"
+  mkdir -p "$dl"
+  if [ ! -f "$dl/$PYTRITON_WHEEL" ]; then
+    "$VENV/bin/pip" download -q --no-deps --only-binary=:all: --python-version 3.11 \
+      --platform manylinux_2_35_x86_64 "nvidia-pytriton==$PYTRITON_VERSION" -d "$dl"
+  fi
+  if ! echo "$PYTRITON_WHEEL_SHA256  $dl/$PYTRITON_WHEEL" | sha256sum -c -; then
+    rm -f "$dl/$PYTRITON_WHEEL"
+    echo "the nvidia-pytriton wheel does not have the pinned sha256; removed it" >&2
+    exit 1
+  fi
+  rm -rf "$TRITON_DIR.tmp" && mkdir -p "$TRITON_DIR.tmp"
+  unzip -q -o "$dl/$PYTRITON_WHEEL" 'pytriton/tritonserver/*' 'nvidia_pytriton.libs/*' -d "$TRITON_DIR.tmp"
+  # The python backend runs its models through this stub (Debian's libpython3.11).
+  cp "$TRITON_DIR.tmp/pytriton/tritonserver/python_backend_stubs/3.11/triton_python_backend_stub" \
+    "$TRITON_DIR.tmp/pytriton/tritonserver/backends/python/"
+  rm -rf "$TRITON_DIR" && mv "$TRITON_DIR.tmp" "$TRITON_DIR"
+else
+  say "Triton Inference Server already unpacked in $TRITON_DIR"
+fi
+# The python backend's models run in this environment (first on the server's PATH).
+if ! "$TRITON_DIR/venv/bin/python" -c "import numpy, onnxruntime; assert numpy.__version__ == '1.26.4'" 2>/dev/null; then
+  say "The Triton python backend's environment (numpy 1.26.4, onnxruntime $ORT_VERSION; pinned, sha256-checked)"
+  rm -rf "$TRITON_DIR/venv"
+  python3 -m venv "$TRITON_DIR/venv"
+  "$TRITON_DIR/venv/bin/pip" install -q --no-deps --only-binary=:all: --require-hashes \
+    -r "$REPO_ROOT/scripts/triton-python-requirements.txt"
 fi
 
 say "The face-landmark environment the presenter's evaluation runs in (mediapipe 0.10.14)"

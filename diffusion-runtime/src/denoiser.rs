@@ -59,6 +59,40 @@ pub struct OnnxDenoiser {
     pub runs: u32,
 }
 
+fn branches_of(n: usize) -> Result<Branches> {
+    match n {
+        1 => Ok(Branches::Conditional),
+        2 => Ok(Branches::Cfg),
+        3 => Ok(Branches::CfgNegativeAudio),
+        n => Err(Error::Invalid(format!(
+            "{n} guidance branches; expected 1, 2 or 3"
+        ))),
+    }
+}
+
+/// Condition `name` of every branch stacked along the batch dimension (each branch has 1).
+fn stack(name: &str, conditions: &[BranchConditions]) -> Result<ArrayD<f32>> {
+    let parts: Vec<_> = conditions
+        .iter()
+        .map(|branch| {
+            branch
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, a)| a.view())
+                .ok_or_else(|| {
+                    Error::Invalid(format!("condition {name} missing in a guidance branch"))
+                })
+        })
+        .collect::<Result<_>>()?;
+    if parts.iter().any(|p| p.shape().first() != Some(&1)) {
+        return Err(Error::Invalid(format!(
+            "condition {name} must have a batch dimension of 1"
+        )));
+    }
+    ndarray::concatenate(Axis(0), &parts)
+        .map_err(|e| Error::Invalid(format!("condition {name}: branches differ in shape: {e}")))
+}
+
 fn ort_err(graph: &SharedSession, e: impl std::fmt::Display) -> Error {
     Error::Inference {
         graph: graph.graph.display().to_string(),
@@ -75,23 +109,14 @@ impl OnnxDenoiser {
         latent_shape: &[usize],
         conditions: &[BranchConditions],
     ) -> Result<Self> {
-        let branches = match conditions.len() {
-            1 => Branches::Conditional,
-            2 => Branches::Cfg,
-            3 => Branches::CfgNegativeAudio,
-            n => {
-                return Err(Error::Invalid(format!(
-                    "{n} guidance branches; expected 1, 2 or 3"
-                )))
-            }
-        };
+        let branches = branches_of(conditions.len())?;
         let b = conditions.len();
         let latent_len: usize = latent_shape.iter().product();
         let mut batched_shape = vec![b];
         batched_shape.extend_from_slice(latent_shape);
         let mut shapes = format!("{}{batched_shape:?}", io.latent);
 
-        let guard = session.lock();
+        let guard = session.lock()?;
         let alloc = guard.allocator();
         let mk = |e| ort_err(&session, e);
         let x = Tensor::<f32>::new(alloc, batched_shape.clone()).map_err(mk)?;
@@ -120,26 +145,7 @@ impl OnnxDenoiser {
             binding.bind_input(name, &tensor).map_err(mk)?;
         }
         for (name, _) in &conditions[0] {
-            let parts: Vec<_> = conditions
-                .iter()
-                .map(|branch| {
-                    branch
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, a)| a.view())
-                        .ok_or_else(|| {
-                            Error::Invalid(format!("condition {name} missing in a guidance branch"))
-                        })
-                })
-                .collect::<Result<_>>()?;
-            if parts.iter().any(|p| p.shape().first() != Some(&1)) {
-                return Err(Error::Invalid(format!(
-                    "condition {name} must have a batch dimension of 1"
-                )));
-            }
-            let stacked = ndarray::concatenate(Axis(0), &parts).map_err(|e| {
-                Error::Invalid(format!("condition {name}: branches differ in shape: {e}"))
-            })?;
+            let stacked = stack(name, conditions)?;
             let tensor: DynTensor = Tensor::from_array(stacked.as_standard_layout().into_owned())
                 .map_err(mk)?
                 .upcast();
@@ -196,7 +202,7 @@ impl Denoise for OnnxDenoiser {
             .run_with(
                 || self.shapes.clone(),
                 |session| session.run_binding(&self.binding).map(drop),
-            )
+            )?
             .map_err(|e| ort_err(&self.session, e))?;
         self.run_time += start.elapsed();
         self.runs += 1;
@@ -216,6 +222,113 @@ impl Denoise for OnnxDenoiser {
         }
         out.copy_from_slice(data);
         Ok(())
+    }
+}
+
+/// The denoiser as a model on an inference server: the chunk's conditions are encoded once, and
+/// each step sends them with the latent (repeated per branch) and the timestep.
+pub struct RemoteDenoiser {
+    model: crate::remote::RemoteModel,
+    io: DenoiserIo,
+    /// Conditions (and the branch index), encoded once per chunk; shared by every request.
+    fixed: Vec<crate::remote::RemoteInput>,
+    branches: Branches,
+    latent_shape: Vec<usize>,
+    latent_len: usize,
+    pub run_time: Duration,
+    pub runs: u32,
+}
+
+impl RemoteDenoiser {
+    pub fn new(
+        session: &SharedSession,
+        io: DenoiserIo,
+        latent_shape: &[usize],
+        conditions: &[BranchConditions],
+    ) -> Result<Self> {
+        use crate::remote::RemoteInput;
+        let model = session
+            .remote_model()
+            .cloned()
+            .ok_or_else(|| Error::Invalid("not a graph on an inference server".into()))?;
+        let branches = branches_of(conditions.len())?;
+        let b = conditions.len();
+        let mut fixed = Vec::new();
+        if let Some(name) = &io.branch {
+            fixed.push(RemoteInput::i64(name, &[b], 0..b as i64));
+        }
+        for (name, _) in &conditions[0] {
+            let stacked = stack(name, conditions)?;
+            fixed.push(RemoteInput::f32(
+                name,
+                stacked.shape(),
+                stacked.iter().copied(),
+            ));
+        }
+        let mut batched = vec![b];
+        batched.extend_from_slice(latent_shape);
+        Ok(Self {
+            model,
+            io,
+            fixed,
+            branches,
+            latent_shape: batched,
+            latent_len: latent_shape.iter().product(),
+            run_time: Duration::ZERO,
+            runs: 0,
+        })
+    }
+}
+
+impl Denoise for RemoteDenoiser {
+    fn branches(&self) -> Branches {
+        self.branches
+    }
+
+    fn latent_len(&self) -> usize {
+        self.latent_len
+    }
+
+    fn predict(&mut self, x: &[f32], t: f32, out: &mut [f32]) -> Result<()> {
+        use crate::remote::RemoteInput;
+        let b = self.branches.count();
+        let mut inputs = self.fixed.clone();
+        inputs.push(RemoteInput::f32(
+            &self.io.latent,
+            &self.latent_shape,
+            (0..b).flat_map(|_| x.iter().copied()),
+        ));
+        let t_shape: Vec<usize> = if self.io.timestep_rank == 0 {
+            vec![]
+        } else {
+            vec![b]
+        };
+        let n: usize = t_shape.iter().product(); // 1 for a scalar
+        inputs.push(match self.io.timestep_type {
+            TimestepType::F32 => RemoteInput::f32(&self.io.timestep, &t_shape, vec![t; n]),
+            TimestepType::I64 => {
+                RemoteInput::i64(&self.io.timestep, &t_shape, vec![t.round() as i64; n])
+            }
+        });
+        let start = Instant::now();
+        let pred = self.model.infer(&inputs, &[&self.io.prediction])?;
+        self.run_time += start.elapsed();
+        self.runs += 1;
+        match pred.into_iter().next() {
+            Some(crate::package::GraphOutput::F32(a)) if a.len() == out.len() => {
+                out.iter_mut().zip(a.iter()).for_each(|(o, &v)| *o = v);
+                Ok(())
+            }
+            other => Err(Error::Inference {
+                graph: self.model.name.clone(),
+                message: format!(
+                    "output {}: expected {} float32 values, got {:?}",
+                    self.io.prediction,
+                    out.len(),
+                    other.map(|o| o.shape().to_vec())
+                ),
+            }),
+        }
     }
 }
 
@@ -274,8 +387,30 @@ impl GuidedSampler {
     ) -> Result<Vec<f32>> {
         let (session, io) = package.denoiser_io()?;
         let latent_shape = &package.package.latent_shape;
-        let n: usize = latent_shape.iter().product();
+        if session.remote_model().is_some() {
+            let mut den = RemoteDenoiser::new(&session, io, latent_shape, conditions)?;
+            let x = self.run(&mut den, package, noise, steps, guidance, stats)?;
+            stats.denoiser_run = den.run_time;
+            stats.graphs += den.run_time;
+            return Ok(x);
+        }
         let mut den = OnnxDenoiser::new(session, io, latent_shape, conditions)?;
+        let x = self.run(&mut den, package, noise, steps, guidance, stats)?;
+        stats.denoiser_run = den.run_time;
+        stats.graphs += den.run_time;
+        Ok(x)
+    }
+
+    fn run<D: Denoise>(
+        &mut self,
+        den: &mut D,
+        package: &crate::package::LoadedPackage,
+        noise: u64,
+        steps: usize,
+        guidance: crate::sampler::Guidance,
+        stats: &mut GenerationStats,
+    ) -> Result<Vec<f32>> {
+        let n: usize = package.package.latent_shape.iter().product();
         let branches = den.branches();
         if self.cached.as_ref().map(|(b, _)| *b) != Some(branches) {
             let kind = package.package.sampler.kind.clone();
@@ -285,13 +420,11 @@ impl GuidedSampler {
         let mut x = vec![0.0f32; n];
         let start = Instant::now();
         if let Some((_, sampler)) = self.cached.as_mut() {
-            sampler.sample(&mut den, &mut rng, steps.max(1), guidance, &mut x)?;
+            sampler.sample(den, &mut rng, steps.max(1), guidance, &mut x)?;
         }
         stats.steps = steps.max(1);
         stats.branches = branches.count();
         stats.sampler = start.elapsed();
-        stats.denoiser_run = den.run_time;
-        stats.graphs += den.run_time;
         Ok(x)
     }
 }

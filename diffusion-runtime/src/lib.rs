@@ -11,6 +11,7 @@ pub mod error;
 pub mod ort_env;
 pub mod package;
 pub mod provider;
+pub mod remote;
 pub mod rng;
 pub mod sampler;
 pub mod session_cache;

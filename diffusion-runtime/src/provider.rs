@@ -21,6 +21,8 @@ pub enum ProviderKind {
     Cpu,
     Cuda,
     TensorRt,
+    /// On an inference server (`inference-server`), whatever hardware it has.
+    Server,
 }
 
 impl ProviderKind {
@@ -29,6 +31,7 @@ impl ProviderKind {
             ProviderKind::Cpu => "CPU",
             ProviderKind::Cuda => "CUDA",
             ProviderKind::TensorRt => "TensorRT",
+            ProviderKind::Server => "inference server",
         }
     }
 }
@@ -46,6 +49,9 @@ pub struct ProviderConfig {
     pub device_id: u32,
     /// TensorRT engine and timing cache directory.
     pub engine_cache_dir: PathBuf,
+    /// Run the graphs on this inference server instead of in-process (`choice` and the
+    /// TensorRT settings are then the server's business).
+    pub server: Option<crate::remote::ServerConfig>,
 }
 
 impl Default for ProviderConfig {
@@ -54,6 +60,7 @@ impl Default for ProviderConfig {
             choice: ProviderChoice::Auto,
             device_id: 0,
             engine_cache_dir: default_engine_cache_dir(),
+            server: None,
         }
     }
 }
@@ -103,7 +110,7 @@ impl ProviderConfig {
                 .error_on_failure()
         };
         match kind {
-            ProviderKind::Cpu => Vec::new(),
+            ProviderKind::Cpu | ProviderKind::Server => Vec::new(),
             ProviderKind::Cuda => vec![cuda()],
             ProviderKind::TensorRt => {
                 let dir = self.engine_cache_dir.to_string_lossy().into_owned();

@@ -14,6 +14,7 @@ use crate::engine_cache::{self, EngineBuild, EngineWatch};
 use crate::error::{Error, Result};
 use crate::ort_env;
 use crate::provider::{ProviderConfig, ProviderKind};
+use crate::remote::RemoteModel;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -37,10 +38,17 @@ pub struct SharedSession {
     pub provider: ProviderKind,
     pub inputs: Vec<Port>,
     pub outputs: Vec<Port>,
-    /// `Session::run` needs `&mut`: users take turns.
-    session: Mutex<Session>,
+    backend: Backend,
     /// TensorRT sessions: the engine files their runs write.
     engine: Option<EngineWatch>,
+}
+
+/// Where the graph runs.
+enum Backend {
+    /// In this process. `Session::run` needs `&mut`: users take turns.
+    Local(Mutex<Session>),
+    /// As a model on an inference server.
+    Remote(RemoteModel),
 }
 
 impl std::fmt::Debug for SharedSession {
@@ -53,32 +61,64 @@ impl std::fmt::Debug for SharedSession {
 }
 
 impl SharedSession {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Session> {
-        // A panic while running a graph leaves no broken invariant in the session itself.
-        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    /// A graph served by an inference server, with the inputs and outputs the server reports.
+    pub(crate) fn remote(
+        graph: PathBuf,
+        model: RemoteModel,
+        inputs: Vec<Port>,
+        outputs: Vec<Port>,
+    ) -> Self {
+        Self {
+            graph,
+            provider: ProviderKind::Server,
+            inputs,
+            outputs,
+            backend: Backend::Remote(model),
+            engine: None,
+        }
     }
 
-    /// Runs `run` on the session, in turn with its other users. `shapes` names the input
-    /// shapes: on TensorRT, a first run with new shapes may build an engine, and one that does
-    /// is recorded (see [`engine_builds`](Self::engine_builds)).
+    /// The server model, when the graph runs on an inference server.
+    pub fn remote_model(&self) -> Option<&RemoteModel> {
+        match &self.backend {
+            Backend::Remote(m) => Some(m),
+            Backend::Local(_) => None,
+        }
+    }
+
+    /// The in-process session (an error for a graph on an inference server).
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Session>> {
+        match &self.backend {
+            // A panic while running a graph leaves no broken invariant in the session itself.
+            Backend::Local(s) => Ok(s.lock().unwrap_or_else(|e| e.into_inner())),
+            Backend::Remote(m) => Err(Error::Inference {
+                graph: self.graph.display().to_string(),
+                message: format!("runs on {} as {}, not in-process", m.server(), m.name),
+            }),
+        }
+    }
+
+    /// Runs `run` on the in-process session, in turn with its other users. `shapes` names the
+    /// input shapes: on TensorRT, a first run with new shapes may build an engine, and one that
+    /// does is recorded (see [`engine_builds`](Self::engine_builds)).
     pub fn run_with<T>(
         &self,
         shapes: impl FnOnce() -> String,
         run: impl FnOnce(&mut Session) -> T,
-    ) -> T {
-        let mut session = self.lock();
+    ) -> Result<T> {
+        let mut session = self.lock()?;
         let Some(watch) = &self.engine else {
-            return run(&mut session);
+            return Ok(run(&mut session));
         };
         let shapes = shapes();
         if !watch.first_time(&shapes) {
-            return run(&mut session);
+            return Ok(run(&mut session));
         }
         let before = watch.snapshot();
         let start = Instant::now();
         let out = run(&mut session);
         watch.record(&shapes, &before, start.elapsed());
-        out
+        Ok(out)
     }
 
     /// TensorRT engines built by this session's runs so far, oldest first (none on other
@@ -235,7 +275,7 @@ pub fn get_or_load(
                     provider: kind,
                     inputs: ports(session.inputs()),
                     outputs: ports(session.outputs()),
-                    session: Mutex::new(session),
+                    backend: Backend::Local(Mutex::new(session)),
                 });
                 *slot.session.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&shared);
                 let report = LoadReport {

@@ -4,24 +4,42 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use diffusion_runtime::ort_env;
 use diffusion_runtime::package::{LoadEvent, LoadedPackage, ModelPackage, Task};
 use diffusion_runtime::provider::{default_engine_cache_dir, ProviderChoice, ProviderConfig};
+use diffusion_runtime::remote::ServerConfig;
 use gst::glib;
 use gst::glib::translate::{FromGlib, IntoGlib};
 use gst::prelude::*;
 
 /// The settings every generating element has that decide which model runs where.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelSettings {
     pub model: Option<PathBuf>,
     pub ort_library: Option<PathBuf>,
+    /// `provider.server` is set from `inference-server` and `inference-timeout-ms`.
     pub provider: ProviderConfig,
+    pub timeout_ms: u32,
 }
 
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            model: None,
+            ort_library: None,
+            provider: ProviderConfig::default(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
+/// `inference-timeout-ms` when not set.
+const DEFAULT_TIMEOUT_MS: u32 = diffusion_runtime::remote::DEFAULT_TIMEOUT.as_millis() as u32;
+
 /// The properties both elements share: `model`, `execution-provider`, `device-id`,
-/// `engine-cache-dir`, `ort-library`. `provider_enum` is the element's own enum type (each plugin
+/// `engine-cache-dir`, `ort-library`, `inference-server`, `inference-timeout-ms`. `provider_enum` is the element's own enum type (each plugin
 /// registers its own GType; see the plugins' `ExecutionProvider`), with values in
 /// [`ProviderChoice::ALL`] order.
 pub fn model_properties<E>(provider_default: E, model_blurb: &str) -> Vec<glib::ParamSpec>
@@ -57,6 +75,19 @@ where
             .blurb("Path to libonnxruntime.so (1.20 or newer). Empty = ORT_DYLIB_PATH, then the copy installed by setup, then the system. One library per process: the first load wins")
             .mutable_ready()
             .build(),
+        glib::ParamSpecString::builder("inference-server")
+            .nick("Inference server")
+            .blurb("Run the graphs on an inference server over KServe v2 gRPC (NVIDIA Triton), e.g. grpc://triton.example:8001, each graph as the model <package name>.<graph file stem> (or its server_model); models/tools/triton_repo.py writes the repository. Empty = in-process ONNX Runtime. Changes apply at READY")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("inference-timeout-ms")
+            .nick("Inference request timeout")
+            .blurb("Deadline of each request to the inference server, connection included; a failed request is retried 3 times (50, 200, 800 ms apart) before the element posts an error. Changes apply at READY")
+            .minimum(1)
+            .maximum(3_600_000)
+            .default_value(DEFAULT_TIMEOUT_MS)
+            .mutable_ready()
+            .build(),
     ]
 }
 
@@ -69,6 +100,10 @@ fn path_value(v: &glib::Value) -> Option<PathBuf> {
 }
 
 impl ModelSettings {
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(u64::from(self.timeout_ms))
+    }
+
     /// Sets one of the [`model_properties`]; returns false if `name` is not one of them.
     pub fn set_property(&mut self, name: &str, value: &glib::Value) -> bool {
         match name {
@@ -84,6 +119,22 @@ impl ModelSettings {
                     .and_then(|(_, v)| ProviderChoice::from_index(v.value()))
                 {
                     self.provider.choice = c;
+                }
+            }
+            "inference-server" => {
+                let timeout = self.timeout();
+                self.provider.server = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|url| ServerConfig { url, timeout });
+            }
+            "inference-timeout-ms" => {
+                let ms: u32 = value.get().unwrap_or(DEFAULT_TIMEOUT_MS);
+                self.timeout_ms = ms;
+                if let Some(server) = &mut self.provider.server {
+                    server.timeout = Duration::from_millis(u64::from(ms));
                 }
             }
             _ => return false,
@@ -106,6 +157,13 @@ impl ModelSettings {
                 .to_value(),
             "execution-provider" => glib::EnumClass::with_type(pspec.value_type())?
                 .to_value(self.provider.choice.index())?,
+            "inference-server" => self
+                .provider
+                .server
+                .as_ref()
+                .map(|s| s.url.clone())
+                .to_value(),
+            "inference-timeout-ms" => self.timeout_ms.to_value(),
             _ => return None,
         })
     }
@@ -138,6 +196,43 @@ pub fn load_at_ready(
         element.post_error_message(msg);
         gst::StateChangeError
     })
+}
+
+/// Loads ONNX Runtime for in-process graphs, logging which library and whether it is newer
+/// than any tested.
+fn load_ort(
+    element: &gst::Element,
+    cat: gst::DebugCategory,
+    settings: &ModelSettings,
+) -> Result<(), gst::ErrorMessage> {
+    let ort = ort_env::ensure_loaded(settings.ort_library.as_deref())
+        .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{e}")))?;
+    gst::info!(
+        cat,
+        obj = element,
+        "ONNX Runtime {} from {} ({})",
+        ort.version,
+        ort.path.display(),
+        ort.origin
+    );
+    if let Some(asked) = settings.ort_library.as_deref().filter(|p| *p != ort.path) {
+        gst::warning!(
+            cat,
+            obj = element,
+            "ort-library {} ignored: this process already loaded ONNX Runtime from {} (one per process)",
+            asked.display(),
+            ort.path.display()
+        );
+    }
+    if ort_env::is_untested_newer(&ort.version) {
+        gst::info!(
+            cat,
+            obj = element,
+            "ONNX Runtime {} is newer than any version tested",
+            ort.version
+        );
+    }
+    Ok(())
 }
 
 /// Loads ONNX Runtime and the model package named by `settings`, checks it is for `task`, and
@@ -180,32 +275,16 @@ pub fn load_model(
         return Err(gst::error_msg!(gst::ResourceError::Settings, ("{e}")));
     }
 
-    let ort = ort_env::ensure_loaded(settings.ort_library.as_deref())
-        .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{e}")))?;
-    gst::info!(
-        cat,
-        obj = element,
-        "ONNX Runtime {} from {} ({})",
-        ort.version,
-        ort.path.display(),
-        ort.origin
-    );
-    if let Some(asked) = settings.ort_library.as_deref().filter(|p| *p != ort.path) {
-        gst::warning!(
+    // Graphs on an inference server need no ONNX Runtime in this process.
+    match &settings.provider.server {
+        Some(server) => gst::info!(
             cat,
             obj = element,
-            "ort-library {} ignored: this process already loaded ONNX Runtime from {} (one per process)",
-            asked.display(),
-            ort.path.display()
-        );
-    }
-    if ort_env::is_untested_newer(&ort.version) {
-        gst::info!(
-            cat,
-            obj = element,
-            "ONNX Runtime {} is newer than any version tested",
-            ort.version
-        );
+            "graphs on the inference server {} (timeout {} ms)",
+            server.url,
+            server.timeout.as_millis()
+        ),
+        None => load_ort(element, cat, settings)?,
     }
 
     let progress = |kind: gst::ProgressType, code: &str, text: &str| {

@@ -11,8 +11,8 @@ use gst::prelude::*;
 fn elements_work_without_onnx_runtime_until_they_start() {
     init();
     for (factory, props) in [
-        ("miragegen", 13), // 11 own + name, parent
-        ("v2agen", 14),    // 12 own + name, parent
+        ("miragegen", 15), // 13 own + name, parent
+        ("v2agen", 16),    // 14 own + name, parent
     ] {
         let e = gst::ElementFactory::make(factory).build().unwrap();
         assert_eq!(e.list_properties().len(), props, "{factory}");
@@ -35,5 +35,22 @@ fn elements_work_without_onnx_runtime_until_they_start() {
         msg.contains("Fix: point the ort-library property at a libonnxruntime.so 1.20 or newer"),
         "{msg}"
     );
+    assert!(diffusion_runtime::ort_env::loaded().is_none());
+
+    // Graphs on an inference server need no ONNX Runtime here: the element gets as far as the
+    // server (none listens on this port) without loading it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = gst::ElementFactory::make("v2agen")
+        .property("model", fixture("foley").to_str().unwrap())
+        .property("inference-server", format!("grpc://127.0.0.1:{port}"))
+        .property("inference-timeout-ms", 200u32)
+        .build()
+        .unwrap();
+    let msg = go_ready(&e).0.unwrap_err();
+    assert!(msg.contains("unreachable"), "{msg}");
     assert!(diffusion_runtime::ort_env::loaded().is_none());
 }

@@ -14,6 +14,7 @@ use crate::engine_cache::EngineBuild;
 use crate::error::{Error, PackageError, Result};
 use crate::package::DType;
 use crate::provider::{ProviderConfig, ProviderKind};
+use crate::remote::{RemoteInput, RemoteModel};
 use crate::session_cache::{self, EngineLoad, Port, SharedSession};
 
 /// Progress while a package loads, for the element's `Progress` messages and log.
@@ -178,6 +179,34 @@ fn check_ports(
     Ok(())
 }
 
+/// A graph as a model on an inference server: live server, ready model, its reported inputs
+/// and outputs (checked against the manifest by the caller, as local graphs are).
+fn load_remote(
+    server: &crate::remote::ServerConfig,
+    spec: &GraphSpec,
+) -> Result<(Arc<SharedSession>, session_cache::LoadReport)> {
+    let start = std::time::Instant::now();
+    let (mut model, mut inputs, mut outputs) = RemoteModel::open(server, &spec.server_model, "")?;
+    let rank = |name: &str| {
+        spec.inputs
+            .iter()
+            .chain(&spec.outputs)
+            .find(|t| t.name == name)
+            .map(|t| t.shape.len())
+    };
+    model.reconcile(&mut inputs, rank);
+    model.reconcile(&mut outputs, rank);
+    let session = SharedSession::remote(spec.path.clone(), model, inputs, outputs);
+    let report = session_cache::LoadReport {
+        provider: ProviderKind::Server,
+        skipped: Vec::new(),
+        shared: false,
+        load_time: start.elapsed(),
+        engine: None,
+    };
+    Ok((Arc::new(session), report))
+}
+
 impl LoadedPackage {
     /// Loads every graph (shared with other users of the same graph and provider settings).
     pub fn load(
@@ -193,18 +222,17 @@ impl LoadedPackage {
                 total,
                 file: spec.file.clone(),
             });
-            let (session, report) =
-                session_cache::get_or_load(&spec.path, config).map_err(|e| {
-                    let problem = match e {
-                        Error::Provider(m) => m,
-                        other => other.to_string(),
-                    };
-                    Error::Package(package.error(
-                        &spec.file,
-                        format!("graph[{index}].file"),
-                        problem,
-                    ))
-                })?;
+            let loaded = match &config.server {
+                Some(server) => load_remote(server, spec),
+                None => session_cache::get_or_load(&spec.path, config),
+            };
+            let (session, report) = loaded.map_err(|e| {
+                let problem = match e {
+                    Error::Provider(m) => m,
+                    other => other.to_string(),
+                };
+                Error::Package(package.error(&spec.file, format!("graph[{index}].file"), problem))
+            })?;
             check_ports(&package, spec, "inputs", &spec.inputs, &session.inputs)?;
             check_ports(&package, spec, "outputs", &spec.outputs, &session.outputs)?;
             progress(LoadEvent::Loaded {
@@ -314,6 +342,9 @@ impl LoadedGraph {
             graph: self.spec.file.clone(),
             message: m,
         };
+        if let Some(model) = self.session.remote_model() {
+            return self.run_remote(model, inputs, outputs);
+        }
         let mut values: Vec<(String, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
         for (slot, array) in inputs {
             let spec = self
@@ -361,6 +392,53 @@ impl LoadedGraph {
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(|out| (out, in_run))
-        })
+        })?
+    }
+
+    /// [`run_raw_timed`](Self::run_raw_timed) on an inference server; the time returned is the
+    /// request's round trip.
+    fn run_remote(
+        &self,
+        model: &crate::remote::RemoteModel,
+        inputs: &[(&str, GraphInput<'_>)],
+        outputs: &[&str],
+    ) -> Result<(Vec<GraphOutput>, Duration)> {
+        let name = |slot: &str| {
+            self.spec
+                .input(slot)
+                .map(|t| t.name.clone())
+                .ok_or_else(|| Error::Inference {
+                    graph: self.spec.file.clone(),
+                    message: format!("no input slot {slot}"),
+                })
+        };
+        let wire = inputs
+            .iter()
+            .map(|(slot, a)| {
+                Ok(match a {
+                    GraphInput::F32(a) => {
+                        RemoteInput::f32(&name(slot)?, a.shape(), a.iter().copied())
+                    }
+                    GraphInput::I64(a) => {
+                        RemoteInput::i64(&name(slot)?, a.shape(), a.iter().copied())
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let names = outputs
+            .iter()
+            .map(|slot| {
+                self.spec
+                    .output(slot)
+                    .map(|t| t.name.as_str())
+                    .ok_or_else(|| Error::Inference {
+                        graph: self.spec.file.clone(),
+                        message: format!("no output slot {slot}"),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let start = std::time::Instant::now();
+        let out = model.infer(&wire, &names)?;
+        Ok((out, start.elapsed()))
     }
 }

@@ -107,6 +107,7 @@ pub struct RawGraph {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub pooling: Option<String>,
+    pub server_model: Option<String>,
     pub inputs: Vec<RawTensor>,
     pub outputs: Vec<RawTensor>,
 }

@@ -170,6 +170,8 @@ pub struct GraphSpec {
     pub height: Option<u32>,
     /// Text encoders: `true` for masked mean pooling + L2 normalisation in the runtime.
     pub mean_pooling: bool,
+    /// The model's name on an inference server: `server_model`, or `<package>.<file stem>`.
+    pub server_model: String,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<TensorSpec>,
 }

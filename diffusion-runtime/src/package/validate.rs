@@ -269,7 +269,7 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
 
     let mut graphs = Vec::new();
     for (i, g) in raw.graphs.iter().enumerate() {
-        graphs.push(graph(ctx, task, i, g)?);
+        graphs.push(graph(ctx, task, i, g, &raw.package.name)?);
     }
     check_roles(ctx, task, &graphs)?;
     check_denoiser(ctx, &graphs, &latent_shape, &sampler.kind)?;
@@ -572,7 +572,49 @@ fn check_dtype(
     ))
 }
 
-fn graph(ctx: &Ctx, task: Task, i: usize, g: &RawGraph) -> Result<GraphSpec, PackageError> {
+/// A name an inference server's model repository can hold as a directory.
+fn server_model_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a model name: 1 to 128 of A-Z a-z 0-9 _ - . (not starting with .)"
+        ))
+    }
+}
+
+/// `<package>.<file stem>` with anything a model repository cannot hold replaced by `_`.
+fn default_server_model(package: &str, file: &str) -> String {
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{package}.{stem}")
+        .trim_start_matches('.')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn graph(
+    ctx: &Ctx,
+    task: Task,
+    i: usize,
+    g: &RawGraph,
+    package: &str,
+) -> Result<GraphSpec, PackageError> {
     let f = |s: &str| format!("graph[{i}].{s}");
     let names: Vec<&str> = roles(task).iter().map(|(n, _)| *n).collect();
     let role = one_of(&g.role, &names)
@@ -656,6 +698,13 @@ fn graph(ctx: &Ctx, task: Task, i: usize, g: &RawGraph) -> Result<GraphSpec, Pac
         width: g.width,
         height: g.height,
         mean_pooling: false,
+        server_model: match &g.server_model {
+            Some(name) => {
+                server_model_name(name).map_err(|p| ctx.manifest_err(f("server_model"), p))?;
+                name.clone()
+            }
+            None => default_server_model(package, &g.file),
+        },
         inputs,
         outputs,
     };

@@ -1,0 +1,149 @@
+//! A real NVIDIA Triton Inference Server for tests: the `tritonserver` binary that
+//! `scripts/setup.sh` unpacks from the pinned `nvidia-pytriton` wheel, serving a repository that
+//! `models/tools/triton_repo.py --backend python` writes for the given packages (the python
+//! backend runs each graph with onnxruntime on CPU). It listens on 127.0.0.1 on free ports,
+//! every wait is bounded, and it is killed when dropped.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest wait for the server to load its models and listen.
+const START_DEADLINE: Duration = Duration::from_secs(90);
+
+fn data_home() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".local/share"),
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Triton {
+    child: Option<Child>,
+    pub grpc_port: u16,
+    pub repo: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Triton {
+    /// Writes a repository for `packages` and starts a server on it; panics with the server's
+    /// log if it does not listen within [`START_DEADLINE`].
+    pub fn start(tag: &str, packages: &[&Path]) -> Self {
+        let home = data_home().join("gst-generative");
+        let server = home.join("triton/pytriton/tritonserver");
+        let python = home.join("venv/bin/python");
+        assert!(
+            server.join("bin/tritonserver").exists(),
+            "no tritonserver in {}: run scripts/setup.sh",
+            server.display()
+        );
+        let dir = std::env::temp_dir().join(format!("triton-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let repo = dir.join("repo");
+        for p in packages {
+            let ok = Command::new(&python)
+                .arg(repo_root().join("models/tools/triton_repo.py"))
+                .arg(p)
+                .arg(&repo)
+                .args(["--backend", "python"])
+                .stdout(Stdio::null())
+                .status()
+                .expect("run triton_repo.py");
+            assert!(ok.success(), "triton_repo.py {}", p.display());
+        }
+        let mut t = Self {
+            child: None,
+            grpc_port: 0,
+            repo,
+            log: dir.join("server.log"),
+        };
+        t.spawn();
+        t
+    }
+
+    /// Starts (or restarts) the server on the same repository, on new ports.
+    pub fn spawn(&mut self) {
+        self.stop();
+        let home = data_home().join("gst-generative");
+        let root = home.join("triton");
+        let server = root.join("pytriton/tritonserver");
+        let (grpc, http, metrics) = (free_port(), free_port(), free_port());
+        let log = std::fs::File::create(&self.log).unwrap();
+        // The python backend's stub runs the Python first on PATH: the environment setup made
+        // for it (numpy 1.26 and onnxruntime).
+        let path = format!(
+            "{}:{}",
+            root.join("venv/bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new(server.join("bin/tritonserver"))
+            .arg(format!("--model-repository={}", self.repo.display()))
+            .arg(format!(
+                "--backend-directory={}",
+                server.join("backends").display()
+            ))
+            .args(["--grpc-address=127.0.0.1", "--http-address=127.0.0.1"])
+            .arg(format!("--grpc-port={grpc}"))
+            .arg(format!("--http-port={http}"))
+            .arg(format!("--metrics-port={metrics}"))
+            .args(["--allow-metrics=false", "--log-verbose=0"])
+            .env("LD_LIBRARY_PATH", root.join("nvidia_pytriton.libs"))
+            .env("PATH", path)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start tritonserver");
+        self.child = Some(child);
+        self.grpc_port = grpc;
+        // Triton listens once its models are loaded (or have failed to).
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", grpc)).is_err() {
+            if start.elapsed() > START_DEADLINE
+                || self
+                    .child
+                    .as_mut()
+                    .is_some_and(|c| c.try_wait().ok().flatten().is_some())
+            {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                self.stop();
+                panic!("tritonserver did not start within {START_DEADLINE:?}:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("grpc://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// Kills the server (a crash, as far as clients can tell).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Triton {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(dir) = self.repo.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
