@@ -3,8 +3,11 @@
 //! own overhead (time outside `Session::run`) as a fraction of the total.
 //!
 //! ```text
-//! cargo bench -p diffusion-runtime --bench package -- models/fixtures/presenter [--iters 30] [--warmup 2] [--steps N] [--branches 1|2|3] [--provider auto|cpu|cuda|tensorrt] [--engine-cache-dir DIR]
+//! cargo bench -p diffusion-runtime --bench package -- models/fixtures/presenter [--iters 30] [--warmup 2] [--steps N] [--branches 1|2|3] [--provider auto|cpu|cuda|tensorrt] [--engine-cache-dir DIR] [--inference-server grpc://host:port]
 //! ```
+//!
+//! With `--inference-server`, every graph runs as a model on that server (KServe v2 gRPC; see
+//! `models/tools/triton_repo.py`): "inside Session::run" then means inside the request.
 //!
 //! It drives the same generators the elements use (`A2vGenerator`, `V2aGenerator`) on synthetic
 //! inputs (noise audio, noise frames, a fixed prompt) with the shapes the manifest implies; the
@@ -32,6 +35,7 @@ struct Args {
     branches: Option<usize>,
     provider: ProviderChoice,
     engine_cache_dir: Option<PathBuf>,
+    server: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -44,11 +48,13 @@ fn args() -> Result<Args, String> {
         branches: None,
         provider: ProviderChoice::Auto,
         engine_cache_dir: None,
+        server: None,
     };
     while let Some(arg) = it.next() {
         let mut val = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--iters" => a.iters = val()?.parse().map_err(|e| format!("--iters: {e}"))?,
+            "--inference-server" => a.server = Some(val()?),
             "--engine-cache-dir" => a.engine_cache_dir = Some(PathBuf::from(val()?)),
             "--warmup" => a.warmup = val()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--steps" => a.steps = Some(val()?.parse().map_err(|e| format!("--steps: {e}"))?),
@@ -224,6 +230,13 @@ fn main() {
     if let Some(dir) = &a.engine_cache_dir {
         config.engine_cache_dir = dir.clone();
     }
+    config.server = a
+        .server
+        .clone()
+        .map(|url| diffusion_runtime::remote::ServerConfig {
+            url,
+            timeout: diffusion_runtime::remote::DEFAULT_TIMEOUT,
+        });
     let load_start = std::time::Instant::now();
     let mut engine_lines = Vec::new();
     let pkg = LoadedPackage::load(pkg, &config, &mut |e| {

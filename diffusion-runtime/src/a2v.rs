@@ -331,6 +331,15 @@ impl A2vGenerator {
         &self.layout
     }
 
+    /// The portrait as RGB bytes, `[height, width, 3]`: what a live element shows while no
+    /// frame can be rendered (an inference-server outage before the first chunk).
+    pub fn portrait_rgb(&self) -> Vec<u8> {
+        self.reference
+            .iter()
+            .map(|&v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
+            .collect()
+    }
+
     pub fn package(&self) -> &LoadedPackage {
         &self.package
     }

@@ -56,6 +56,17 @@ pub enum Error {
     /// A caller passed tensors or settings that do not fit.
     #[error("{0}")]
     Invalid(String),
+    /// The inference server could not be reached or did not answer in time, retries included:
+    /// an outage a live element can ride through (it may come back), unlike a refusal.
+    #[error("{0}")]
+    ServerOutage(String),
+}
+
+impl Error {
+    /// True for [`Error::ServerOutage`].
+    pub fn is_server_outage(&self) -> bool {
+        matches!(self, Error::ServerOutage(_))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -34,19 +34,7 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 fn copy_package(name: &str, to: &Path) {
-    copy_dir(&fixtures().join(name), to);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
+    common::copy_dir(&fixtures().join(name), to);
 }
 
 /// One mutation of manifest text: a byte changed, a line dropped or doubled, a value swapped

@@ -107,13 +107,32 @@ fn a_real_triton_gives_the_in_process_output_and_clear_errors() {
     let (audio, rgb) = outputs(&config);
     let (audio_local, rgb_local) = outputs(&local());
     assert_eq!(audio.len(), audio_local.len());
-    assert_eq!(audio, audio_local, "foley windows differ from in-process");
-    assert_eq!(rgb, rgb_local, "presenter chunks differ from in-process");
+    assert_eq!(rgb.len(), rgb_local.len());
+    let audio_diff = audio
+        .iter()
+        .zip(&audio_local)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let rgb_diff = rgb
+        .iter()
+        .zip(&rgb_local)
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap_or(0);
+    eprintln!("remote vs in-process: audio max |diff| {audio_diff}, frames max |diff| {rgb_diff}");
+    if triton::same_ort_as_server() {
+        assert_eq!(audio_diff, 0.0, "foley windows differ from in-process");
+        assert_eq!(rgb_diff, 0, "presenter chunks differ from in-process");
+    } else {
+        // Another ONNX Runtime release in-process (1.20.1 vs 1.31.1 measured: 2.4e-7, 1 level).
+        assert!(audio_diff <= 1e-5, "foley windows differ: {audio_diff}");
+        assert!(rgb_diff <= 2, "presenter chunks differ: {rgb_diff}");
+    }
 
     // A model the server does not have: one line naming the server, the model and the fix.
     let dir = std::env::temp_dir().join(format!("remote-missing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&fixtures().join("presenter"), &dir);
+    common::copy_dir(&fixtures().join("presenter"), &dir);
     let toml = std::fs::read_to_string(dir.join("model.toml")).unwrap();
     let toml = toml.replacen(
         "file = \"denoiser.onnx\"",
@@ -124,6 +143,22 @@ fn a_real_triton_gives_the_in_process_output_and_clear_errors() {
     let e = load(&dir, &config).unwrap_err();
     assert!(
         e.contains("no-such-model") && e.contains("not ready") && e.contains(&server.url()),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+
+    // A model whose inputs are not the graph's (the decoder pointed at the denoiser's model):
+    // the same one-line port error as a local graph with the wrong inputs.
+    let toml = std::fs::read_to_string(fixtures().join("presenter/model.toml")).unwrap();
+    let toml = toml.replacen(
+        "file = \"decoder.onnx\"",
+        "file = \"decoder.onnx\"\nserver_model = \"fixture-presenter.denoiser\"",
+        1,
+    );
+    std::fs::write(dir.join("model.toml"), toml).unwrap();
+    let e = load(&dir, &config).unwrap_err();
+    assert!(
+        e.contains("decoder.onnx") && e.contains("has no input"),
         "{e}"
     );
     assert!(!e.contains('\n'), "{e}");
@@ -157,17 +192,4 @@ fn a_real_triton_gives_the_in_process_output_and_clear_errors() {
     let config = remote(&server.url(), 10_000);
     let mut v2a = V2aGenerator::new(load(&fixtures().join("foley"), &config).unwrap(), 7).unwrap();
     assert!(v2a.generate(&inputs, 4, Guidance::default()).is_ok());
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), to).unwrap();
-        }
-    }
 }

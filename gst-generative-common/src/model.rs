@@ -82,7 +82,7 @@ where
             .build(),
         glib::ParamSpecUInt::builder("inference-timeout-ms")
             .nick("Inference request timeout")
-            .blurb("Deadline of each request to the inference server, connection included; a failed request is retried 3 times (50, 200, 800 ms apart) before the element posts an error. Changes apply at READY")
+            .blurb("Deadline of each request to the inference server, connection included; a failed request is retried 3 times (50, 200, 800 ms apart), then the element posts an error, or when live rides through the outage (miragegen holds its last frame, v2agen gives silence, each chunk tries again). Changes apply at READY")
             .minimum(1)
             .maximum(3_600_000)
             .default_value(DEFAULT_TIMEOUT_MS)

@@ -10,6 +10,7 @@
 mod wire;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,6 +84,8 @@ struct Client {
     rt: tokio::runtime::Runtime,
     grpc: Grpc<Channel>,
     config: ServerConfig,
+    /// The last call failed for want of the server (reset by any success).
+    down: AtomicBool,
 }
 
 static CLIENTS: Lazy<Mutex<HashMap<ServerConfig, Arc<Client>>>> = Lazy::new(Mutex::default);
@@ -115,6 +118,7 @@ fn client(config: &ServerConfig) -> Result<Arc<Client>> {
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX),
         config: config.clone(),
+        down: AtomicBool::new(false),
     });
     clients.insert(config.clone(), c.clone());
     Ok(c)
@@ -123,9 +127,10 @@ fn client(config: &ServerConfig) -> Result<Arc<Client>> {
 /// Whether a failed call may succeed if tried again.
 fn transient(status: &tonic::Status) -> bool {
     use tonic::Code::*;
+    // The channel's own deadline ends a call as Cancelled ("Timeout expired").
     matches!(
         status.code(),
-        Unavailable | DeadlineExceeded | ResourceExhausted | Aborted | Unknown
+        Unavailable | DeadlineExceeded | Cancelled | ResourceExhausted | Aborted | Unknown
     )
 }
 
@@ -144,15 +149,25 @@ impl Client {
                 .rt
                 .block_on(async { tokio::time::timeout(self.config.timeout, fut).await });
             let status = match result {
-                Ok(Ok(r)) => return Ok(r.into_inner()),
+                Ok(Ok(r)) => {
+                    self.down.store(false, Ordering::Relaxed);
+                    return Ok(r.into_inner());
+                }
                 Ok(Err(status)) => status,
                 Err(_) => tonic::Status::deadline_exceeded(format!(
                     "no answer within {} ms",
                     self.config.timeout.as_millis()
                 )),
             };
-            if !transient(&status) || attempt == RETRIES {
-                return Err(Error::Provider(format!(
+            // While the server is known to be down, one attempt per call: a live element
+            // riding through an outage must not spend a second of backoff on every chunk.
+            let retries = if self.down.load(Ordering::Relaxed) {
+                0
+            } else {
+                RETRIES
+            };
+            if !transient(&status) || attempt >= retries {
+                let message = format!(
                     "inference-server {}: {what}: {}{}",
                     self.config.url,
                     describe(&status),
@@ -161,7 +176,13 @@ impl Client {
                     } else {
                         String::new()
                     }
-                )));
+                );
+                return Err(if transient(&status) {
+                    self.down.store(true, Ordering::Relaxed);
+                    Error::ServerOutage(message)
+                } else {
+                    Error::Provider(message)
+                });
             }
             attempt += 1;
             std::thread::sleep(pause);
@@ -185,7 +206,9 @@ fn describe(status: &tonic::Status) -> String {
         tonic::Code::Unavailable => {
             format!("server unreachable ({message}); is it running, and is this its gRPC port?")
         }
-        tonic::Code::DeadlineExceeded => format!("timed out ({message})"),
+        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            format!("timed out ({message}); raise inference-timeout-ms if the server is just slow")
+        }
         code => format!("{code:?}: {message}"),
     }
 }
@@ -368,6 +391,34 @@ mod tests {
             let e = cfg(bad).endpoint().unwrap_err().to_string();
             assert!(e.contains("inference-server"), "{bad}: {e}");
         }
+    }
+
+    /// A server that accepts the connection and never answers: "timed out", within the deadline
+    /// times the attempts plus the pauses between them.
+    #[test]
+    fn a_server_that_never_answers_times_out() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = std::thread::spawn(move || {
+            let conns: Vec<_> = listener.incoming().take(4).collect();
+            std::thread::sleep(Duration::from_secs(4));
+            drop(conns);
+        });
+        let config = ServerConfig {
+            url: format!("grpc://127.0.0.1:{port}"),
+            timeout: Duration::from_millis(200),
+        };
+        let start = std::time::Instant::now();
+        let e = RemoteModel::open(&config, "m", "").unwrap_err();
+        let elapsed = start.elapsed();
+        assert!(e.is_server_outage(), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.contains("timed out") && e.contains("inference-timeout-ms"),
+            "{e}"
+        );
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        drop(hold);
     }
 
     /// Nothing listens: a clear one-line error within the deadline and its retries, no hang.

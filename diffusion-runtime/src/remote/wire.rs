@@ -192,7 +192,13 @@ mod tests {
     #[test]
     fn unit_suffix_is_added_and_removed() {
         let t = RemoteInput::f32("t", &[2], [0.5, 0.5]);
-        let r = request("m", "", std::slice::from_ref(&t), &["t"], &["t".to_string()]);
+        let r = request(
+            "m",
+            "",
+            std::slice::from_ref(&t),
+            &["t"],
+            &["t".to_string()],
+        );
         assert_eq!(r.inputs[0].shape, [2, 1]);
         let response = pb::ModelInferResponse {
             outputs: vec![pb::model_infer_response::InferOutputTensor {

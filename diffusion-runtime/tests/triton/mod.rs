@@ -32,6 +32,25 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The ONNX Runtime release the server's python backend runs (pinned in
+/// `scripts/triton-python-requirements.txt`).
+pub fn server_ort_version() -> String {
+    let reqs = std::fs::read_to_string(repo_root().join("scripts/triton-python-requirements.txt"))
+        .expect("scripts/triton-python-requirements.txt");
+    reqs.lines()
+        .find_map(|l| l.strip_prefix("onnxruntime=="))
+        .and_then(|v| v.split_whitespace().next())
+        .expect("an onnxruntime pin")
+        .to_string()
+}
+
+/// Whether outputs must match in-process runs bit for bit: only when this process runs the
+/// same ONNX Runtime release as the server (the ORT matrix runs older ones here; their outputs
+/// differ in the last bits).
+pub fn same_ort_as_server() -> bool {
+    diffusion_runtime::ort_env::loaded().is_some_and(|o| o.version == server_ort_version())
+}
+
 pub struct Triton {
     child: Option<Child>,
     pub grpc_port: u16,
@@ -77,11 +96,20 @@ impl Triton {
 
     /// Starts (or restarts) the server on the same repository, on new ports.
     pub fn spawn(&mut self) {
+        self.spawn_on(free_port());
+    }
+
+    /// Restarts the server where clients already point (a server restart, as they see it).
+    pub fn restart(&mut self) {
+        self.spawn_on(self.grpc_port);
+    }
+
+    fn spawn_on(&mut self, grpc: u16) {
         self.stop();
         let home = data_home().join("gst-generative");
         let root = home.join("triton");
         let server = root.join("pytriton/tritonserver");
-        let (grpc, http, metrics) = (free_port(), free_port(), free_port());
+        let (http, metrics) = (free_port(), free_port());
         let log = std::fs::File::create(&self.log).unwrap();
         // The python backend's stub runs the Python first on PATH: the environment setup made
         // for it (numpy 1.26 and onnxruntime).

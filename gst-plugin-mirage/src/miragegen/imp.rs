@@ -80,7 +80,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use diffusion_runtime::a2v::{
-    A2vGenerator, ChunkLayout, ChunkScheduler, StepChange, StepController,
+    A2vGenerator, ChunkLayout, ChunkOutput, ChunkScheduler, StepChange, StepController,
 };
 use diffusion_runtime::package::{LoadedPackage, Task};
 use diffusion_runtime::time::Rate;
@@ -177,6 +177,10 @@ struct Output {
     /// starts from rest.
     epoch: Option<u64>,
     engines: EngineReports,
+    /// The last frame rendered, held on screen through an inference-server outage (live).
+    last_frame: Option<Vec<u8>>,
+    /// An outage is under way: warned once, and said when it ends.
+    outage: bool,
 }
 
 /// What the element holds between state changes, read and replaced briefly by every thread.
@@ -666,8 +670,39 @@ impl MirageGen {
             .engines
             .post_new(self.obj().upcast_ref(), *CAT, output.generator.package());
         let layout = *output.generator.layout();
+        let (width, height) = (output.generator.width, output.generator.height);
+        let frame_bytes = width * height * 3;
         let out = match generated {
-            Ok(out) => out,
+            Ok(out) => {
+                if std::mem::take(&mut output.outage) {
+                    gst::info!(
+                        CAT,
+                        imp = self,
+                        "inference server back: chunk {} rendered",
+                        chunk.index
+                    );
+                }
+                out
+            }
+            // Live: an inference server that is down (or restarting) holds the last frame on
+            // screen at the clock's pace, and each chunk tries the server again.
+            Err(e) if live && e.is_server_outage() => {
+                if !std::mem::replace(&mut output.outage, true) {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::Read,
+                        ["{e}: holding the last frame until the server answers again"]
+                    );
+                }
+                let frame = output
+                    .last_frame
+                    .clone()
+                    .unwrap_or_else(|| output.generator.portrait_rgb());
+                ChunkOutput {
+                    rgb: frame.repeat(layout.chunk as usize),
+                    stats: Default::default(),
+                }
+            }
             Err(e) => {
                 drop(guard);
                 gst::element_imp_error!(
@@ -678,6 +713,9 @@ impl MirageGen {
                 return Err(gst::FlowError::Error);
             }
         };
+        if !output.outage && out.rgb.len() >= frame_bytes {
+            output.last_frame = Some(out.rgb[out.rgb.len() - frame_bytes..].to_vec());
+        }
         let chunk_ns = layout.frames_ns(layout.chunk);
         let rtf = out.stats.inference.as_secs_f64() / (chunk_ns as f64 / 1e9);
         let previous = output.steps;
@@ -691,7 +729,6 @@ impl MirageGen {
         });
         let next_steps = output.steps.map_or(target, |c| c.current);
         let discont = std::mem::take(&mut output.discont);
-        let (width, height) = (output.generator.width, output.generator.height);
         drop(guard);
         if !self.streaming.work.is_current(epoch) {
             gst::debug!(
@@ -711,7 +748,6 @@ impl MirageGen {
             rtf,
         );
 
-        let frame_bytes = width * height * 3;
         for i in 0..chunk.frame_count {
             let n = chunk.first_frame + i;
             let rgb = &out.rgb[i as usize * frame_bytes..(i as usize + 1) * frame_bytes];
@@ -854,6 +890,8 @@ impl MirageGen {
             discont: true,
             epoch: None,
             engines: EngineReports::default(),
+            last_frame: None,
+            outage: false,
         });
         Ok(())
     }

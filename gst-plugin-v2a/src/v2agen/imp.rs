@@ -309,6 +309,8 @@ pub(super) struct Output {
     pub epoch: Option<u64>,
     pub discont: bool,
     pub engines: EngineReports,
+    /// An inference-server outage is under way (live): warned once, said when it ends.
+    pub outage: bool,
 }
 
 /// `audio_sink` stream state.
@@ -1023,6 +1025,7 @@ impl V2aGen {
             epoch: None,
             discont: true,
             engines: EngineReports::default(),
+            outage: false,
         });
         let mut st = lock(&self.state);
         st.existing = Some(existing);
