@@ -63,6 +63,9 @@ for f in tts wav; do
 done
 SINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-presenter.sh >/dev/null
 echo "live-presenter.sh: ran 2 s headless"
+MODEL="$REPO_ROOT/models/fixtures/presenter" timeout 120 bash pipelines/presenters-on-triton.sh 2 2 >"$tmp/triton.txt"
+grep -q "^| presenter2 | [1-9]" "$tmp/triton.txt" || { echo "presenters-on-triton.sh:" >&2; cat "$tmp/triton.txt" >&2; exit 1; }
+echo "presenters-on-triton.sh: 2 live presenters on the local Triton for 2 s"
 gst-launch-1.0 -q videotestsrc num-buffers=72 pattern=ball ! video/x-raw,width=320,height=240,framerate=24000/1001 \
   ! x264enc ! mp4mux ! filesink location="$tmp/clip.mp4"
 bash pipelines/add-soundtrack.sh "$tmp/clip.mp4" "$tmp/soundtrack.mp4" "footsteps" "music" >/dev/null
