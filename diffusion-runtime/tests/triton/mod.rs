@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -133,6 +134,8 @@ impl Triton {
             .env("PATH", path)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
+            // Its own process group: `stop` ends the python backend's stubs with it.
+            .process_group(0)
             .spawn()
             .expect("start tritonserver");
         self.child = Some(child);
@@ -158,9 +161,14 @@ impl Triton {
         format!("grpc://127.0.0.1:{}", self.grpc_port)
     }
 
-    /// Kills the server (a crash, as far as clients can tell).
+    /// Kills the server (a crash, as far as clients can tell), with the python backend's stub
+    /// processes, which a killed server leaves behind otherwise.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", c.id())])
+                .stderr(Stdio::null())
+                .status();
             let _ = c.kill();
             let _ = c.wait();
         }
