@@ -47,12 +47,6 @@ fi
 say "Building the runtime benchmark"
 cargo bench --locked -q -p diffusion-runtime --bench package --no-run 2>&1 | grep -v "^\s*Executable" || true
 
-field() { # field NAME FILE: the first number after NAME
-  awk -v k="$1" 'index($0, k) == 1 { sub("^" k " *", ""); print $1; exit }' "$2"
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 rows=()
 for pkg in "$out/mmaudio-s-16k" "$out/ditto-lmdm" models/foley models/presenter; do
   name=$(basename "$pkg")

@@ -29,8 +29,6 @@ done
 triton_start "$tmp/repo" "$tmp/server.log"
 echo "local tritonserver on $TRITON_URL"
 cargo bench --locked -q -p diffusion-runtime --bench package --no-run 2>/dev/null || true
-field() { awk -v k="$1" 'index($0, k) == 1 { sub("^" k " *", ""); print $1; exit }' "$2"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rows=()
 for p in "${packages[@]}"; do
   ls=() rs=() lu=() ru=()

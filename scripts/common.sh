@@ -20,6 +20,11 @@ USER_PLUGIN_DIR="$DATA_HOME/gstreamer-1.0/plugins"
 
 say() { printf '\n==> %s\n' "$*"; }
 
+# For the benchmark scripts: the first number after NAME at the start of a line of FILE.
+field() { awk -v k="$1" 'index($0, k) == 1 { sub("^" k " *", ""); print $1; exit }' "$2"; }
+# The median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }

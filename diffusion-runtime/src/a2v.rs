@@ -236,6 +236,11 @@ pub fn crossfade_from(motion: &mut [f32], last: &[f32], frames: usize) {
     }
 }
 
+/// An RGB value in [0, 1] as a byte.
+fn to_byte(v: f32) -> u8 {
+    (v * 255.0).round().clamp(0.0, 255.0) as u8
+}
+
 /// Generates chunks of video from windows of audio with an audio-to-video package.
 pub struct A2vGenerator {
     package: LoadedPackage,
@@ -334,10 +339,7 @@ impl A2vGenerator {
     /// The portrait as RGB bytes, `[height, width, 3]`: what a live element shows while no
     /// frame can be rendered (an inference-server outage before the first chunk).
     pub fn portrait_rgb(&self) -> Vec<u8> {
-        self.reference
-            .iter()
-            .map(|&v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
-            .collect()
+        self.reference.iter().copied().map(to_byte).collect()
     }
 
     pub fn package(&self) -> &LoadedPackage {
@@ -469,10 +471,7 @@ impl A2vGenerator {
             // The common case for real renderers: bytes already, taken as they are.
             GraphOutput::U8(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
             GraphOutput::U8(a) => a.iter().copied().collect(),
-            GraphOutput::F32(a) => a
-                .iter()
-                .map(|&v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
-                .collect(),
+            GraphOutput::F32(a) => a.iter().copied().map(to_byte).collect(),
         };
         self.chunk_index += 1;
         Ok(ChunkOutput {

@@ -34,6 +34,24 @@ pub struct DenoiserIo {
     pub prediction: String,
 }
 
+impl DenoiserIo {
+    /// The timestep's shape for a call of `batch` rows: `[batch]`, or `[]` for a scalar.
+    fn timestep_shape(&self, batch: usize) -> Vec<usize> {
+        if self.timestep_rank == 0 {
+            vec![]
+        } else {
+            vec![batch]
+        }
+    }
+}
+
+/// `[batch, ...latent_shape]`: one call's latent.
+fn batched_shape(batch: usize, latent_shape: &[usize]) -> Vec<usize> {
+    std::iter::once(batch)
+        .chain(latent_shape.iter().copied())
+        .collect()
+}
+
 /// Conditions of one guidance branch: graph input name → tensor with a leading batch dim of 1.
 pub type BranchConditions = Vec<(String, ArrayD<f32>)>;
 
@@ -112,8 +130,7 @@ impl OnnxDenoiser {
         let branches = branches_of(conditions.len())?;
         let b = conditions.len();
         let latent_len: usize = latent_shape.iter().product();
-        let mut batched_shape = vec![b];
-        batched_shape.extend_from_slice(latent_shape);
+        let batched_shape = batched_shape(b, latent_shape);
         let mut shapes = format!("{}{batched_shape:?}", io.latent);
 
         let guard = session.lock()?;
@@ -121,11 +138,7 @@ impl OnnxDenoiser {
         let mk = |e| ort_err(&session, e);
         let x = Tensor::<f32>::new(alloc, batched_shape.clone()).map_err(mk)?;
         let mut out = Tensor::<f32>::new(alloc, batched_shape).map_err(mk)?;
-        let t_shape: Vec<usize> = if io.timestep_rank == 0 {
-            vec![]
-        } else {
-            vec![b]
-        };
+        let t_shape = io.timestep_shape(b);
         let t = match io.timestep_type {
             TimestepType::F32 => TimestepTensor::F32(Tensor::new(alloc, t_shape).map_err(mk)?),
             TimestepType::I64 => TimestepTensor::I64(Tensor::new(alloc, t_shape).map_err(mk)?),
@@ -233,10 +246,11 @@ pub struct RemoteDenoiser {
     /// Conditions (and the branch index), encoded once per chunk; shared by every request.
     fixed: Vec<crate::remote::RemoteInput>,
     branches: Branches,
+    /// `[branches, ...latent]` and the timestep's shape, as every call sends them.
     latent_shape: Vec<usize>,
+    timestep_shape: Vec<usize>,
     latent_len: usize,
     pub run_time: Duration,
-    pub runs: u32,
 }
 
 impl RemoteDenoiser {
@@ -265,17 +279,15 @@ impl RemoteDenoiser {
                 stacked.iter().copied(),
             ));
         }
-        let mut batched = vec![b];
-        batched.extend_from_slice(latent_shape);
         Ok(Self {
             model,
+            timestep_shape: io.timestep_shape(b),
             io,
             fixed,
             branches,
-            latent_shape: batched,
+            latent_shape: batched_shape(b, latent_shape),
             latent_len: latent_shape.iter().product(),
             run_time: Duration::ZERO,
-            runs: 0,
         })
     }
 }
@@ -298,22 +310,17 @@ impl Denoise for RemoteDenoiser {
             &self.latent_shape,
             (0..b).flat_map(|_| x.iter().copied()),
         ));
-        let t_shape: Vec<usize> = if self.io.timestep_rank == 0 {
-            vec![]
-        } else {
-            vec![b]
-        };
+        let t_shape = &self.timestep_shape;
         let n: usize = t_shape.iter().product(); // 1 for a scalar
         inputs.push(match self.io.timestep_type {
-            TimestepType::F32 => RemoteInput::f32(&self.io.timestep, &t_shape, vec![t; n]),
+            TimestepType::F32 => RemoteInput::f32(&self.io.timestep, t_shape, vec![t; n]),
             TimestepType::I64 => {
-                RemoteInput::i64(&self.io.timestep, &t_shape, vec![t.round() as i64; n])
+                RemoteInput::i64(&self.io.timestep, t_shape, vec![t.round() as i64; n])
             }
         });
         let start = Instant::now();
         let pred = self.model.infer(&inputs, &[&self.io.prediction])?;
         self.run_time += start.elapsed();
-        self.runs += 1;
         match pred.into_iter().next() {
             Some(crate::package::GraphOutput::F32(a)) if a.len() == out.len() => {
                 out.iter_mut().zip(a.iter()).for_each(|(o, &v)| *o = v);
@@ -387,17 +394,21 @@ impl GuidedSampler {
     ) -> Result<Vec<f32>> {
         let (session, io) = package.denoiser_io()?;
         let latent_shape = &package.package.latent_shape;
-        if session.remote_model().is_some() {
+        let (x, run_time) = if session.remote_model().is_some() {
             let mut den = RemoteDenoiser::new(&session, io, latent_shape, conditions)?;
-            let x = self.run(&mut den, package, noise, steps, guidance, stats)?;
-            stats.denoiser_run = den.run_time;
-            stats.graphs += den.run_time;
-            return Ok(x);
-        }
-        let mut den = OnnxDenoiser::new(session, io, latent_shape, conditions)?;
-        let x = self.run(&mut den, package, noise, steps, guidance, stats)?;
-        stats.denoiser_run = den.run_time;
-        stats.graphs += den.run_time;
+            (
+                self.run(&mut den, package, noise, steps, guidance, stats)?,
+                den.run_time,
+            )
+        } else {
+            let mut den = OnnxDenoiser::new(session, io, latent_shape, conditions)?;
+            (
+                self.run(&mut den, package, noise, steps, guidance, stats)?,
+                den.run_time,
+            )
+        };
+        stats.denoiser_run = run_time;
+        stats.graphs += run_time;
         Ok(x)
     }
 

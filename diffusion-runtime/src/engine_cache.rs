@@ -50,7 +50,7 @@ pub fn cache_prefix(graph: &Path) -> String {
 }
 
 /// Files in `dir` whose names start with `prefix` (none if the directory is missing).
-pub(crate) fn listing(dir: &Path, prefix: &str) -> Listing {
+fn listing(dir: &Path, prefix: &str) -> Listing {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Listing::new();
     };
@@ -66,7 +66,7 @@ pub(crate) fn listing(dir: &Path, prefix: &str) -> Listing {
 }
 
 /// Names in `after` that are new or changed since `before`, sorted.
-pub(crate) fn written(before: &Listing, after: &Listing) -> Vec<String> {
+fn written(before: &Listing, after: &Listing) -> Vec<String> {
     let mut names: Vec<String> = after
         .iter()
         .filter(|(name, stamp)| before.get(*name) != Some(stamp))
@@ -108,9 +108,14 @@ impl EngineWatch {
             .insert(shapes.to_string())
     }
 
+    /// Files under the prefix new or changed since `before` (a [`snapshot`](Self::snapshot)).
+    pub(crate) fn written_since(&self, before: &Listing) -> Vec<String> {
+        written(before, &self.snapshot())
+    }
+
     /// Records a build if files under the prefix changed since `before`.
     pub(crate) fn record(&self, shapes: &str, before: &Listing, took: Duration) {
-        let files = written(before, &self.snapshot());
+        let files = self.written_since(before);
         if !files.is_empty() {
             self.builds
                 .lock()

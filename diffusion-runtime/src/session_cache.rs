@@ -10,7 +10,7 @@ use once_cell::sync::Lazy;
 use ort::session::Session;
 use ort::value::TensorElementType;
 
-use crate::engine_cache::{self, EngineBuild, EngineWatch};
+use crate::engine_cache::{EngineBuild, EngineWatch};
 use crate::error::{Error, Result};
 use crate::ort_env;
 use crate::provider::{ProviderConfig, ProviderKind};
@@ -256,21 +256,19 @@ pub fn get_or_load(
     let mut skipped = Vec::new();
     let mut load_failure = None;
     for &kind in config.attempts() {
-        let trt = kind == ProviderKind::TensorRt;
-        let prefix = engine_cache::cache_prefix(&canonical);
-        let before = trt.then(|| engine_cache::listing(&config.engine_cache_dir, &prefix));
+        // TensorRT: what the load finds in the engine cache and what it writes there.
+        let watch = (kind == ProviderKind::TensorRt)
+            .then(|| EngineWatch::new(&config.engine_cache_dir, &canonical));
+        let before = watch.as_ref().map(EngineWatch::snapshot);
         match build(&canonical, kind, config) {
             Ok(session) => {
-                let engine = before.map(|before| EngineLoad {
+                let engine = watch.as_ref().zip(before).map(|(w, before)| EngineLoad {
                     dir: config.engine_cache_dir.clone(),
                     cached: before.len(),
-                    written: engine_cache::written(
-                        &before,
-                        &engine_cache::listing(&config.engine_cache_dir, &prefix),
-                    ),
+                    written: w.written_since(&before),
                 });
                 let shared = Arc::new(SharedSession {
-                    engine: trt.then(|| EngineWatch::new(&config.engine_cache_dir, &canonical)),
+                    engine: watch,
                     graph: canonical,
                     provider: kind,
                     inputs: ports(session.inputs()),

@@ -14,6 +14,7 @@
 pub mod audio;
 pub mod latency;
 pub mod model;
+pub mod outage;
 pub mod outlet;
 pub mod pads;
 pub mod queue;

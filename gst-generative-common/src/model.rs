@@ -39,9 +39,9 @@ impl Default for ModelSettings {
 const DEFAULT_TIMEOUT_MS: u32 = diffusion_runtime::remote::DEFAULT_TIMEOUT.as_millis() as u32;
 
 /// The properties both elements share: `model`, `execution-provider`, `device-id`,
-/// `engine-cache-dir`, `ort-library`, `inference-server`, `inference-timeout-ms`. `provider_enum` is the element's own enum type (each plugin
-/// registers its own GType; see the plugins' `ExecutionProvider`), with values in
-/// [`ProviderChoice::ALL`] order.
+/// `engine-cache-dir`, `ort-library`, `inference-server`, `inference-timeout-ms`.
+/// `provider_enum` is the element's own enum type (each plugin registers its own GType; see the
+/// plugins' `ExecutionProvider`), with values in [`ProviderChoice::ALL`] order.
 pub fn model_properties<E>(provider_default: E, model_blurb: &str) -> Vec<glib::ParamSpec>
 where
     E: glib::types::StaticType + FromGlib<i32> + IntoGlib<GlibType = i32>,
@@ -131,10 +131,10 @@ impl ModelSettings {
                     .map(|url| ServerConfig { url, timeout });
             }
             "inference-timeout-ms" => {
-                let ms: u32 = value.get().unwrap_or(DEFAULT_TIMEOUT_MS);
-                self.timeout_ms = ms;
+                self.timeout_ms = value.get().unwrap_or(DEFAULT_TIMEOUT_MS);
+                let timeout = self.timeout();
                 if let Some(server) = &mut self.provider.server {
-                    server.timeout = Duration::from_millis(u64::from(ms));
+                    server.timeout = timeout;
                 }
             }
             _ => return false,

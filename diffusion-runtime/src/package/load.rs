@@ -338,25 +338,19 @@ impl LoadedGraph {
         inputs: &[(&str, GraphInput<'_>)],
         outputs: &[&str],
     ) -> Result<(Vec<GraphOutput>, Duration)> {
-        let fail = |m: String| Error::Inference {
-            graph: self.spec.file.clone(),
-            message: m,
-        };
+        let fail = |m: String| self.inference_error(m);
         if let Some(model) = self.session.remote_model() {
             return self.run_remote(model, inputs, outputs);
         }
         let mut values: Vec<(String, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
         for (slot, array) in inputs {
-            let spec = self
-                .spec
-                .input(slot)
-                .ok_or_else(|| fail(format!("no input slot {slot}")))?;
+            let name = self.input_name(slot)?;
             let value: SessionInputValue<'_> = match array {
                 GraphInput::F32(a) => TensorRef::from_array_view(a.view()).map(Into::into),
                 GraphInput::I64(a) => TensorRef::from_array_view(a.view()).map(Into::into),
             }
             .map_err(|e| fail(e.to_string()))?;
-            values.push((spec.name.clone(), value));
+            values.push((name.to_string(), value));
         }
         let shapes = || {
             let dims: Vec<String> = inputs
@@ -375,13 +369,10 @@ impl LoadedGraph {
             outputs
                 .iter()
                 .map(|slot| {
-                    let spec = self
-                        .spec
-                        .output(slot)
-                        .ok_or_else(|| fail(format!("no output slot {slot}")))?;
+                    let name = self.output_name(slot)?;
                     let v = out
-                        .get(&spec.name)
-                        .ok_or_else(|| fail(format!("output {} missing", spec.name)))?;
+                        .get(name)
+                        .ok_or_else(|| fail(format!("output {name} missing")))?;
                     match v.try_extract_array::<f32>() {
                         Ok(a) => Ok(GraphOutput::F32(a.to_owned())),
                         Err(_) => v
@@ -395,6 +386,29 @@ impl LoadedGraph {
         })?
     }
 
+    /// The graph's name of input `slot`, or an error naming the slot.
+    fn input_name(&self, slot: &str) -> Result<&str> {
+        self.spec
+            .input(slot)
+            .map(|t| t.name.as_str())
+            .ok_or_else(|| self.inference_error(format!("no input slot {slot}")))
+    }
+
+    /// The graph's name of output `slot`, or an error naming the slot.
+    fn output_name(&self, slot: &str) -> Result<&str> {
+        self.spec
+            .output(slot)
+            .map(|t| t.name.as_str())
+            .ok_or_else(|| self.inference_error(format!("no output slot {slot}")))
+    }
+
+    fn inference_error(&self, message: String) -> Error {
+        Error::Inference {
+            graph: self.spec.file.clone(),
+            message,
+        }
+    }
+
     /// [`run_raw_timed`](Self::run_raw_timed) on an inference server; the time returned is the
     /// request's round trip.
     fn run_remote(
@@ -403,39 +417,19 @@ impl LoadedGraph {
         inputs: &[(&str, GraphInput<'_>)],
         outputs: &[&str],
     ) -> Result<(Vec<GraphOutput>, Duration)> {
-        let name = |slot: &str| {
-            self.spec
-                .input(slot)
-                .map(|t| t.name.clone())
-                .ok_or_else(|| Error::Inference {
-                    graph: self.spec.file.clone(),
-                    message: format!("no input slot {slot}"),
-                })
-        };
         let wire = inputs
             .iter()
             .map(|(slot, a)| {
+                let name = self.input_name(slot)?;
                 Ok(match a {
-                    GraphInput::F32(a) => {
-                        RemoteInput::f32(&name(slot)?, a.shape(), a.iter().copied())
-                    }
-                    GraphInput::I64(a) => {
-                        RemoteInput::i64(&name(slot)?, a.shape(), a.iter().copied())
-                    }
+                    GraphInput::F32(a) => RemoteInput::f32(name, a.shape(), a.iter().copied()),
+                    GraphInput::I64(a) => RemoteInput::i64(name, a.shape(), a.iter().copied()),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         let names = outputs
             .iter()
-            .map(|slot| {
-                self.spec
-                    .output(slot)
-                    .map(|t| t.name.as_str())
-                    .ok_or_else(|| Error::Inference {
-                        graph: self.spec.file.clone(),
-                        message: format!("no output slot {slot}"),
-                    })
-            })
+            .map(|slot| self.output_name(slot))
             .collect::<Result<Vec<_>>>()?;
         let start = std::time::Instant::now();
         let out = model.infer(&wire, &names)?;

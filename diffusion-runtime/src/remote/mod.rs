@@ -106,8 +106,9 @@ fn client(config: &ServerConfig) -> Result<Arc<Client>> {
         let _enter = rt.enter();
         Endpoint::from_shared(endpoint)
             .map_err(|e| Error::Provider(format!("inference-server {}: {e}", config.url)))?
+            // Each call's deadline is `Client::call`'s; this bounds the channel's own
+            // (re)connects between calls too.
             .connect_timeout(config.timeout)
-            .timeout(config.timeout)
             .tcp_nodelay(true)
             .connect_lazy()
     };
@@ -127,7 +128,7 @@ fn client(config: &ServerConfig) -> Result<Arc<Client>> {
 /// Whether a failed call may succeed if tried again.
 fn transient(status: &tonic::Status) -> bool {
     use tonic::Code::*;
-    // The channel's own deadline ends a call as Cancelled ("Timeout expired").
+    // Cancelled: the server or a proxy on the way gave up on the call.
     matches!(
         status.code(),
         Unavailable | DeadlineExceeded | Cancelled | ResourceExhausted | Aborted | Unknown

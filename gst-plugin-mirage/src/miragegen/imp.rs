@@ -89,6 +89,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
 use gst_generative_common::latency;
+use gst_generative_common::outage::Outage;
 use gst_generative_common::pads::{filtered_caps, post_stats};
 use gst_generative_common::queue::{Out, Popped};
 use gst_generative_common::streaming::Streaming;
@@ -179,8 +180,8 @@ struct Output {
     engines: EngineReports,
     /// The last frame rendered, held on screen through an inference-server outage (live).
     last_frame: Option<Vec<u8>>,
-    /// An outage is under way: warned once, and said when it ends.
-    outage: bool,
+    /// An inference-server outage under way (live): warned once, said when it ends.
+    outage: Outage,
 }
 
 /// What the element holds between state changes, read and replaced briefly by every thread.
@@ -672,28 +673,27 @@ impl MirageGen {
         let layout = *output.generator.layout();
         let (width, height) = (output.generator.width, output.generator.height);
         let frame_bytes = width * height * 3;
+        let element = self.obj();
         let out = match generated {
             Ok(out) => {
-                if std::mem::take(&mut output.outage) {
-                    gst::info!(
-                        CAT,
-                        imp = self,
-                        "inference server back: chunk {} rendered",
-                        chunk.index
-                    );
+                output.outage.answered(
+                    element.upcast_ref(),
+                    *CAT,
+                    &format!("chunk {} rendered", chunk.index),
+                );
+                if out.rgb.len() >= frame_bytes {
+                    output.last_frame = Some(out.rgb[out.rgb.len() - frame_bytes..].to_vec());
                 }
                 out
             }
             // Live: an inference server that is down (or restarting) holds the last frame on
             // screen at the clock's pace, and each chunk tries the server again.
             Err(e) if live && e.is_server_outage() => {
-                if !std::mem::replace(&mut output.outage, true) {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::ResourceError::Read,
-                        ["{e}: holding the last frame until the server answers again"]
-                    );
-                }
+                output.outage.failed(
+                    element.upcast_ref(),
+                    &e,
+                    "holding the last frame until the server answers again",
+                );
                 let frame = output
                     .last_frame
                     .clone()
@@ -713,9 +713,6 @@ impl MirageGen {
                 return Err(gst::FlowError::Error);
             }
         };
-        if !output.outage && out.rgb.len() >= frame_bytes {
-            output.last_frame = Some(out.rgb[out.rgb.len() - frame_bytes..].to_vec());
-        }
         let chunk_ns = layout.frames_ns(layout.chunk);
         let rtf = out.stats.inference.as_secs_f64() / (chunk_ns as f64 / 1e9);
         let previous = output.steps;
@@ -891,7 +888,7 @@ impl MirageGen {
             epoch: None,
             engines: EngineReports::default(),
             last_frame: None,
-            outage: false,
+            outage: Outage::default(),
         });
         Ok(())
     }

@@ -294,25 +294,21 @@ impl V2aGen {
             .post_new(self.obj().upcast_ref(), *CAT, output.generator.package());
         let (wave, stats) = match generated {
             Ok(r) => {
-                if std::mem::take(&mut output.outage) {
-                    gst::info!(
-                        CAT,
-                        imp = self,
-                        "inference server back: window {index} generated"
-                    );
-                }
+                output.outage.answered(
+                    self.obj().upcast_ref(),
+                    *CAT,
+                    &format!("window {index} generated"),
+                );
                 r
             }
             // Live: an inference server that is down (or restarting) gives this window silence
             // at the clock's pace, the video passing through, and the next window tries again.
             Err(e) if e.is_server_outage() && self.is_live() => {
-                if !std::mem::replace(&mut output.outage, true) {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::ResourceError::Read,
-                        ["{e}: silence until the server answers again"]
-                    );
-                }
+                output.outage.failed(
+                    self.obj().upcast_ref(),
+                    &e,
+                    "silence until the server answers again",
+                );
                 (vec![0.0; layout.window], Default::default())
             }
             Err(e) => {

@@ -130,6 +130,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_generative_common::audio::to_mono;
 use gst_generative_common::latency;
+use gst_generative_common::outage::Outage;
 use gst_generative_common::pads::filtered_caps;
 use gst_generative_common::queue::Out;
 use gst_generative_common::streaming::Streaming;
@@ -309,8 +310,8 @@ pub(super) struct Output {
     pub epoch: Option<u64>,
     pub discont: bool,
     pub engines: EngineReports,
-    /// An inference-server outage is under way (live): warned once, said when it ends.
-    pub outage: bool,
+    /// An inference-server outage under way (live): warned once, said when it ends.
+    pub outage: Outage,
 }
 
 /// `audio_sink` stream state.
@@ -1025,7 +1026,7 @@ impl V2aGen {
             epoch: None,
             discont: true,
             engines: EngineReports::default(),
-            outage: false,
+            outage: Outage::default(),
         });
         let mut st = lock(&self.state);
         st.existing = Some(existing);
