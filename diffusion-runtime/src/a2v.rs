@@ -332,6 +332,11 @@ impl A2vGenerator {
         })
     }
 
+    /// Cross-stream batching of the denoiser steps (see [`GuidedSampler::set_batching`]).
+    pub fn set_batching(&mut self, window: Option<std::time::Duration>) -> Result<()> {
+        self.sampler.set_batching(&self.package, window)
+    }
+
     pub fn layout(&self) -> &ChunkLayout {
         &self.layout
     }

@@ -9,6 +9,7 @@ use ndarray::{ArrayD, Axis};
 use ort::session::IoBinding;
 use ort::value::{DynTensor, Tensor};
 
+use crate::batcher::Registration;
 use crate::error::{Error, Result};
 use crate::sampler::{Branches, Denoise};
 use crate::session_cache::SharedSession;
@@ -36,7 +37,7 @@ pub struct DenoiserIo {
 
 impl DenoiserIo {
     /// The timestep's shape for a call of `batch` rows: `[batch]`, or `[]` for a scalar.
-    fn timestep_shape(&self, batch: usize) -> Vec<usize> {
+    pub(crate) fn timestep_shape(&self, batch: usize) -> Vec<usize> {
         if self.timestep_rank == 0 {
             vec![]
         } else {
@@ -46,7 +47,7 @@ impl DenoiserIo {
 }
 
 /// `[batch, ...latent_shape]`: one call's latent.
-fn batched_shape(batch: usize, latent_shape: &[usize]) -> Vec<usize> {
+pub(crate) fn batched_shape(batch: usize, latent_shape: &[usize]) -> Vec<usize> {
     std::iter::once(batch)
         .chain(latent_shape.iter().copied())
         .collect()
@@ -77,7 +78,7 @@ pub struct OnnxDenoiser {
     pub runs: u32,
 }
 
-fn branches_of(n: usize) -> Result<Branches> {
+pub(crate) fn branches_of(n: usize) -> Result<Branches> {
     match n {
         1 => Ok(Branches::Conditional),
         2 => Ok(Branches::Cfg),
@@ -89,7 +90,7 @@ fn branches_of(n: usize) -> Result<Branches> {
 }
 
 /// Condition `name` of every branch stacked along the batch dimension (each branch has 1).
-fn stack(name: &str, conditions: &[BranchConditions]) -> Result<ArrayD<f32>> {
+pub(crate) fn stack(name: &str, conditions: &[BranchConditions]) -> Result<ArrayD<f32>> {
     let parts: Vec<_> = conditions
         .iter()
         .map(|branch| {
@@ -351,6 +352,8 @@ pub struct GenerationStats {
     pub steps: usize,
     /// Guidance branches batched in each denoiser call.
     pub branches: usize,
+    /// Steps whose run carried another stream's step too (cross-stream batching).
+    pub batched_steps: usize,
     /// Wall time of the whole chunk or window (encoders, sampler, decoder).
     pub inference: Duration,
     /// Wall time of the sampling loop.
@@ -368,6 +371,9 @@ pub struct GenerationStats {
 /// buffers) is kept across chunks and rebuilt only when the branch count changes.
 pub struct GuidedSampler {
     cached: Option<(Branches, crate::sampler::Sampler)>,
+    /// Cross-stream batching of in-process denoiser steps, with this gather window.
+    batching: Option<Duration>,
+    registration: Option<Registration>,
 }
 
 impl Default for GuidedSampler {
@@ -378,7 +384,33 @@ impl Default for GuidedSampler {
 
 impl GuidedSampler {
     pub fn new() -> Self {
-        Self { cached: None }
+        Self {
+            cached: None,
+            batching: None,
+            registration: None,
+        }
+    }
+
+    /// Batches this sampler's in-process denoiser steps with those of other samplers on the same
+    /// session, waiting at most `window` for them ([`crate::batcher`]); `None` runs alone.
+    /// The stream is registered with the session's batcher from now until batching is turned
+    /// off or the sampler dropped. Graphs on an inference server are batched by the server.
+    pub fn set_batching(
+        &mut self,
+        package: &crate::package::LoadedPackage,
+        window: Option<Duration>,
+    ) -> Result<()> {
+        self.registration = None;
+        self.batching = None;
+        let Some(window) = window else {
+            return Ok(());
+        };
+        let (session, _) = package.denoiser_io()?;
+        if session.remote_model().is_none() {
+            self.registration = Some(Registration::new(session));
+            self.batching = Some(window);
+        }
+        Ok(())
     }
 
     /// Samples one chunk's or window's latent from the noise seeded with `noise` (see [`noise_seed`]).
@@ -400,6 +432,17 @@ impl GuidedSampler {
                 self.run(&mut den, package, noise, steps, guidance, stats)?,
                 den.run_time,
             )
+        } else if let (Some(window), Some(registration)) = (self.batching, &self.registration) {
+            let mut den = crate::batcher::BatchedDenoiser::new(
+                registration,
+                io,
+                latent_shape,
+                conditions,
+                window,
+            )?;
+            let x = self.run(&mut den, package, noise, steps, guidance, stats)?;
+            stats.batched_steps = den.batched_steps;
+            (x, den.run_time)
         } else {
             let mut den = OnnxDenoiser::new(session, io, latent_shape, conditions)?;
             (

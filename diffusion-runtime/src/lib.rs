@@ -5,6 +5,7 @@
 //! time arithmetic. No GStreamer type appears here, so all of it is testable without a pipeline.
 
 pub mod a2v;
+pub mod batcher;
 pub mod denoiser;
 pub mod engine_cache;
 pub mod error;

@@ -10,6 +10,7 @@ use once_cell::sync::Lazy;
 use ort::session::Session;
 use ort::value::TensorElementType;
 
+use crate::batcher::Batcher;
 use crate::engine_cache::{EngineBuild, EngineWatch};
 use crate::error::{Error, Result};
 use crate::ort_env;
@@ -41,6 +42,8 @@ pub struct SharedSession {
     backend: Backend,
     /// TensorRT sessions: the engine files their runs write.
     engine: Option<EngineWatch>,
+    /// Where denoiser steps of several streams meet to run as one batch.
+    batcher: Batcher,
 }
 
 /// Where the graph runs.
@@ -75,6 +78,7 @@ impl SharedSession {
             outputs,
             backend: Backend::Remote(model),
             engine: None,
+            batcher: Batcher::default(),
         }
     }
 
@@ -119,6 +123,11 @@ impl SharedSession {
         let out = run(&mut session);
         watch.record(&shapes, &before, start.elapsed());
         Ok(out)
+    }
+
+    /// The session's cross-stream batching point ([`crate::batcher`]).
+    pub fn batcher(&self) -> &Batcher {
+        &self.batcher
     }
 
     /// TensorRT engines built by this session's runs so far, oldest first (none on other
@@ -274,6 +283,7 @@ pub fn get_or_load(
                     inputs: ports(session.inputs()),
                     outputs: ports(session.outputs()),
                     backend: Backend::Local(Mutex::new(session)),
+                    batcher: Batcher::default(),
                 });
                 *slot.session.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&shared);
                 let report = LoadReport {

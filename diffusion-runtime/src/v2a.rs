@@ -326,6 +326,11 @@ impl V2aGenerator {
         })
     }
 
+    /// Cross-stream batching of the denoiser steps (see [`GuidedSampler::set_batching`]).
+    pub fn set_batching(&mut self, window: Option<std::time::Duration>) -> Result<()> {
+        self.sampler.set_batching(&self.package, window)
+    }
+
     pub fn layout(&self) -> WindowLayout {
         self.layout
     }

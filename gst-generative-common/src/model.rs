@@ -22,6 +22,8 @@ pub struct ModelSettings {
     /// `provider.server` is set from `inference-server` and `inference-timeout-ms`.
     pub provider: ProviderConfig,
     pub timeout_ms: u32,
+    /// `batch-window-us`: cross-stream batching of in-process denoiser steps; 0 = off.
+    pub batch_window_us: u32,
 }
 
 impl Default for ModelSettings {
@@ -31,15 +33,20 @@ impl Default for ModelSettings {
             ort_library: None,
             provider: ProviderConfig::default(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            batch_window_us: 0,
         }
     }
 }
+
+/// The longest `batch-window-us`: a step waits no longer than this for other streams.
+const MAX_BATCH_WINDOW_US: u32 = 100_000;
 
 /// `inference-timeout-ms` when not set.
 const DEFAULT_TIMEOUT_MS: u32 = diffusion_runtime::remote::DEFAULT_TIMEOUT.as_millis() as u32;
 
 /// The properties both elements share: `model`, `execution-provider`, `device-id`,
-/// `engine-cache-dir`, `ort-library`, `inference-server`, `inference-timeout-ms`.
+/// `engine-cache-dir`, `ort-library`, `inference-server`, `inference-timeout-ms`,
+/// `batch-window-us`.
 /// `provider_enum` is the element's own enum type (each plugin registers its own GType; see the
 /// plugins' `ExecutionProvider`), with values in [`ProviderChoice::ALL`] order.
 pub fn model_properties<E>(provider_default: E, model_blurb: &str) -> Vec<glib::ParamSpec>
@@ -88,6 +95,13 @@ where
             .default_value(DEFAULT_TIMEOUT_MS)
             .mutable_ready()
             .build(),
+        glib::ParamSpecUInt::builder("batch-window-us")
+            .nick("Cross-stream batch window")
+            .blurb("Batch this instance's denoiser steps with those of the other instances in this process that run the same package on the same provider and set this too: one run per step for all of them, each getting exactly what it would alone. A batch goes when every such instance has its step queued, or after this many microseconds; an instance that is busy elsewhere (decoding, waiting for input, paused) costs the others up to this much per step. 0 = off: each instance runs alone, taking turns. With inference-server, the server's dynamic batcher does this instead. Changes apply at READY")
+            .maximum(MAX_BATCH_WINDOW_US)
+            .default_value(d.batch_window_us)
+            .mutable_ready()
+            .build(),
     ]
 }
 
@@ -102,6 +116,11 @@ fn path_value(v: &glib::Value) -> Option<PathBuf> {
 impl ModelSettings {
     fn timeout(&self) -> Duration {
         Duration::from_millis(u64::from(self.timeout_ms))
+    }
+
+    /// The gather window of cross-stream batching, `None` when off.
+    pub fn batch_window(&self) -> Option<Duration> {
+        (self.batch_window_us > 0).then(|| Duration::from_micros(u64::from(self.batch_window_us)))
     }
 
     /// Sets one of the [`model_properties`]; returns false if `name` is not one of them.
@@ -137,6 +156,7 @@ impl ModelSettings {
                     server.timeout = timeout;
                 }
             }
+            "batch-window-us" => self.batch_window_us = value.get().unwrap_or(0),
             _ => return false,
         }
         true
@@ -164,6 +184,7 @@ impl ModelSettings {
                 .map(|s| s.url.clone())
                 .to_value(),
             "inference-timeout-ms" => self.timeout_ms.to_value(),
+            "batch-window-us" => self.batch_window_us.to_value(),
             _ => return None,
         })
     }

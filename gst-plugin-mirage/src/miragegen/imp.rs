@@ -48,7 +48,8 @@
 //! With `adaptive-steps=true`, when a chunk takes longer than its duration the steps are lowered
 //! (down to `min-steps`) with a warning, and raised again when a chunk takes less than half its
 //! duration. A `miragegen/chunk` element message per chunk carries `chunk`, `frames`, `steps`,
-//! `inference-ms` and `real-time-factor`.
+//! `inference-ms` and `real-time-factor`; `batched-steps` counts the steps that ran in one batch
+//! with another instance's (`batch-window-us`).
 //!
 //! ## Model and ONNX Runtime
 //!
@@ -82,6 +83,7 @@ use std::time::Duration;
 use diffusion_runtime::a2v::{
     A2vGenerator, ChunkLayout, ChunkOutput, ChunkScheduler, StepChange, StepController,
 };
+use diffusion_runtime::denoiser::GenerationStats;
 use diffusion_runtime::package::{LoadedPackage, Task};
 use diffusion_runtime::time::Rate;
 use gst::glib;
@@ -737,13 +739,7 @@ impl MirageGen {
             return Err(gst::FlowError::Flushing);
         }
         self.report_steps(change, steps, next_steps, rtf, settings.min_steps);
-        self.post_chunk_stats(
-            chunk.index,
-            chunk.frame_count,
-            steps,
-            out.stats.inference,
-            rtf,
-        );
+        self.post_chunk_stats(chunk.index, chunk.frame_count, steps, &out.stats, rtf);
 
         for i in 0..chunk.frame_count {
             let n = chunk.first_frame + i;
@@ -847,14 +843,15 @@ impl MirageGen {
         index: u64,
         frames: u64,
         steps: usize,
-        inference: Duration,
+        stats: &GenerationStats,
         rtf: f64,
     ) {
         let s = gst::Structure::builder("miragegen/chunk")
             .field("chunk", index)
             .field("frames", frames as u32)
             .field("steps", steps as u32)
-            .field("inference-ms", inference.as_secs_f64() * 1e3)
+            .field("batched-steps", stats.batched_steps as u32)
+            .field("inference-ms", stats.inference.as_secs_f64() * 1e3)
             .field("real-time-factor", rtf)
             .build();
         post_stats(self.obj().upcast_ref(), *CAT, s);
@@ -870,7 +867,10 @@ impl MirageGen {
         let reference = diffusion_runtime::a2v::avatar_portrait(&model, settings.avatar.as_deref())
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("avatar: {e}")))?;
         gst::debug!(CAT, imp = self, "portrait {:?}", reference.shape());
-        let generator = A2vGenerator::new(model, reference, settings.seed)
+        let mut generator = A2vGenerator::new(model, reference, settings.seed)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
+        generator
+            .set_batching(settings.model.batch_window())
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
         *lock(&self.input) = Some(Input {
             scheduler: ChunkScheduler::new(*generator.layout()),

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use diffusion_runtime::denoiser::GenerationStats;
 use diffusion_runtime::v2a::{WindowAssembler, WindowInputs};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -329,7 +330,7 @@ impl V2aGen {
             return Err(gst::FlowError::Flushing);
         }
         let hop_ns = prepared.samples_ns(layout.hop() as u64);
-        self.post_window_stats(index, hop_ns, steps, stats.inference);
+        self.post_window_stats(index, hop_ns, steps, &stats);
 
         let first = output.assembler.emitted();
         let mut samples = output.assembler.push(&wave, limit);
@@ -419,12 +420,20 @@ impl V2aGen {
         }
     }
 
-    fn post_window_stats(&self, index: u64, duration_ns: u64, steps: usize, inference: Duration) {
+    fn post_window_stats(
+        &self,
+        index: u64,
+        duration_ns: u64,
+        steps: usize,
+        stats: &GenerationStats,
+    ) {
+        let inference = stats.inference;
         let rtf = inference.as_secs_f64() / (duration_ns as f64 / 1e9);
         let s = gst::Structure::builder("v2agen/window")
             .field("window", index)
             .field("duration", gst::ClockTime::from_nseconds(duration_ns))
             .field("steps", steps as u32)
+            .field("batched-steps", stats.batched_steps as u32)
             .field("inference-ms", inference.as_secs_f64() * 1e3)
             .field("real-time-factor", rtf)
             .build();

@@ -992,7 +992,10 @@ impl V2aGen {
 
     /// Builds the generator and the stream state for the loaded model.
     fn prepare(&self) -> Result<(), gst::ErrorMessage> {
-        let seed = lock(&self.settings).seed;
+        let (seed, batch_window) = {
+            let settings = lock(&self.settings);
+            (settings.seed, settings.model.batch_window())
+        };
         let model = lock(&self.state)
             .model
             .clone()
@@ -1004,7 +1007,10 @@ impl V2aGen {
             ));
         };
         let encoders = video_encoders(&model);
-        let generator = V2aGenerator::new(model.clone(), seed)
+        let mut generator = V2aGenerator::new(model.clone(), seed)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
+        generator
+            .set_batching(batch_window)
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
         let prepared = Prepared {
             layout: generator.layout(),
