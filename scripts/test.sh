@@ -46,7 +46,7 @@ for element in miragegen v2agen; do
   # An empty XDG_DATA_HOME hides the setup-installed ONNX Runtime and the user plugin dir.
   env -u ORT_DYLIB_PATH XDG_DATA_HOME="$tmp/empty-data" GST_REGISTRY="$tmp/registry.bin" \
     GST_PLUGIN_PATH="$tmp/plugins" gst-inspect-1.0 "$element" > "$tmp/$element.txt"
-  for want in "Filename *$tmp/plugins/" "Pad Templates:" "execution-provider" "ort-library" "engine-cache-dir" "Latency = " "Example: gst-launch-1.0"; do
+  for want in "Filename *$tmp/plugins/" "Pad Templates:" "execution-provider" "ort-library" "engine-cache-dir" "inference-server" "batch-window-us" "Latency = " "Example: gst-launch-1.0"; do
     grep -q -- "$want" "$tmp/$element.txt" || { echo "gst-inspect-1.0 $element lacks '$want'" >&2; exit 1; }
   done
   echo "$element: inspected without ONNX Runtime"

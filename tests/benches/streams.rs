@@ -8,7 +8,8 @@
 //! when it left miragegen minus its timestamp), and the frames that left later than the
 //! element's reported latency allows (a sink synced to the clock would drop or be late with
 //! them), and the share of denoiser steps that ran in one batch with another stream's. Process
-//! CPU time over wall time gives the cores used; `--server-pid` adds a server's. Prints one
+//! CPU time over wall time gives the cores used; `--server-pid` adds a server's and its
+//! children's. Prints one
 //! Markdown row (mode, N, RTF, first frame ms, late frames, batched steps, cores): medians over
 //! `--runs` runs of the worst stream's figures.
 //!
@@ -43,15 +44,56 @@ struct Run {
     batched: f64,
 }
 
-/// CPU seconds (user + system) of process `pid` ("self" for this one) so far.
-fn cpu_seconds(pid: &str) -> f64 {
+/// CPU seconds (user + system) of process `pid` so far, and its parent's pid.
+fn cpu_and_parent(pid: &str) -> (f64, String) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at state (field 3).
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15: indices 11 and 12 from state; USER_HZ is 100.
-    (ticks(11) + ticks(12)) / 100.0
+    // ppid is field 4, utime and stime fields 14 and 15 (indices 1, 11, 12 from state);
+    // USER_HZ is 100.
+    let parent = f.get(1).map(|p| p.to_string()).unwrap_or_default();
+    ((ticks(11) + ticks(12)) / 100.0, parent)
+}
+
+/// CPU seconds of this process, plus those of process `server` and all its descendants (the
+/// python backend's stubs are children of tritonserver).
+fn cpu_seconds(server: Option<&str>) -> f64 {
+    let own = std::fs::read_link("/proc/self")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut total = cpu_and_parent(&own).0;
+    let Some(server) = server else {
+        return total;
+    };
+    let procs: Vec<(String, f64, String)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        .map(|pid| {
+            let (cpu, parent) = cpu_and_parent(&pid);
+            (pid, cpu, parent)
+        })
+        .collect();
+    let mut tree = vec![server.to_string()];
+    let mut i = 0;
+    while i < tree.len() {
+        for (pid, _, parent) in &procs {
+            if *parent == tree[i] && !tree.contains(pid) {
+                tree.push(pid.clone());
+            }
+        }
+        i += 1;
+    }
+    total += procs
+        .iter()
+        .filter(|(pid, ..)| tree.contains(pid))
+        .map(|(_, cpu, _)| cpu)
+        .sum::<f64>();
+    total
 }
 
 struct Options {
@@ -102,7 +144,7 @@ fn run(o: &Options) -> Run {
             gst::PadProbeReturn::Ok
         });
     }
-    let cpu0 = cpu_seconds("self") + o.server_pid.as_deref().map_or(0.0, cpu_seconds);
+    let cpu0 = cpu_seconds(o.server_pid.as_deref());
     let start = Instant::now();
     pipeline.set_state(gst::State::Playing).unwrap();
     let bus = pipeline.bus().unwrap();
@@ -135,7 +177,7 @@ fn run(o: &Options) -> Run {
         }
     }
     let wall = start.elapsed().as_secs_f64();
-    let cpu1 = cpu_seconds("self") + o.server_pid.as_deref().map_or(0.0, cpu_seconds);
+    let cpu1 = cpu_seconds(o.server_pid.as_deref());
     pipeline.set_state(gst::State::Null).unwrap();
     let streams = streams.lock().unwrap().clone();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;

@@ -61,11 +61,15 @@ fn output_bytes(launch: &str) -> Vec<u8> {
 }
 
 fn foley(server: Option<&str>) -> Vec<u8> {
+    foley_with(&fixture("foley"), server)
+}
+
+fn foley_with(model: &std::path::Path, server: Option<&str>) -> Vec<u8> {
     output_bytes(&format!(
         "videotestsrc num-buffers=75 pattern=ball ! video/x-raw,width=64,height=48,framerate=25/1 \
          ! v2agen name=g model={} seed=7 prompt=rain {} g.src ! fakesink \
          g.audio_src ! appsink name=out sync=false",
-        fixture("foley").display(),
+        model.display(),
         server
             .map(|s| format!("inference-server={s}"))
             .unwrap_or_default()
@@ -73,11 +77,15 @@ fn foley(server: Option<&str>) -> Vec<u8> {
 }
 
 fn presenter(server: Option<&str>) -> Vec<u8> {
+    presenter_with(&fixture("presenter"), 30, server)
+}
+
+fn presenter_with(model: &std::path::Path, buffers: u32, server: Option<&str>) -> Vec<u8> {
     output_bytes(&format!(
-        "audiotestsrc num-buffers=30 samplesperbuffer=1600 wave=sine freq=220 \
+        "audiotestsrc num-buffers={buffers} samplesperbuffer=1600 wave=sine freq=220 \
          ! audio/x-raw,format=F32LE,rate=16000,channels=1 \
          ! miragegen model={} seed=3 {} ! appsink name=out sync=false",
-        fixture("presenter").display(),
+        model.display(),
         server
             .map(|s| format!("inference-server={s}"))
             .unwrap_or_default()
@@ -127,6 +135,41 @@ fn both_elements_on_triton_match_in_process() {
             assert!(r.join().unwrap() == alone, "a concurrent stream differs");
         }
     }
+}
+
+/// The bundled packages too (what users run): the same soundtrack and frames on the server.
+#[test]
+fn bundled_packages_on_triton_match_in_process() {
+    init();
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let (foley, presenter) = (models.join("foley"), models.join("presenter"));
+    let server = Triton::start("bundled", &[&foley, &presenter]);
+    let url = server.url();
+    let (audio_tolerance, frame_tolerance) = triton::tolerances();
+    let samples = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let remote = foley_with(&foley, Some(&url));
+    let local = foley_with(&foley, None);
+    assert_eq!(remote.len(), local.len());
+    assert!(!remote.is_empty());
+    let audio_diff = triton::max_diff(&samples(&remote), &samples(&local));
+    assert!(
+        audio_diff <= audio_tolerance,
+        "bundled foley on the server differs by {audio_diff}"
+    );
+    // 1 s of speech-band tone: 25 frames of 512×512.
+    let remote = presenter_with(&presenter, 10, Some(&url));
+    let local = presenter_with(&presenter, 10, None);
+    assert_eq!(remote.len(), local.len());
+    assert!(!remote.is_empty());
+    let frame_diff = triton::max_byte_diff(&remote, &local);
+    assert!(
+        frame_diff <= frame_tolerance,
+        "bundled presenter on the server differs by {frame_diff}"
+    );
 }
 
 #[test]
