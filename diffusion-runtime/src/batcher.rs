@@ -36,6 +36,32 @@ enum Fixed {
     I64(String, ArrayD<i64>),
 }
 
+impl Fixed {
+    fn as_f32(&self) -> Option<ArrayViewD<'_, f32>> {
+        match self {
+            Fixed::F32(_, a) => Some(a.view()),
+            Fixed::I64(..) => None,
+        }
+    }
+
+    fn as_i64(&self) -> Option<ArrayViewD<'_, i64>> {
+        match self {
+            Fixed::I64(_, a) => Some(a.view()),
+            Fixed::F32(..) => None,
+        }
+    }
+}
+
+/// The requests' rows of one input, stacked along the batch dimension.
+fn concat_rows<'a, T: Clone + 'a>(
+    parts: impl Iterator<Item = Option<ArrayViewD<'a, T>>>,
+) -> std::result::Result<ArrayD<T>, String> {
+    let parts: Vec<_> = parts
+        .collect::<Option<_>>()
+        .ok_or("batched requests differ in an input's element type")?;
+    ndarray::concatenate(Axis(0), &parts).map_err(|e| e.to_string())
+}
+
 /// One stream's step, queued.
 struct Request {
     /// Given by [`Batcher::submit`].
@@ -295,28 +321,14 @@ fn run_batch(
     }
     for (k, input) in first.fixed.iter().enumerate() {
         match input {
-            Fixed::F32(name, _) => {
-                let parts: Vec<ArrayViewD<'_, f32>> = batch
-                    .iter()
-                    .filter_map(|r| match &r.fixed[k] {
-                        Fixed::F32(_, a) => Some(a.view()),
-                        Fixed::I64(..) => None,
-                    })
-                    .collect();
-                let joined = ndarray::concatenate(Axis(0), &parts).map_err(|e| e.to_string())?;
-                f32_inputs.push((name.clone(), joined));
-            }
-            Fixed::I64(name, _) => {
-                let parts: Vec<ArrayViewD<'_, i64>> = batch
-                    .iter()
-                    .filter_map(|r| match &r.fixed[k] {
-                        Fixed::I64(_, a) => Some(a.view()),
-                        Fixed::F32(..) => None,
-                    })
-                    .collect();
-                let joined = ndarray::concatenate(Axis(0), &parts).map_err(|e| e.to_string())?;
-                i64_inputs.push((name.clone(), joined));
-            }
+            Fixed::F32(name, _) => f32_inputs.push((
+                name.clone(),
+                concat_rows(batch.iter().map(|r| r.fixed[k].as_f32()))?,
+            )),
+            Fixed::I64(name, _) => i64_inputs.push((
+                name.clone(),
+                concat_rows(batch.iter().map(|r| r.fixed[k].as_i64()))?,
+            )),
         }
     }
     let mut values: Vec<(String, SessionInputValue<'_>)> = Vec::new();

@@ -67,28 +67,37 @@ fn presenter_stream(
     rgb
 }
 
-/// Each stream alone (no batching), then all at once with batching; returns the figures.
-fn presenter_streams_match(dir: &Path, streams: usize, chunks: usize) -> BatchFigures {
-    let pkg = load(dir);
-    let alone: Vec<Vec<u8>> = (0..streams)
-        .map(|s| presenter_stream(pkg.clone(), s, chunks, None, &Barrier::new(1)))
+/// Runs `streams` streams of `run(package, stream, batching, start)` one by one without
+/// batching, then all at once with batching (a 50 ms window), and checks that each stream's
+/// output is the same bit for bit; returns the batcher's figures.
+fn alone_then_together<T, F>(pkg: &LoadedPackage, streams: usize, run: F) -> BatchFigures
+where
+    T: PartialEq + Send + 'static,
+    F: Fn(LoadedPackage, usize, Option<Duration>, &Barrier) -> T + Copy + Send + 'static,
+{
+    let alone: Vec<T> = (0..streams)
+        .map(|s| run(pkg.clone(), s, None, &Barrier::new(1)))
         .collect();
     let start = Arc::new(Barrier::new(streams));
     let handles: Vec<_> = (0..streams)
         .map(|s| {
             let (pkg, start) = (pkg.clone(), start.clone());
-            std::thread::spawn(move || {
-                presenter_stream(pkg, s, chunks, Some(Duration::from_millis(50)), &start)
-            })
+            std::thread::spawn(move || run(pkg, s, Some(Duration::from_millis(50)), &start))
         })
         .collect();
     for (s, h) in handles.into_iter().enumerate() {
         assert!(
             h.join().unwrap() == alone[s],
-            "stream {s}: batched frames differ from the stream alone"
+            "stream {s}: batched output differs from the stream alone"
         );
     }
-    figures(&pkg)
+    figures(pkg)
+}
+
+fn presenter_streams_match(dir: &Path, streams: usize, chunks: usize) -> BatchFigures {
+    alone_then_together(&load(dir), streams, move |pkg, s, batching, start| {
+        presenter_stream(pkg, s, chunks, batching, start)
+    })
 }
 
 #[test]
@@ -143,29 +152,14 @@ fn foley_stream(
 fn batched_foley_streams_with_mixed_branch_counts_are_bit_identical() {
     let dir = private_copy(&fixtures().join("foley"), "fixture-foley");
     let pkg = load(&dir);
-    let streams = 3;
-    let alone: Vec<Vec<f32>> = (0..streams)
-        .map(|s| foley_stream(pkg.clone(), s, None, &Barrier::new(1)))
-        .collect();
-    let start = Arc::new(Barrier::new(streams));
-    let handles: Vec<_> = (0..streams)
-        .map(|s| {
-            let (pkg, start) = (pkg.clone(), start.clone());
-            std::thread::spawn(move || {
-                foley_stream(pkg, s, Some(Duration::from_millis(50)), &start)
-            })
-        })
-        .collect();
-    for (s, h) in handles.into_iter().enumerate() {
-        let batched = h.join().unwrap();
-        assert!(
-            batched
-                .iter()
-                .map(|v| v.to_bits())
-                .eq(alone[s].iter().map(|v| v.to_bits())),
-            "stream {s}: batched audio differs from the stream alone"
-        );
-    }
+    // Compared as bits: the same bits, not merely equal values.
+    let bits = |pkg, s, batching, start: &Barrier| -> Vec<u32> {
+        foley_stream(pkg, s, batching, start)
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    alone_then_together(&pkg, 3, bits);
     let f = figures(&pkg);
     assert!(f.shared > 0, "no step shared a run: {f:?}");
 }
