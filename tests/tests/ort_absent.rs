@@ -11,8 +11,8 @@ use gst::prelude::*;
 fn elements_work_without_onnx_runtime_until_they_start() {
     init();
     for (factory, props) in [
-        ("miragegen", 15), // 13 own + name, parent
-        ("v2agen", 16),    // 14 own + name, parent
+        ("miragegen", 16), // 14 own + name, parent
+        ("v2agen", 17),    // 15 own + name, parent
     ] {
         let e = gst::ElementFactory::make(factory).build().unwrap();
         assert_eq!(e.list_properties().len(), props, "{factory}");
