@@ -287,19 +287,29 @@ impl A2vGenerator {
                 t.context_frames, t.chunk_frames
             )));
         }
-        if package.graph(Role::ReferenceEncoder).is_some()
-            || package
-                .graph(Role::Decoder)
-                .and_then(|d| d.spec.input("reference"))
-                .is_some()
+        let decoder = package.graph(Role::Decoder);
+        let encoder = package.graph(Role::ReferenceEncoder);
+        if decoder.and_then(|d| d.spec.input("reference")).is_some()
             || package
                 .graph(Role::Denoiser)
                 .and_then(|d| d.spec.input("reference"))
                 .is_some()
+            || encoder.and_then(|e| e.spec.output("reference")).is_some()
         {
             return Err(invalid(
-                "packages with a reference_encoder (portrait features) are not supported by this runtime yet; \
-                 give the decoder the portrait itself through reference_image",
+                "reference features (a reference_encoder's `reference` output and the graphs' \
+                 `reference` inputs) are not supported by this runtime yet; a reference_encoder \
+                 can give the decoder its portrait through `portrait`",
+            ));
+        }
+        if encoder.is_some()
+            && decoder
+                .and_then(|d| d.spec.input("reference_image"))
+                .is_none()
+        {
+            return Err(invalid(
+                "the reference_encoder's portrait goes to the decoder's reference_image, which \
+                 this decoder does not take",
             ));
         }
         let (width, height) = (video.width as usize, video.height as usize);
@@ -477,6 +487,12 @@ impl A2vGenerator {
             GraphOutput::U8(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
             GraphOutput::U8(a) => a.iter().copied().collect(),
             GraphOutput::F32(a) => a.iter().copied().map(to_byte).collect(),
+            GraphOutput::I64(_) => {
+                return Err(Error::Inference {
+                    graph: decoder.spec.file.clone(),
+                    message: "frames are int64; expected uint8 or float32".into(),
+                })
+            }
         };
         self.chunk_index += 1;
         Ok(ChunkOutput {
@@ -491,7 +507,8 @@ impl A2vGenerator {
 
 /// The portrait to animate, as the decoder's reference: an avatar of the package by name, else an
 /// image file, else the package's `default_avatar` when `avatar` is `None`; at the package's
-/// video size. The error says what the choices are.
+/// video size. A package with a `reference_encoder` gets the picture at its own size and
+/// the encoder makes the portrait (finds and aligns the face). The error says what is wrong.
 pub fn avatar_portrait(
     model: &LoadedPackage,
     avatar: Option<&str>,
@@ -519,7 +536,12 @@ pub fn avatar_portrait(
                 .ok_or("default_avatar names no avatar")?
         }
     };
-    crate::tensor::load_image_rgb(&path, video.width, video.height)
+    match model.graph(Role::ReferenceEncoder) {
+        Some(encoder) => {
+            crate::reference::encode_portrait(encoder, &path, video.width, video.height)
+        }
+        None => crate::tensor::load_image_rgb(&path, video.width, video.height),
+    }
 }
 
 #[cfg(test)]

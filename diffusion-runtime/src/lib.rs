@@ -12,6 +12,7 @@ pub mod error;
 pub mod ort_env;
 pub mod package;
 pub mod provider;
+pub mod reference;
 pub mod remote;
 pub mod rng;
 pub mod sampler;

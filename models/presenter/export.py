@@ -122,6 +122,20 @@ inputs = [
 outputs = [
   {{ slot = "frames", name = "frames", dtype = "uint8", shape = ["frames", {config.SIZE}, {config.SIZE}, 3] }},
 ]
+
+# Made by reference.py (mediapipe's face detector + alignment): any photo as the avatar.
+[[graph]]
+role = "reference_encoder"
+file = "reference_encoder.onnx"
+inputs = [
+  {{ slot = "image", name = "image", dtype = "float32", shape = ["height", "width", 3] }},
+]
+outputs = [
+  {{ slot = "portrait", name = "portrait", dtype = "float32", shape = [{config.SIZE}, {config.SIZE}, 3] }},
+  {{ slot = "status", name = "status", dtype = "int64", shape = [1] }},
+  {{ slot = "face_box", name = "face_box", dtype = "float32", shape = [4] }},
+  {{ slot = "face_keypoints", name = "face_keypoints", dtype = "float32", shape = [6, 2] }},
+]
 """
 
 

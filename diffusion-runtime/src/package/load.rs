@@ -50,6 +50,7 @@ pub enum GraphInput<'a> {
 pub enum GraphOutput {
     F32(ArrayD<f32>),
     U8(ArrayD<u8>),
+    I64(ArrayD<i64>),
 }
 
 impl GraphOutput {
@@ -57,6 +58,7 @@ impl GraphOutput {
         match self {
             GraphOutput::F32(a) => a.shape(),
             GraphOutput::U8(a) => a.shape(),
+            GraphOutput::I64(a) => a.shape(),
         }
     }
 }
@@ -325,6 +327,8 @@ impl LoadedGraph {
             .map(|o| match o {
                 GraphOutput::F32(a) => a,
                 GraphOutput::U8(a) => a.mapv(f32::from),
+                // Codes and counts: exact in f32 up to 2^24.
+                GraphOutput::I64(a) => a.mapv(|v| v as f32),
             })
             .collect();
         Ok((out, in_run))
@@ -373,13 +377,15 @@ impl LoadedGraph {
                     let v = out
                         .get(name)
                         .ok_or_else(|| fail(format!("output {name} missing")))?;
-                    match v.try_extract_array::<f32>() {
-                        Ok(a) => Ok(GraphOutput::F32(a.to_owned())),
-                        Err(_) => v
-                            .try_extract_array::<u8>()
-                            .map(|a| GraphOutput::U8(a.to_owned()))
-                            .map_err(|e| fail(e.to_string())),
+                    if let Ok(a) = v.try_extract_array::<f32>() {
+                        return Ok(GraphOutput::F32(a.to_owned()));
                     }
+                    if let Ok(a) = v.try_extract_array::<i64>() {
+                        return Ok(GraphOutput::I64(a.to_owned()));
+                    }
+                    v.try_extract_array::<u8>()
+                        .map(|a| GraphOutput::U8(a.to_owned()))
+                        .map_err(|e| fail(e.to_string()))
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(|out| (out, in_run))

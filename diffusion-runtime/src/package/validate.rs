@@ -453,9 +453,16 @@ fn slots(task: Task, role: Role) -> (SlotList, SlotList) {
             ],
             &[("frames", true)],
         ),
-        (Task::AudioToVideo, Role::ReferenceEncoder) => {
-            (&[("image", true)], &[("reference", true)])
-        }
+        (Task::AudioToVideo, Role::ReferenceEncoder) => (
+            &[("image", true)],
+            &[
+                ("portrait", false),
+                ("reference", false),
+                ("status", false),
+                ("face_box", false),
+                ("face_keypoints", false),
+            ],
+        ),
         (Task::VideoToAudio, Role::VideoEncoder) => (&[("frames", true)], &[("features", true)]),
         (Task::VideoToAudio, Role::TextEncoder) => (
             &[
@@ -543,6 +550,7 @@ fn slot_dtypes(task: Task, role: Role, slot: &str, output: bool) -> &'static [DT
         (_, Role::Denoiser, "branch", false) => &[DType::I64],
         (_, Role::TextEncoder, _, false) => &[DType::I64],
         (Task::AudioToVideo, Role::Decoder, "frames", true) => &[DType::F32, DType::U8],
+        (Task::AudioToVideo, Role::ReferenceEncoder, "status", true) => &[DType::I64],
         _ => &[DType::F32],
     }
 }
@@ -687,6 +695,16 @@ fn graph(
                 return Err(ctx.manifest_err(f(what), format!("slot {slot:?} appears {n} times")));
             }
         }
+    }
+    if role == Role::ReferenceEncoder
+        && !outputs
+            .iter()
+            .any(|t| t.slot == "portrait" || t.slot == "reference")
+    {
+        return Err(ctx.manifest_err(
+            f("outputs"),
+            "a reference_encoder needs a \"portrait\" or a \"reference\" output".to_string(),
+        ));
     }
     let mut spec = GraphSpec {
         index: i,

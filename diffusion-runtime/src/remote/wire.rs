@@ -125,9 +125,10 @@ pub(super) fn outputs(
             let size = match meta.datatype.as_str() {
                 "FP32" => 4,
                 "UINT8" => 1,
+                "INT64" => 8,
                 other => {
                     return Err(fail(format!(
-                        "output {name}: datatype {other} (expected FP32 or UINT8)"
+                        "output {name}: datatype {other} (expected FP32, UINT8 or INT64)"
                     )))
                 }
             };
@@ -138,19 +139,31 @@ pub(super) fn outputs(
                     meta.datatype
                 )));
             }
-            let out = if size == 4 {
-                let v: Vec<f32> = raw
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                GraphOutput::F32(
-                    ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| fail(e.to_string()))?,
-                )
-            } else {
-                GraphOutput::U8(
-                    ArrayD::from_shape_vec(IxDyn(&shape), raw.to_vec())
-                        .map_err(|e| fail(e.to_string()))?,
-                )
+            let shape = IxDyn(&shape);
+            let out = match size {
+                4 => GraphOutput::F32(
+                    ArrayD::from_shape_vec(
+                        shape,
+                        raw.chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                            .collect(),
+                    )
+                    .map_err(|e| fail(e.to_string()))?,
+                ),
+                8 => GraphOutput::I64(
+                    ArrayD::from_shape_vec(
+                        shape,
+                        raw.chunks_exact(8)
+                            .map(|b| {
+                                i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                            })
+                            .collect(),
+                    )
+                    .map_err(|e| fail(e.to_string()))?,
+                ),
+                _ => GraphOutput::U8(
+                    ArrayD::from_shape_vec(shape, raw.to_vec()).map_err(|e| fail(e.to_string()))?,
+                ),
             };
             Ok(out)
         })

@@ -1026,7 +1026,7 @@ impl ObjectImpl for MirageGen {
             props.extend([
                 glib::ParamSpecString::builder("avatar")
                     .nick("Avatar")
-                    .blurb("Portrait to animate: an avatar name from the package, or a path to an image file if the package can encode one. Empty = the package's default. Changes apply at READY")
+                    .blurb("Portrait to animate: an avatar name from the package, or a path to a PNG or JPEG picture. With a package that has a reference encoder (the bundled presenter does) any frontal portrait works: the face is found and aligned at READY, and a picture without one usable face is an error saying why; otherwise the picture must be prepared as the package expects. Empty = the package's default. Changes apply at READY")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("steps")
