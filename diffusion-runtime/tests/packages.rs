@@ -410,3 +410,34 @@ fn slot_types_batch_and_rates_are_checked() {
         &["timing.overlap_ms: 4294967295 must be less than half the window"],
     );
 }
+
+#[test]
+fn server_names_and_versions_are_checked() {
+    let d = copy_fixture("presenter");
+    edit_manifest(
+        &d,
+        "file = \"denoiser.onnx\"",
+        "file = \"denoiser.onnx\"\nserver_model = \"../escape\"",
+    );
+    assert_has(&load_error(&d), &["server_model", "is not a model name"]);
+    let d = copy_fixture("presenter");
+    edit_manifest(
+        &d,
+        "file = \"denoiser.onnx\"",
+        "file = \"denoiser.onnx\"\nserver_version = 0",
+    );
+    assert_has(&load_error(&d), &["server_version", "versions start at 1"]);
+    // A reference encoder with neither a portrait nor reference features.
+    let d = copy_fixture("presenter");
+    std::fs::copy(d.join("decoder.onnx"), d.join("encoder.onnx")).unwrap();
+    let p = d.join("model.toml");
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    text.push_str(
+        "\n[[graph]]\nrole = \"reference_encoder\"\nfile = \"encoder.onnx\"\ninputs = [\n  { slot = \"image\", name = \"reference_image\", dtype = \"float32\", shape = [64, 64, 3] },\n]\noutputs = [\n  { slot = \"status\", name = \"frames\", dtype = \"int64\", shape = [1] },\n]\n",
+    );
+    std::fs::write(&p, text).unwrap();
+    assert_has(
+        &load_error(&d),
+        &["needs a \"portrait\" or a \"reference\" output"],
+    );
+}

@@ -138,6 +138,24 @@ fn a_real_triton_gives_the_in_process_output_and_clear_errors() {
     );
     assert!(!e.contains('\n'), "{e}");
 
+    // A pinned version: the one the repository has loads, another is not ready, naming it.
+    for (version, ok) in [(1, true), (7, false)] {
+        let toml = std::fs::read_to_string(fixtures().join("presenter/model.toml")).unwrap();
+        let toml = toml.replacen(
+            "file = \"denoiser.onnx\"",
+            &format!("file = \"denoiser.onnx\"\nserver_version = {version}"),
+            1,
+        );
+        std::fs::write(dir.join("model.toml"), toml).unwrap();
+        match load(&dir, &config) {
+            Ok(_) => assert!(ok, "version {version} loaded"),
+            Err(e) => assert!(
+                !ok && e.contains("fixture-presenter.denoiser version 7 is not ready"),
+                "{e}"
+            ),
+        }
+    }
+
     // A model whose inputs are not the graph's (the decoder pointed at the denoiser's model):
     // the same one-line port error as a local graph with the wrong inputs.
     let toml = std::fs::read_to_string(fixtures().join("presenter/model.toml")).unwrap();

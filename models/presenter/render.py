@@ -24,6 +24,7 @@ from torch.nn import functional as F
 import config
 
 CAVITY_FADE = 0.2  # the cavity fades in over the first fifth of the jaw's travel (lips parting)
+CHEEK_PULL = 0.15  # the lower cheeks drop this much of the jaw's travel
 # Openings up to this stay shut: sampled motion hovers a few hundredths around the rest pose in
 # silence, and the steep start of the jaw curve would turn that into parted lips.
 JAW_DEAD_ZONE = 0.04
@@ -38,9 +39,13 @@ def template() -> dict[str, np.ndarray]:
         dict(centre=p[[o, i]].mean(0), half=np.linalg.norm(p[o] - p[i]) / 2, upper=p[u][1], lower=p[lo][1])
         for o, i, u, lo in ((33, 133, 159, 145), (263, 362, 386, 374))
     ]
+    # The inner lip line, corner to corner: upper and lower inner contours, averaged.
+    upper_in = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
+    lower_in = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
     return dict(
         top=p[10], chin=p[152], lip_up_in=p[13], lip_low_in=p[14], lip_up_out=p[0],
-        corners=p[[61, 291]], nose=p[1], brows=p[[105, 334]], eyes=eyes,
+        lip_low_out=p[17], corners=p[[61, 291]], inner_corners=p[[78, 308]],
+        lip_line=(p[upper_in] + p[lower_in]) / 2, nose=p[1], brows=p[[105, 334]], eyes=eyes,
     )
 
 
@@ -55,7 +60,17 @@ class Renderer(nn.Module):
         self.lip_up_in = float(t["lip_up_in"][1])
         self.lip_low_in = float(t["lip_low_in"][1])
         self.lip_up_out = float(t["lip_up_out"][1])
+        self.lip_low_out = float(t["lip_low_out"][1])
         self.chin = float(t["chin"][1])
+        # The lip line y(x) as a quadratic in u = (x − centre) / half width between the inner
+        # corners (a smile's corners sit higher): the jaw splits the face exactly there, so both
+        # lips move whole and keep their thickness, and the opening is exactly the gap between them.
+        ic = t["inner_corners"]
+        self.open_cx = float(ic[:, 0].mean())
+        self.open_half = float(abs(ic[1, 0] - ic[0, 0]) / 2)
+        line = t["lip_line"]
+        u = (line[:, 0] - self.open_cx) / self.open_half
+        self.line_coef = [float(c) for c in np.polyfit(u, line[:, 1], 2)[::-1]]  # c0 + c1 u + c2 u²
         self.nose = t["nose"]
         self.brows = t["brows"]
         self.eyes = t["eyes"]
@@ -137,30 +152,59 @@ class Renderer(nn.Module):
         r = torch.sqrt(((xs - cx) / (0.55 * self.h)) ** 2 + ((ys - cy) / (0.68 * self.h)) ** 2)
         return self._smoothstep((1.35 - r) / 0.4)
 
+    def _line(self, xs):
+        """The lip line's y at xs (the quadratic fit, flat beyond the corners), and u across the
+        mouth (−1 and 1 at the inner corners)."""
+        u = (xs - self.open_cx) / self.open_half
+        uc = u.clamp(-1.2, 1.2)
+        c0, c1, c2 = self.line_coef
+        return c0 + c1 * uc + c2 * uc * uc, u
+
+    @staticmethod
+    def _opening(u):
+        """How far the lips part along the mouth, 1 at the middle, 0 at the inner corners."""
+        return (1.0 - u * u).clamp(min=0.0) ** 0.75
+
+    def _below(self, ys, line, u):
+        """1 below the lip line, 0 above: a sharp split between the lips (they part there),
+        a gentle one beside the mouth (skin, which stretches)."""
+        soft = 0.6 + 0.1 * self.h * self._smoothstep((u.abs() - 0.9) / 0.6)
+        return torch.sigmoid((ys - line) / soft)
+
     def _jaw_region(self, xs, ys):
-        """Everything below the lip line that moves with the jaw: lower lip, chin, jaw; fading
-        sideways past the mouth and down the neck."""
-        mid = 0.5 * (self.lip_up_in + self.lip_low_in)
-        below = torch.sigmoid((ys - mid) / 1.2)
+        """Everything below the lip line that moves with the jaw: the lower lip whole (as much as
+        the opening profile says at its column), the chin and jaw as one piece; fading sideways
+        past the mouth and down the neck."""
+        line, u = self._line(xs)
+        below = self._below(ys, line, u)
         dx = xs - float(self.mouth[0])
-        side = torch.exp(-0.5 * (dx / (0.3 * self.h)) ** 4)
-        # At the lip line the corners stay nearly put (the lips stretch around them); the chin
-        # below moves as one piece.
-        near_lips = torch.exp(-0.5 * ((ys - mid) / (0.12 * self.h)) ** 2)
-        corners = torch.exp(-0.5 * (dx / (0.7 * self.mouth_half)) ** 2)
-        side = side * (1.0 - near_lips * (1.0 - corners))
+        broad = torch.exp(-0.5 * (dx / (0.3 * self.h)) ** 4)
+        # Along the lips the lower lip follows the opening profile (the corners stay); over a
+        # lip's thickness below the line it still does, so the lip moves whole; further down the
+        # chin moves as one piece. Beside the corners the skin follows the jaw partly.
+        near_lips = self._smoothstep(1.0 - (ys - line - (self.lip_low_out - self.lip_low_in)) / (0.2 * self.h))
+        profile = torch.maximum(self._opening(u), 0.5 * self._smoothstep((u.abs() - 1.0) / 1.2))
+        side = broad * (1.0 - near_lips * (1.0 - profile))
         neck = torch.where(
             ys < self.chin, torch.ones_like(ys), torch.exp(-0.5 * ((ys - self.chin) / (0.12 * self.h)) ** 2)
         )
         return below * side * neck
 
     def _lip_region(self, xs, ys):
-        """The upper lip, which lifts a little as the mouth opens."""
-        mid = 0.5 * (self.lip_up_in + self.lip_low_in)
-        above = torch.sigmoid((mid - ys) / 1.2)
-        near = torch.exp(-0.5 * ((ys - self.lip_up_out) / (0.05 * self.h)) ** 2)
-        side = torch.exp(-0.5 * ((xs - float(self.mouth[0])) / (1.1 * self.mouth_half)) ** 2)
-        return above * near * side
+        """The upper lip, which lifts a little as the mouth opens: whole over its thickness,
+        fading towards the nose."""
+        line, u = self._line(xs)
+        above = 1.0 - self._below(ys, line, u)
+        thick = self.lip_up_in - self.lip_up_out
+        fade = self._smoothstep(1.0 - (line - ys - thick) / (0.06 * self.h))
+        return above * fade * self._opening(u * 0.9)
+
+    def _cheek_region(self, xs, ys):
+        """The lower cheeks beside the mouth, which the open jaw pulls down a little."""
+        line, _ = self._line(xs)
+        dx = (xs - float(self.mouth[0])).abs()
+        return torch.exp(-0.5 * (((dx - 1.5 * self.mouth_half) / (0.22 * self.h)) ** 2
+                                         + ((ys - line + 0.05 * self.h) / (0.12 * self.h)) ** 2))
 
     def _spread_region(self, xs, ys):
         """Horizontal stretch of the lips: +1 at the right corner, −1 at the left."""
@@ -186,31 +230,61 @@ class Renderer(nn.Module):
             out = out + ramp * stop * across * gap
         return out
 
-    def _interior(self, cx, top, bottom, spread, jaw):
-        """Alpha [F, 1, h, w] and colour [F, 3, h, w] over the head's box: the mouth cavity, a lens
-        between the parted lips, upper teeth in its top third, darker towards the throat.
-        Computed in a box around the mouth (the only place it can be) and padded."""
+    def _interior(self, shift_x, shift_y, lift, drop, spread, jaw, lip):
+        """Alpha [F, 1, h, w] and colour [F, 3, h, w] over the head's box: what shows between the
+        parted lips. The gap is exactly where the lips moved apart (the lip line, the upper lip
+        lifted by `lift`, the lower lip lowered by `drop`, both [F] in pixels at the middle, along
+        the opening profile), with soft edges. Inside, back to front: the cavity, shaded from the
+        lips' own colour `lip` [3] (reddish near the lips, dark towards the throat); the tongue on
+        wide openings; lower teeth on the widest; upper teeth, whose visible height grows with the
+        opening, with gaps between them and the upper lip's shadow. Computed in a box around the
+        mouth (the only place it can be) and padded."""
         x0, y0, x1, y1 = self.box
-        xs = self.xs[y0:y1, x0:x1][None]
-        ys = self.ys[y0:y1, x0:x1][None]
-        half_w = (0.74 * self.mouth_half * (1.0 + 0.2 * spread))[:, None, None]
-        u = (xs - cx[:, None, None]) / half_w
-        centre = (0.5 * (top + bottom))[:, None, None]
-        half_h = (0.5 * (bottom - top))[:, None, None].clamp(min=0.0)
-        # Signed distance (pixels, positive inside) to the lens |y − centre| = half_h (1 − u²).
-        lens = half_h * (1.0 - u * u).clamp(min=0.0) ** 0.7 - (ys - centre).abs()
-        sides = (1.0 - u.abs()) * half_w
-        alpha = torch.sigmoid(lens / 0.7) * torch.sigmoid(sides / 0.7)
-        alpha = alpha * self._smoothstep(jaw / CAVITY_FADE)[:, None, None]
-        depth = ((ys - top[:, None, None]) / (2.0 * half_h).clamp(min=1.0)).clamp(0, 1)
-        teeth = torch.sigmoid((0.32 - depth) * 30.0) * (1.0 - u.abs() ** 3).clamp(0, 1)
-        teeth = teeth[:, None]
-        dark = torch.tensor([0.30, 0.09, 0.10]).view(1, 3, 1, 1) * (1.0 - 0.65 * depth[:, None])
-        white = torch.tensor([0.90, 0.87, 0.82]).view(1, 3, 1, 1)
-        inside = dark * (1.0 - teeth) + white * teeth
+        xs = self.xs[y0:y1, x0:x1][None] - shift_x[:, None, None]
+        ys = self.ys[y0:y1, x0:x1][None] - shift_y[:, None, None]
+        # The warp's own profiles, where the lip spread moved the mouth.
+        xs = xs - spread[:, None, None] * self.spread_shift * self._spread_region(xs, ys)
+        line, u = self._line(xs)
+        top = line - lift[:, None, None] * self._opening(0.9 * u)
+        bottom = line + drop[:, None, None] * self._opening(u)
+        gap = (bottom - top).clamp(min=1e-3)
+        alpha = torch.sigmoid((ys - top) / 0.7) * torch.sigmoid((bottom - ys) / 0.7)
+        # Nothing where the lips do not part (beside the corners, or barely open).
+        alpha = alpha * self._smoothstep(gap / 1.5) * self._smoothstep(jaw / CAVITY_FADE)[:, None, None]
+        v = ((ys - top) / gap).clamp(0, 1)  # 0 at the upper lip, 1 at the lower
+        lip = lip.view(1, 3, 1, 1)
+        # Cavity: the lips' colour, redder and darker: lighter near the lips, darkest in the
+        # middle and the back.
+        depth = ((1.0 - (2.0 * v - 1.0).abs()) * (1.0 - u.abs().clamp(max=1.0) ** 2))[:, None]
+        red = lip * torch.tensor([1.0, 0.55, 0.55]).view(1, 3, 1, 1)
+        colour = red * (0.55 - 0.45 * depth) + 0.01
+        # Tongue: a rounded hump rising from the lower lip on wide openings.
+        grow = lambda lo, hi: self._smoothstep((jaw - lo) / (hi - lo))[:, None, None]  # noqa: E731
+        tongue_top = bottom - 0.38 * gap * grow(0.35, 0.8) * (1.0 - (u / 0.75) ** 2).clamp(min=0.0) ** 0.5
+        tongue = (torch.sigmoid((ys - tongue_top) / 0.8) * (tongue_top < bottom - 0.5))[:, None]
+        tongue_shade = (0.85 + 0.25 * ((tongue_top - ys) / (0.4 * gap)).clamp(-1, 0))[:, None]
+        colour = colour * (1 - tongue) + (lip * 0.78 + torch.tensor([0.10, 0.03, 0.04]).view(1, 3, 1, 1)) \
+            * tongue_shade * tongue
+        # Teeth: per-tooth columns (narrower towards the corners), a dark seam between them, a
+        # rounded biting edge, in shadow towards the corners and under the upper lip.
+        k = (xs - self.open_cx) / (0.24 * self.open_half) * (1.0 + 0.3 * u * u)
+        seam = torch.exp(-0.5 * ((k - torch.round(k)) / 0.05) ** 2)
+        edge = 0.1 * (2.0 * (k - torch.floor(k)) - 1.0) ** 2  # rounded tooth ends
+        white = torch.tensor([0.92, 0.89, 0.82]).view(1, 3, 1, 1)
+        side_shade = (1.0 - 0.45 * u.abs().clamp(max=1.0) ** 2)[:, None]
+        upper_h = (0.36 * gap).clamp(max=0.045 * self.h) * (1.0 - edge)
+        t = (ys - top) / upper_h.clamp(min=1e-3)
+        upper = (torch.sigmoid((upper_h - (ys - top)) / 0.6) * (u.abs() < 0.85))[:, None]
+        upper_shade = (0.72 + 0.26 * t.clamp(0, 1))[:, None] * side_shade * (1.0 - 0.25 * seam[:, None])
+        lower_h = 0.16 * gap * grow(0.75, 1.0) * (1.0 - edge)
+        lower = (torch.sigmoid((ys - (bottom - lower_h)) / 0.6) * (lower_h > 0.5) * (u.abs() < 0.55))[:, None]
+        lower_shade = 0.55 * side_shade * (1.0 - 0.25 * seam[:, None])
+        # The lower teeth are in the lower lip's shadow: warmer and darker.
+        colour = colour * (1 - lower) + (0.65 * white * lower_shade + 0.35 * red * 0.5) * lower
+        colour = colour * (1 - upper) + white * upper_shade * upper
         hx0, hy0, hx1, hy1 = self.head_box
         pads = (x0 - hx0, hx1 - x1, y0 - hy0, hy1 - y1)
-        return F.pad(alpha[:, None], pads), F.pad(inside, pads)
+        return F.pad(alpha[:, None], pads), F.pad(colour, pads)
 
     def forward(self, motion: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """motion [frames, 9] in renderer units (config.MOTION order), image [512, 512, 3] RGB in
@@ -225,11 +299,13 @@ class Renderer(nn.Module):
         # Head: undone first (output pixel → the portrait point the head moved there) ...
         hx, hy = self._head_shift(xs, ys, self.head_mask, self.parallax, cos, sin, m)
         qx, qy = xs - hx, ys - hy
-        # ... then the face's own motion, in the portrait's coordinates.
-        dy = jaw * (self.jaw_drop * self._jaw_region(qx, qy) - self.lip_lift * self._lip_region(qx, qy))
-        dy = dy - brow * self.brow_lift * self._brow_region(qx, qy) + blink * self._lid_region(qx, qy)
+        # ... then the face's own motion, in the portrait's coordinates: the lips spread or round
+        # first, and the mouth opens where its corners went.
         dx = spread * self.spread_shift * self._spread_region(qx, qy)
         qx = qx - dx
+        dy = jaw * (self.jaw_drop * (self._jaw_region(qx, qy) + CHEEK_PULL * self._cheek_region(qx, qy))
+                    - self.lip_lift * self._lip_region(qx, qy))
+        dy = dy - brow * self.brow_lift * self._brow_region(qx, qy) + blink * self._lid_region(qx, qy)
         qy = qy - dy
 
         grid = torch.stack([qx, qy], dim=1) * (2.0 / config.SIZE) - 1.0
@@ -247,11 +323,13 @@ class Renderer(nn.Module):
         shift_x, shift_y = self._head_shift(
             mx, my, self._head_mask(mx, my), self._parallax(mx, my), cos, sin, m
         )
-        cx, shift_y = mx + shift_x[:, 0, 0], shift_y[:, 0, 0]
         o = jaw[:, 0, 0]
-        top = self.lip_up_in - o * self.lip_lift + shift_y
-        bottom = self.lip_low_in + o * self.jaw_drop * 0.92 + shift_y
-        alpha, inside = self._interior(cx, top, bottom, spread[:, 0, 0], o)
+        # The lips' own colour, from the portrait's lower lip: the mouth inside is shaded from it.
+        lx, ly = int(self.mouth[0]), int(0.5 * (self.lip_low_in + self.lip_low_out))
+        lip = image[ly - 2 : ly + 3, lx - 6 : lx + 7].reshape(-1, 3).mean(0)
+        alpha, inside = self._interior(
+            shift_x[:, 0, 0], shift_y[:, 0, 0], o * self.lip_lift, o * self.jaw_drop, spread[:, 0, 0], o, lip
+        )
         alpha, inside = alpha.transpose(0, 1), inside.transpose(0, 1)  # channels first, like warped
         head = self._bytes(warped * (1.0 - alpha) + inside * alpha)
 

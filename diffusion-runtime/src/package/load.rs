@@ -188,7 +188,8 @@ fn load_remote(
     spec: &GraphSpec,
 ) -> Result<(Arc<SharedSession>, session_cache::LoadReport)> {
     let start = std::time::Instant::now();
-    let (mut model, mut inputs, mut outputs) = RemoteModel::open(server, &spec.server_model, "")?;
+    let (mut model, mut inputs, mut outputs) =
+        RemoteModel::open(server, &spec.server_model, &spec.server_version)?;
     let rank = |name: &str| {
         spec.inputs
             .iter()

@@ -108,6 +108,7 @@ pub struct RawGraph {
     pub height: Option<u32>,
     pub pooling: Option<String>,
     pub server_model: Option<String>,
+    pub server_version: Option<u64>,
     pub inputs: Vec<RawTensor>,
     pub outputs: Vec<RawTensor>,
 }

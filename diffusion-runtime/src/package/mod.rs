@@ -172,6 +172,9 @@ pub struct GraphSpec {
     pub mean_pooling: bool,
     /// The model's name on an inference server: `server_model`, or `<package>.<file stem>`.
     pub server_model: String,
+    /// The model version to ask the server for: `server_version`; empty = the server's choice
+    /// (its version policy, by default the latest).
+    pub server_version: String,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<TensorSpec>,
 }

@@ -723,6 +723,16 @@ fn graph(
             }
             None => default_server_model(package, &g.file),
         },
+        server_version: match g.server_version {
+            Some(0) => {
+                return Err(ctx.manifest_err(
+                    f("server_version"),
+                    "model versions start at 1 (omit it for the server's choice)".to_string(),
+                ))
+            }
+            Some(v) => v.to_string(),
+            None => String::new(),
+        },
         inputs,
         outputs,
     };

@@ -280,8 +280,13 @@ impl RemoteModel {
             Err(e) => return Err(e),
         };
         if !ready {
+            let which = if version.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} version {version}")
+            };
             return Err(Error::Provider(format!(
-                "inference-server {}: model {name} is not ready on the server (not in its model \
+                "inference-server {}: model {which} is not ready on the server (not in its model \
                  repository, or failed to load there: see the server's log); \
                  models/tools/triton_repo.py writes a repository for a package",
                 config.url
