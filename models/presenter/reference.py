@@ -85,7 +85,9 @@ class Graph:
 
     def op(self, kind, *inputs, hint=None, outputs=1, **attrs):
         names = [self.name(hint or kind.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(kind, list(inputs), names, **attrs))
+        # Every node named, uniquely: ONNX Runtime 1.20's graph fusions name the nodes they make
+        # after the nodes they fuse, and refuse the model when two end up the same.
+        self.nodes.append(helper.make_node(kind, list(inputs), names, name=names[0], **attrs))
         return names[0] if outputs == 1 else names
 
     def inline(self, model: onnx.ModelProto, prefix: str, inputs: dict) -> list:
@@ -102,7 +104,7 @@ class Graph:
         for node in g.node:
             n = onnx.NodeProto()
             n.CopyFrom(node)
-            n.name = prefix + node.name
+            n.name = prefix + (node.name or node.output[0])
             for i, v in enumerate(n.input):
                 n.input[i] = rename.setdefault(v, prefix + v)
             for i, v in enumerate(n.output):
@@ -269,7 +271,7 @@ def build(detector: onnx.ModelProto, targets: np.ndarray) -> onnx.ModelProto:
     gy = g.op("Add", g.op("Add", g.op("Mul", px, b), g.op("Mul", py, a)), mdy)
     aligned = sample(g, nchw, gx, gy, config.SIZE)
     reference = g.op("Transpose", g.op("Squeeze", aligned, g.const([0], np.int64)), perm=[1, 2, 0])
-    g.nodes.append(helper.make_node("Identity", [reference], ["portrait"]))
+    g.nodes.append(helper.make_node("Identity", [reference], ["portrait"], name="portrait"))
 
     # Status, in order of precedence: no face, several, too small, profile.
     face_w = g.op("Gather", box2, g.const(2, np.int64))
@@ -279,12 +281,12 @@ def build(detector: onnx.ModelProto, targets: np.ndarray) -> onnx.ModelProto:
     status = code(g.op("GreaterOrEqual", other_score, g.const(MIN_SCORE)), 2, status)
     status = code(g.op("Less", best_score, g.const(MIN_SCORE)), 1, status)
     # [1], not a scalar: Triton serves no scalar tensors from a model without batching.
-    g.nodes.append(helper.make_node("Reshape", [status, g.const([1], np.int64)], ["status"]))
+    g.nodes.append(helper.make_node("Reshape", [status, g.const([1], np.int64)], ["status"], name="status"))
     box_out = g.op("Concat", g.op("Sub", g.op("Slice", box2, g.const([0], np.int64), g.const([2], np.int64)),
                                   g.op("Div", g.op("Slice", box2, g.const([2], np.int64), g.const([4], np.int64)), g.const(2.0))),
                    g.op("Slice", box2, g.const([2], np.int64), g.const([4], np.int64)), axis=0)
-    g.nodes.append(helper.make_node("Identity", [box_out], ["face_box"]))
-    g.nodes.append(helper.make_node("Identity", [keys], ["face_keypoints"]))
+    g.nodes.append(helper.make_node("Identity", [box_out], ["face_box"], name="face_box"))
+    g.nodes.append(helper.make_node("Identity", [keys], ["face_keypoints"], name="face_keypoints"))
     graph = helper.make_graph(
         g.nodes,
         "reference_encoder",

@@ -63,6 +63,17 @@ pub fn tolerances() -> (f32, u8) {
     }
 }
 
+/// As [`tolerances`] for the bundled packages, whose deeper graphs and longer sampling carry
+/// another release's rounding further (1.20.1 vs 1.31.1 measured: 3.6e-4 of full scale on the
+/// foley soundtrack, −69 dB; 1 level on the presenter frames).
+pub fn bundled_tolerances() -> (f32, u8) {
+    if same_ort_as_server() {
+        (0.0, 0)
+    } else {
+        (1e-3, 4)
+    }
+}
+
 /// Largest |a − b| over two sample sequences of equal length.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
