@@ -9,12 +9,14 @@ source "$(dirname "$0")/common.sh"
 build=1
 [ "${1:-}" = "--no-build" ] && build=0
 
+# asterisk-core-sounds-en-wav: real recorded speech the presenter's evaluation uses (never trained on).
 APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-espeak gstreamer1.0-x gstreamer1.0-plugins-base-apps
   pkg-config meson ninja-build python3-pip python3-venv unzip ca-certificates curl build-essential
   libpython3.11
+  asterisk-core-sounds-en-wav
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
