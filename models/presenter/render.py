@@ -30,6 +30,12 @@ CHEEK_PULL = 0.15  # the lower cheeks drop this much of the jaw's travel
 JAW_DEAD_ZONE = 0.04
 
 
+def _sq(x: torch.Tensor) -> torch.Tensor:
+    """x², as a multiplication: ONNX Runtime's Pow (what `**` exports to) costs several times more
+    per element, and the warp field evaluates these on every pixel of every frame."""
+    return x * x
+
+
 def template() -> dict[str, np.ndarray]:
     """Canonical face points: the mean of the bundled avatars' aligned landmarks."""
     with open(config.HERE / "avatars" / "landmarks.json") as f:
@@ -125,7 +131,7 @@ class Renderer(nn.Module):
 
     @staticmethod
     def _gauss(xs, ys, c, sx, sy):
-        return torch.exp(-0.5 * (((xs - float(c[0])) / sx) ** 2 + ((ys - float(c[1])) / sy) ** 2))
+        return torch.exp(-0.5 * (_sq((xs - float(c[0])) / sx) + _sq((ys - float(c[1])) / sy)))
 
     @staticmethod
     def _smoothstep(x):
@@ -149,7 +155,7 @@ class Renderer(nn.Module):
     def _head_mask(self, xs, ys):
         """1 over the head, 0 over the body and the far background, smooth in between."""
         cx, cy = self.head_centre
-        r = torch.sqrt(((xs - cx) / (0.55 * self.h)) ** 2 + ((ys - cy) / (0.68 * self.h)) ** 2)
+        r = torch.sqrt(_sq((xs - cx) / (0.55 * self.h)) + _sq((ys - cy) / (0.68 * self.h)))
         return self._smoothstep((1.35 - r) / 0.4)
 
     def _line(self, xs):
@@ -163,7 +169,9 @@ class Renderer(nn.Module):
     @staticmethod
     def _opening(u):
         """How far the lips part along the mouth, 1 at the middle, 0 at the inner corners."""
-        return (1.0 - u * u).clamp(min=0.0) ** 0.75
+        a = (1.0 - u * u).clamp(min=0.0)
+        root = torch.sqrt(a)
+        return root * torch.sqrt(root)  # a ** 0.75
 
     def _below(self, ys, line, u):
         """1 below the lip line, 0 above: a sharp split between the lips (they part there),
@@ -178,7 +186,7 @@ class Renderer(nn.Module):
         line, u = self._line(xs)
         below = self._below(ys, line, u)
         dx = xs - float(self.mouth[0])
-        broad = torch.exp(-0.5 * (dx / (0.3 * self.h)) ** 4)
+        broad = torch.exp(-0.5 * _sq(_sq(dx / (0.3 * self.h))))
         # Along the lips the lower lip follows the opening profile (the corners stay); over a
         # lip's thickness below the line it still does, so the lip moves whole; further down the
         # chin moves as one piece. Beside the corners the skin follows the jaw partly.
@@ -186,7 +194,7 @@ class Renderer(nn.Module):
         profile = torch.maximum(self._opening(u), 0.5 * self._smoothstep((u.abs() - 1.0) / 1.2))
         side = broad * (1.0 - near_lips * (1.0 - profile))
         neck = torch.where(
-            ys < self.chin, torch.ones_like(ys), torch.exp(-0.5 * ((ys - self.chin) / (0.12 * self.h)) ** 2)
+            ys < self.chin, torch.ones_like(ys), torch.exp(-0.5 * _sq((ys - self.chin) / (0.12 * self.h)))
         )
         return below * side * neck
 
@@ -203,13 +211,13 @@ class Renderer(nn.Module):
         """The lower cheeks beside the mouth, which the open jaw pulls down a little."""
         line, _ = self._line(xs)
         dx = (xs - float(self.mouth[0])).abs()
-        return torch.exp(-0.5 * (((dx - 1.5 * self.mouth_half) / (0.22 * self.h)) ** 2
-                                         + ((ys - line + 0.05 * self.h) / (0.12 * self.h)) ** 2))
+        return torch.exp(-0.5 * (_sq((dx - 1.5 * self.mouth_half) / (0.22 * self.h))
+                                 + _sq((ys - line + 0.05 * self.h) / (0.12 * self.h))))
 
     def _spread_region(self, xs, ys):
         """Horizontal stretch of the lips: +1 at the right corner, −1 at the left."""
         u = ((xs - float(self.mouth[0])) / self.mouth_half).clamp(-1.3, 1.3)
-        around = torch.exp(-0.5 * ((ys - float(self.mouth[1])) / (0.07 * self.h)) ** 2)
+        around = torch.exp(-0.5 * _sq((ys - float(self.mouth[1])) / (0.07 * self.h)))
         return torch.sin(u * (math.pi / 2.6)) * around
 
     def _brow_region(self, xs, ys):
@@ -226,7 +234,8 @@ class Renderer(nn.Module):
             gap = e["lower"] - e["upper"]
             ramp = ((ys - (e["upper"] - gap)) / gap).clamp(0, 1)
             stop = torch.sigmoid((e["lower"] + 0.5 - ys) / 0.6)
-            across = torch.exp(-0.5 * ((xs - float(e["centre"][0])) / (1.05 * e["half"])) ** 6)
+            d2 = _sq((xs - float(e["centre"][0])) / (1.05 * e["half"]))
+            across = torch.exp(-0.5 * d2 * d2 * d2)
             out = out + ramp * stop * across * gap
         return out
 
@@ -255,12 +264,12 @@ class Renderer(nn.Module):
         lip = lip.view(1, 3, 1, 1)
         # Cavity: the lips' colour, redder and darker: lighter near the lips, darkest in the
         # middle and the back.
-        depth = ((1.0 - (2.0 * v - 1.0).abs()) * (1.0 - u.abs().clamp(max=1.0) ** 2))[:, None]
+        depth = ((1.0 - (2.0 * v - 1.0).abs()) * (1.0 - _sq(u.clamp(-1.0, 1.0))))[:, None]
         red = lip * torch.tensor([1.0, 0.55, 0.55]).view(1, 3, 1, 1)
         colour = red * (0.55 - 0.45 * depth) + 0.01
         # Tongue: a rounded hump rising from the lower lip on wide openings.
         grow = lambda lo, hi: self._smoothstep((jaw - lo) / (hi - lo))[:, None, None]  # noqa: E731
-        tongue_top = bottom - 0.38 * gap * grow(0.35, 0.8) * (1.0 - (u / 0.75) ** 2).clamp(min=0.0) ** 0.5
+        tongue_top = bottom - 0.38 * gap * grow(0.35, 0.8) * torch.sqrt((1.0 - _sq(u / 0.75)).clamp(min=0.0))
         tongue = (torch.sigmoid((ys - tongue_top) / 0.8) * (tongue_top < bottom - 0.5))[:, None]
         tongue_shade = (0.85 + 0.25 * ((tongue_top - ys) / (0.4 * gap)).clamp(-1, 0))[:, None]
         colour = colour * (1 - tongue) + (lip * 0.78 + torch.tensor([0.10, 0.03, 0.04]).view(1, 3, 1, 1)) \
@@ -268,10 +277,10 @@ class Renderer(nn.Module):
         # Teeth: per-tooth columns (narrower towards the corners), a dark seam between them, a
         # rounded biting edge, in shadow towards the corners and under the upper lip.
         k = (xs - self.open_cx) / (0.24 * self.open_half) * (1.0 + 0.3 * u * u)
-        seam = torch.exp(-0.5 * ((k - torch.round(k)) / 0.05) ** 2)
-        edge = 0.1 * (2.0 * (k - torch.floor(k)) - 1.0) ** 2  # rounded tooth ends
+        seam = torch.exp(-0.5 * _sq((k - torch.round(k)) / 0.05))
+        edge = 0.1 * _sq(2.0 * (k - torch.floor(k)) - 1.0)  # rounded tooth ends
         white = torch.tensor([0.92, 0.89, 0.82]).view(1, 3, 1, 1)
-        side_shade = (1.0 - 0.45 * u.abs().clamp(max=1.0) ** 2)[:, None]
+        side_shade = (1.0 - 0.45 * _sq(u.clamp(-1.0, 1.0)))[:, None]
         upper_h = (0.36 * gap).clamp(max=0.045 * self.h) * (1.0 - edge)
         t = (ys - top) / upper_h.clamp(min=1e-3)
         upper = (torch.sigmoid((upper_h - (ys - top)) / 0.6) * (u.abs() < 0.85))[:, None]
