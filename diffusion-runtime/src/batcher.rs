@@ -159,14 +159,12 @@ impl Batcher {
             let ids: Vec<u64> = batch.iter().map(|r| r.id).collect();
             // Whatever happens in the run (an error, a panic), the batch's waiters are answered
             // and leadership is given up.
-            let leading = Leading {
+            let mut leading = Leading {
                 batcher: self,
                 ids,
                 results: None,
             };
-            let results = run_batch(session, &batch);
-            let mut leading = leading;
-            leading.results = Some(results);
+            leading.results = Some(run_batch(session, &batch));
             drop(leading);
             state = self.lock();
         }
@@ -304,20 +302,18 @@ fn run_batch(
     } else {
         batch.iter().flat_map(|r| vec![r.t; r.rows]).collect()
     };
-    let t_f32 = (io.timestep_type == TimestepType::F32)
-        .then(|| ArrayD::from_shape_vec(t_shape.clone(), t_values.clone()));
-    let t_i64 = (io.timestep_type == TimestepType::I64).then(|| {
-        ArrayD::from_shape_vec(
-            t_shape.clone(),
-            t_values.iter().map(|t| t.round() as i64).collect(),
-        )
-    });
     let mut f32_inputs: Vec<(String, ArrayD<f32>)> = vec![(io.latent.clone(), latent)];
     let mut i64_inputs: Vec<(String, ArrayD<i64>)> = Vec::new();
-    match (t_f32, t_i64) {
-        (Some(t), _) => f32_inputs.push((io.timestep.clone(), t.map_err(|e| e.to_string())?)),
-        (_, Some(t)) => i64_inputs.push((io.timestep.clone(), t.map_err(|e| e.to_string())?)),
-        _ => {}
+    match io.timestep_type {
+        TimestepType::F32 => f32_inputs.push((
+            io.timestep.clone(),
+            ArrayD::from_shape_vec(t_shape, t_values).map_err(|e| e.to_string())?,
+        )),
+        TimestepType::I64 => i64_inputs.push((
+            io.timestep.clone(),
+            ArrayD::from_shape_vec(t_shape, t_values.iter().map(|t| t.round() as i64).collect())
+                .map_err(|e| e.to_string())?,
+        )),
     }
     for (k, input) in first.fixed.iter().enumerate() {
         match input {
