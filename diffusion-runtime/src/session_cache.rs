@@ -209,7 +209,14 @@ fn build(
     config: &ProviderConfig,
 ) -> std::result::Result<Session, Attempt> {
     let env = ort_env::environment().map_err(|e| Attempt::Unavailable(e.to_string()))?;
-    let mut builder = Session::builder(env).map_err(|e| Attempt::Unavailable(e.to_string()))?;
+    // Idle intra-op threads block instead of spinning. Every graph has its own pool, and a pool
+    // that spins after its run steals a core from the next graph's (the presenter's decoder ran
+    // 60 → 44 ms per chunk on 2 cores after its denoiser with this off); with several streams or
+    // both elements in one process, spinning pools only compete.
+    let mut builder = Session::builder(env)
+        .map_err(|e| Attempt::Unavailable(e.to_string()))?
+        .with_intra_op_spinning(false)
+        .map_err(|e| Attempt::Unavailable(e.to_string()))?;
     let dispatch = config.dispatch(kind, graph);
     if !dispatch.is_empty() {
         if kind == ProviderKind::TensorRt {
