@@ -164,8 +164,11 @@ fn run_once(
         }
         Generator::V2a(gen, media) => {
             let pkg = gen.package().clone();
-            let Timing::Window(t) = pkg.package.timing else {
-                fail("not a window package")
+            // The video a window (a streaming package: a hop, its context and lookahead) sees.
+            let span_ms = match pkg.package.timing {
+                Timing::Window(t) => t.window_ms,
+                Timing::Stream(t) => t.context_ms + t.hop_ms + t.lookahead_ms,
+                Timing::Chunk(_) => fail("not a video-to-audio package"),
             };
             let video: Vec<(String, ArrayD<f32>)> = pkg
                 .graphs
@@ -173,7 +176,7 @@ fn run_once(
                 .filter(|g| g.spec.role == Role::VideoEncoder)
                 .map(|g| {
                     let n = encoder_times(
-                        t.window_ms,
+                        span_ms,
                         g.spec
                             .fps
                             .unwrap_or(diffusion_runtime::time::Rate::new(1, 1)),
@@ -189,7 +192,7 @@ fn run_once(
                     (g.spec.name.clone().unwrap_or_default(), frames)
                 })
                 .collect();
-            let track = existing.then(|| noise(gen.layout().window, rng, 0.1, 0.0));
+            let track = existing.then(|| noise(gen.existing_span().1, rng, 0.1, 0.0));
             let inputs = WindowInputs {
                 video,
                 existing_audio: track.as_deref(),
@@ -284,6 +287,10 @@ fn main() {
                 Generator::V2a(Box::new(g), w.window_ms as f64 / 1000.0),
                 "window",
             )
+        }
+        Timing::Stream(t) => {
+            let g = V2aGenerator::new(pkg, 0).unwrap_or_else(|e| fail(&e.to_string()));
+            (Generator::V2a(Box::new(g), t.hop_ms as f64 / 1000.0), "hop")
         }
     };
     let mut rng = NoiseRng::new(0);

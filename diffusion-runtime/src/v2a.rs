@@ -11,7 +11,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use crate::denoiser::{noise_seed, BranchConditions, GenerationStats, GuidedSampler};
 use crate::error::{Error, Result};
-use crate::package::{GraphInput, LoadedPackage, Role, Timing};
+use crate::package::{Dim, GraphInput, LoadedPackage, Role, Timing};
 use crate::sampler::{Branches, Guidance};
 use crate::text::TextEncoder;
 
@@ -150,14 +150,19 @@ pub struct ReadyWindow {
 }
 
 /// Schedules windows on the video's own time: window `j` covers output samples
-/// `[j·hop, j·hop + window)` from the first video timestamp, and is ready once video frames up
-/// to its end have arrived. Frames are identified by ids the caller chooses (it keeps the
-/// pixels); [`oldest_needed`](Self::oldest_needed) says which it may drop.
+/// `[j·hop, j·hop + window)` from the first video timestamp. The encoders see the video over the
+/// window, widened by the package's context before it and lookahead after it (a streaming
+/// package; both 0 for windows), and a window is ready once video frames up to the end of that
+/// view have arrived. Frames are identified by ids the caller chooses (it keeps the pixels);
+/// [`oldest_needed`](Self::oldest_needed) says which it may drop.
 #[derive(Debug, Clone)]
 pub struct VideoWindowScheduler {
     layout: WindowLayout,
     rate: u64,
     window_ms: u32,
+    /// Video seen before and after each window (ms).
+    context_ms: u32,
+    lookahead_ms: u32,
     encoders: Vec<crate::time::Rate>,
     /// (timestamp relative to the first frame, id), in order.
     frames: std::collections::VecDeque<(u64, u64)>,
@@ -177,11 +182,25 @@ impl VideoWindowScheduler {
             layout,
             rate: u64::from(rate),
             window_ms,
+            context_ms: 0,
+            lookahead_ms: 0,
             encoders,
             frames: std::collections::VecDeque::new(),
             video_end: 0,
             next: 0,
         }
+    }
+
+    /// A streaming package's view: the encoders see `context_ms` of video before each window and
+    /// `lookahead_ms` after it.
+    pub fn with_view(mut self, context_ms: u32, lookahead_ms: u32) -> Self {
+        self.context_ms = context_ms;
+        self.lookahead_ms = lookahead_ms;
+        self
+    }
+
+    fn ms_to_ns(ms: u32) -> u64 {
+        u64::from(ms) * 1_000_000
     }
 
     fn samples_to_ns(&self, samples: u64) -> u64 {
@@ -211,14 +230,17 @@ impl VideoWindowScheduler {
     fn take(&mut self) -> ReadyWindow {
         let j = self.next;
         let start = self.samples_to_ns(self.layout.window_start(j));
+        let context = Self::ms_to_ns(self.context_ms);
+        let span_ms = self.context_ms + self.window_ms + self.lookahead_ms;
         let pts: Vec<u64> = self.frames.iter().map(|(p, _)| *p).collect();
         let frames = self
             .encoders
             .iter()
             .map(|fps| {
-                let targets: Vec<u64> = encoder_times(self.window_ms, *fps)
+                // Times before the first frame (the context of the first windows) see it.
+                let targets: Vec<u64> = encoder_times(span_ms, *fps)
                     .iter()
-                    .map(|t| start + t)
+                    .map(|t| (start + t).saturating_sub(context))
                     .collect();
                 pick_frames(&targets, &pts)
                     .into_iter()
@@ -227,10 +249,12 @@ impl VideoWindowScheduler {
             })
             .collect();
         self.next += 1;
-        // Frames before the next window's start are no longer needed, except the last one of
-        // them (still on screen at that start).
-        let next_start = self.samples_to_ns(self.layout.window_start(self.next));
-        while self.frames.len() > 1 && self.frames[1].0 <= next_start {
+        // Frames before the next window's view are no longer needed, except the last one of
+        // them (still on screen when it starts).
+        let next_view = self
+            .samples_to_ns(self.layout.window_start(self.next))
+            .saturating_sub(context);
+        while self.frames.len() > 1 && self.frames[1].0 <= next_view {
             self.frames.pop_front();
         }
         ReadyWindow {
@@ -239,14 +263,16 @@ impl VideoWindowScheduler {
         }
     }
 
-    /// The next window, once the video up to its end has arrived.
+    /// The next window, once the video up to the end of its view has arrived.
     pub fn ready(&mut self) -> Option<ReadyWindow> {
-        let end =
-            self.samples_to_ns(self.layout.window_start(self.next) + self.layout.window as u64);
+        let end = self
+            .samples_to_ns(self.layout.window_start(self.next) + self.layout.window as u64)
+            .saturating_add(Self::ms_to_ns(self.lookahead_ms));
         (!self.frames.is_empty() && self.video_end >= end).then(|| self.take())
     }
 
-    /// At EOS: the windows still needed to cover the video's length.
+    /// At EOS: the windows still needed to cover the video's length (a lookahead past the end
+    /// sees the last frame).
     pub fn finish(&mut self) -> Option<ReadyWindow> {
         (!self.frames.is_empty() && self.next < self.layout.windows_covering(self.total_samples()))
             .then(|| self.take())
@@ -290,15 +316,71 @@ pub struct WindowInputs<'a> {
     /// Frames per video encoder name: f32 `[1, n, 3, height, width]` in [0, 1], sampled at the
     /// encoder's rate and size (see [`encoder_times`], [`pick_frames`]).
     pub video: Vec<(String, ArrayD<f32>)>,
-    /// The existing soundtrack over the same window (`window` mono samples), for negative audio
-    /// guidance.
+    /// The existing soundtrack over the same window (`window` mono samples; for a streaming
+    /// package over the context and the hop, see [`V2aGenerator::existing_span`]), for negative
+    /// audio guidance.
     pub existing_audio: Option<&'a [f32]>,
     pub prompt: &'a str,
     pub negative_prompt: &'a str,
 }
 
+/// The audio a streaming package generated over its context, as the latent it continues from:
+/// `[...latent.shape]` with the last (time) axis `frames` long, zeros before the first hop.
+#[derive(Debug, Clone)]
+struct LatentContext {
+    /// Leading (non-time) dimensions of the latent, and its frames per hop.
+    lead: Vec<usize>,
+    hop_frames: usize,
+    frames: usize,
+    values: Vec<f32>,
+}
+
+impl LatentContext {
+    fn new(latent: &[usize], frames: usize) -> Self {
+        let (hop_frames, lead) = latent.split_last().map_or((0, &[][..]), |(t, l)| (*t, l));
+        let rows: usize = lead.iter().product();
+        Self {
+            lead: lead.to_vec(),
+            hop_frames,
+            frames,
+            values: vec![0.0; rows * frames],
+        }
+    }
+
+    fn reset(&mut self) {
+        self.values.iter_mut().for_each(|v| *v = 0.0);
+    }
+
+    fn tensor(&self) -> Result<ArrayD<f32>> {
+        let mut shape = vec![1];
+        shape.extend_from_slice(&self.lead);
+        shape.push(self.frames);
+        ArrayD::from_shape_vec(IxDyn(&shape), self.values.clone())
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Appends a hop's latent (`[...lead, hop_frames]`, row-major) along time and keeps the last
+    /// `frames` of every row.
+    fn push(&mut self, hop: &[f32]) {
+        let (c, h) = (self.frames, self.hop_frames);
+        for (row, new) in self.values.chunks_mut(c.max(1)).zip(hop.chunks(h.max(1))) {
+            if c == 0 {
+                break;
+            }
+            if h >= c {
+                row.copy_from_slice(&new[h - c..]);
+            } else {
+                row.copy_within(h.., 0);
+                row[c - h..].copy_from_slice(new);
+            }
+        }
+    }
+}
+
 /// Generates windows of audio from video (and prompts, and an existing soundtrack) with a
-/// video-to-audio package.
+/// video-to-audio package. A streaming package's "windows" are its hops, with no overlap: each
+/// continues the latent of the audio generated before it (`previous_latent`), so hops join
+/// without a crossfade.
 pub struct V2aGenerator {
     package: LoadedPackage,
     text: TextEncoder,
@@ -306,15 +388,39 @@ pub struct V2aGenerator {
     sampler: GuidedSampler,
     seed: u64,
     window_index: u64,
+    /// Streaming: the context the next hop continues, and its length in samples.
+    context: Option<LatentContext>,
+    context_samples: usize,
 }
 
 impl V2aGenerator {
     pub fn new(package: LoadedPackage, seed: u64) -> Result<Self> {
         let p = &package.package;
-        let Timing::Window(t) = p.timing else {
-            return Err(Error::Invalid("not a video-to-audio package".into()));
+        let rate = p.audio.rate;
+        let samples = |ms: u32| (u64::from(ms) * u64::from(rate) / 1000) as usize;
+        let (layout, context, context_samples) = match p.timing {
+            Timing::Window(t) => (
+                WindowLayout::from_ms(t.window_ms, t.overlap_ms, rate),
+                None,
+                0,
+            ),
+            Timing::Stream(t) => {
+                let layout = WindowLayout {
+                    window: samples(t.hop_ms),
+                    overlap: 0,
+                };
+                // Validation made the context a whole number of latent frames.
+                let hop_frames = p.latent_shape.last().copied().unwrap_or(0) as u64;
+                let frames = (u64::from(t.context_ms) * hop_frames / u64::from(t.hop_ms)) as usize;
+                let uses_context = package.graphs.iter().any(|g| {
+                    matches!(g.spec.role, Role::Denoiser | Role::Decoder)
+                        && g.spec.input("previous_latent").is_some()
+                });
+                let context = uses_context.then(|| LatentContext::new(&p.latent_shape, frames));
+                (layout, context, samples(t.context_ms))
+            }
+            Timing::Chunk(_) => return Err(Error::Invalid("not a video-to-audio package".into())),
         };
-        let layout = WindowLayout::from_ms(t.window_ms, t.overlap_ms, p.audio.rate);
         let text = TextEncoder::new(&package)?;
         Ok(Self {
             package,
@@ -323,7 +429,19 @@ impl V2aGenerator {
             sampler: GuidedSampler::new(),
             seed,
             window_index: 0,
+            context,
+            context_samples,
         })
+    }
+
+    /// The existing soundtrack a window's negative audio guidance hears: `(before, len)`
+    /// samples, starting `before` samples ahead of the window (a streaming package's context)
+    /// and `len` long in all.
+    pub fn existing_span(&self) -> (usize, usize) {
+        (
+            self.context_samples,
+            self.context_samples + self.layout.window,
+        )
     }
 
     /// Cross-stream batching of the denoiser steps (see [`GuidedSampler::set_batching`]).
@@ -344,10 +462,13 @@ impl V2aGenerator {
         self.seed = seed;
     }
 
-    /// Starts over: window 0 with the given seed.
+    /// Starts over: window 0 with the given seed (and, streaming, nothing generated before it).
     pub fn reset(&mut self, seed: u64) {
         self.seed = seed;
         self.window_index = 0;
+        if let Some(c) = &mut self.context {
+            c.reset();
+        }
     }
 
     /// The next window's waveform (`window` samples at the package's rate).
@@ -385,6 +506,14 @@ impl V2aGenerator {
                 .ok_or_else(|| Error::Invalid(format!("denoiser has no video:{name}")))?;
             common.push((slot, feats));
         }
+        let previous = self
+            .context
+            .as_ref()
+            .map(LatentContext::tensor)
+            .transpose()?;
+        if let (Some(slot), Some(p)) = (slot_name("previous_latent"), &previous) {
+            common.push((slot, p.clone()));
+        }
         let audio_slot = slot_name("audio");
         let silent_audio = match &audio_slot {
             Some(_) => {
@@ -392,7 +521,7 @@ impl V2aGenerator {
                     .input("audio")
                     .and_then(|t| t.shape.last())
                     .and_then(|d| {
-                        if let crate::package::Dim::Fixed(n) = d {
+                        if let Dim::Fixed(n) = d {
                             Some(*n)
                         } else {
                             None
@@ -461,8 +590,11 @@ impl V2aGenerator {
             .package
             .graph(Role::Decoder)
             .ok_or_else(|| Error::Invalid("package has no decoder".into()))?;
-        let (mut out, dec_run) =
-            dec.run_timed(&[("latent", GraphInput::F32(latent.view()))], &["waveform"])?;
+        let mut dec_inputs = vec![("latent", GraphInput::F32(latent.view()))];
+        if let (Some(p), Some(_)) = (&previous, dec.spec.input("previous_latent")) {
+            dec_inputs.push(("previous_latent", GraphInput::F32(p.view())));
+        }
+        let (mut out, dec_run) = dec.run_timed(&dec_inputs, &["waveform"])?;
         stats.graphs += dec_run;
         let wave = out.remove(0);
         if wave.len() != self.layout.window {
@@ -474,6 +606,9 @@ impl V2aGenerator {
                     self.layout.window
                 ),
             });
+        }
+        if let (Some(c), Some(x)) = (&mut self.context, latent.as_slice()) {
+            c.push(x);
         }
         self.window_index += 1;
         let stats = GenerationStats {
@@ -592,6 +727,68 @@ mod tests {
         // Window 1 starts at 1.75 s: frame 52 is on screen then.
         assert_eq!(ready[1].picks[1][0], 52);
         assert!(s.oldest_needed().unwrap() >= 52);
+    }
+
+    /// Streaming: a hop is ready once the video reaches its end plus the lookahead; the encoders
+    /// see from the context before it (the first frame while the context is before the video)
+    /// to the lookahead after it; and frames in the next hop's context are kept.
+    #[test]
+    fn hops_see_their_context_and_wait_for_their_lookahead() {
+        use crate::time::Rate;
+        let layout = WindowLayout {
+            window: 3200,
+            overlap: 0,
+        };
+        let mut s = VideoWindowScheduler::new(layout, 16_000, 200, vec![Rate::new(25, 1)])
+            .with_view(400, 80);
+        let mut ready = Vec::new();
+        for n in 0..25u64 {
+            s.push_frame(n * 40_000_000, 40_000_000, n);
+            while let Some(w) = s.ready() {
+                ready.push((n, w));
+            }
+        }
+        // Hop 0 (0-200 ms) needs video to 280 ms: frame 6 ends at 280 ms.
+        assert_eq!(ready[0].0, 6);
+        // Hop 1 (200-400 ms) needs 480 ms: frame 11.
+        assert_eq!(ready[1].0, 11);
+        // 680 ms of video at 25 fps: 17 frames from 400 ms before the hop.
+        let h0 = &ready[0].1.picks[0];
+        assert_eq!(h0.len(), 17);
+        assert_eq!(
+            &h0[..10],
+            &[0; 10],
+            "the context before the video sees the first frame"
+        );
+        assert_eq!(&h0[10..], &[0, 1, 2, 3, 4, 5, 6]);
+        let h1 = &ready[1].1.picks[0];
+        assert_eq!(&h1[..7], &[0, 0, 0, 0, 0, 0, 1], "from -200 ms on");
+        assert_eq!(*h1.last().unwrap(), 11);
+        // 1 s of video: 5 hops; the last two see past the end (its last frame).
+        let mut n = ready.len();
+        while s.finish().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 5);
+        assert!(s.oldest_needed().is_some());
+    }
+
+    /// The context keeps the last frames of every latent row, hop after hop.
+    #[test]
+    fn latent_context_slides_along_time() {
+        // Latent [2 rows, 3 frames per hop], context of 4 frames.
+        let mut c = LatentContext::new(&[2, 3], 4);
+        c.push(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]);
+        assert_eq!(c.values, vec![0.0, 1.0, 2.0, 3.0, 0.0, 10.0, 20.0, 30.0]);
+        c.push(&[4.0, 5.0, 6.0, 40.0, 50.0, 60.0]);
+        assert_eq!(c.values, vec![3.0, 4.0, 5.0, 6.0, 30.0, 40.0, 50.0, 60.0]);
+        assert_eq!(c.tensor().unwrap().shape(), &[1, 2, 4]);
+        // A context shorter than a hop keeps the hop's last frames.
+        let mut c = LatentContext::new(&[1, 3], 2);
+        c.push(&[1.0, 2.0, 3.0]);
+        assert_eq!(c.values, vec![2.0, 3.0]);
+        c.reset();
+        assert_eq!(c.values, vec![0.0, 0.0]);
     }
 
     /// A gap extends the video: the soundtrack covers it with the last frame on screen.

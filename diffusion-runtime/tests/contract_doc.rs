@@ -1,11 +1,11 @@
-//! The example manifests in `models/README.md` (a Ditto-class talking head and an MMAudio-class
-//! video-to-audio export) must pass validation as documented, so that the contract doc cannot
-//! drift from the code. Graph contents are not checked here (there are no weights), only the
+//! The example manifests in `models/README.md` (a Ditto-class talking head, an MMAudio-class
+//! video-to-audio export and a streaming video-to-audio package) must pass validation as
+//! documented, so that the contract doc cannot drift from the code. Graph contents are not checked here (there are no weights), only the
 //! manifests, with empty stand-ins for the files they name.
 
 use std::path::PathBuf;
 
-use diffusion_runtime::package::{ModelPackage, Task};
+use diffusion_runtime::package::{ModelPackage, Task, Timing};
 
 fn example_manifests() -> Vec<String> {
     let doc = std::fs::read_to_string(
@@ -58,6 +58,7 @@ fn files_named(manifest: &toml::Value) -> Vec<String> {
 fn documented_example_manifests_validate() {
     let blocks = example_manifests();
     let mut tasks = Vec::new();
+    let mut streaming = false;
     for (i, text) in blocks.iter().enumerate() {
         let dir =
             std::env::temp_dir().join(format!("gst-generative-doc-{}-{i}", std::process::id()));
@@ -75,7 +76,9 @@ fn documented_example_manifests_validate() {
         let _ = std::fs::remove_dir_all(&dir);
         let pkg = pkg.unwrap_or_else(|e| panic!("documented example {i} does not validate: {e}"));
         tasks.push(pkg.task);
+        streaming |= matches!(pkg.timing, Timing::Stream(_));
     }
+    assert!(streaming, "no streaming video-to-audio example found");
     assert!(
         tasks.contains(&Task::AudioToVideo),
         "no audio-to-video example found: {tasks:?}"

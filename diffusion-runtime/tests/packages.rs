@@ -441,3 +441,74 @@ fn server_names_and_versions_are_checked() {
         &["needs a \"portrait\" or a \"reference\" output"],
     );
 }
+
+/// A streaming video-to-audio package: hop, context and lookahead, and `previous_latent` on the
+/// denoiser and the decoder at the context's length.
+#[test]
+fn streaming_package_opens_and_loads() {
+    load_ort();
+    let p = ModelPackage::open(&fixtures().join("foley-stream")).unwrap();
+    assert!(
+        matches!(p.timing, Timing::Stream(t) if t.hop_ms == 200 && t.context_ms == 400
+            && t.lookahead_ms == 80),
+        "{:?}",
+        p.timing
+    );
+    for role in [Role::Denoiser, Role::Decoder] {
+        assert!(p.graph(role).unwrap().input("previous_latent").is_some());
+    }
+    LoadedPackage::load(p, &common::provider(), &mut |_| {}).unwrap();
+}
+
+#[test]
+fn broken_streaming_timing_is_named() {
+    let d = copy_fixture("foley-stream");
+    edit_manifest(&d, "hop_ms = 200", "hop_ms = 200\nwindow_ms = 2000");
+    assert_has(
+        &load_error(&d),
+        &["model.toml: timing.window_ms: a streaming package (timing.hop_ms) has no windows"],
+    );
+    let d = copy_fixture("foley-stream");
+    edit_manifest(&d, "hop_ms = 200", "hop_ms = 5");
+    assert_has(&load_error(&d), &["timing.hop_ms: 5 is out of range"]);
+    // 410 ms of context is 10.25 latent frames at 5 frames per 200 ms hop.
+    let d = copy_fixture("foley-stream");
+    edit_manifest(&d, "context_ms = 400", "context_ms = 410");
+    assert_has(
+        &load_error(&d),
+        &["timing.context_ms: previous_latent needs a context of whole latent frames: 410 ms at 5 frames per 200 ms hop"],
+    );
+    // The context's latent is 10 frames long, not 12.
+    let d = copy_fixture("foley-stream");
+    edit_manifest(
+        &d,
+        r#"name = "prev", dtype = "float32", shape = ["batch", 8, 10]"#,
+        r#"name = "prev", dtype = "float32", shape = ["batch", 8, 12]"#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["graph[3].inputs[6].shape: [\"batch\", 8, 12] disagrees with the context: expected [batch, 8, 10]"],
+    );
+    // A windowed package has no context and no lookahead.
+    let d = copy_fixture("foley");
+    edit_manifest(
+        &d,
+        "overlap_ms = 250",
+        "overlap_ms = 250\nlookahead_ms = 80",
+    );
+    assert_has(
+        &load_error(&d),
+        &["timing.lookahead_ms: only a streaming package (timing.hop_ms) has a context and a lookahead"],
+    );
+    let d = copy_fixture("foley");
+    edit_manifest(
+        &d,
+        r#"  { slot = "audio", name = "audio", dtype = "float32", shape = ["batch", 8] },"#,
+        r#"  { slot = "audio", name = "audio", dtype = "float32", shape = ["batch", 8] },
+  { slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", 8, 10] },"#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["previous_latent is for streaming packages (timing.hop_ms)"],
+    );
+}

@@ -75,3 +75,52 @@ fn windows_follow_seeds_prompts_and_negative_audio() {
     );
     assert_eq!(branches, 1);
 }
+
+/// A streaming package: each call is one hop of new audio; it continues the latent of the hops
+/// before it (so the same video gives another hop after other audio), and a reset starts the
+/// context over (the same hops again).
+#[test]
+fn streaming_hops_continue_their_context() {
+    let g3 = Guidance {
+        scale: 3.0,
+        negative_audio_scale: 0.5,
+    };
+    let mut g = V2aGenerator::new(load_fixture("foley-stream"), 1).unwrap();
+    assert_eq!(g.layout().window, 3200, "200 ms hops at 16 kHz");
+    assert_eq!(g.layout().overlap, 0, "hops are not crossfaded");
+    assert_eq!(
+        g.existing_span(),
+        (6400, 9600),
+        "400 ms of context + the hop"
+    );
+    // 680 ms of video: 17 sync frames (25 fps) and 5 semantic frames (8 fps).
+    let hop = |g: &mut V2aGenerator, seed: u64, existing: Option<&[f32]>| {
+        let inputs = WindowInputs {
+            video: vec![
+                ("sync".into(), frames(17, 32, seed)),
+                ("semantic".into(), frames(5, 64, seed + 1)),
+            ],
+            existing_audio: existing,
+            prompt: "metal impact",
+            negative_prompt: "",
+        };
+        g.generate(&inputs, 4, g3).unwrap()
+    };
+    let first: Vec<Vec<f32>> = (0..3).map(|k| hop(&mut g, 10 + k, None).0).collect();
+    assert!(first.iter().all(|h| h.len() == 3200));
+    g.reset(1);
+    let again: Vec<Vec<f32>> = (0..3).map(|k| hop(&mut g, 10 + k, None).0).collect();
+    assert_eq!(first, again, "a reset starts the context over");
+    // Hop 2 after other audio (other video before it) is another hop, with its own seed and
+    // video unchanged: the context reaches it.
+    g.reset(1);
+    hop(&mut g, 50, None);
+    hop(&mut g, 51, None);
+    let (third, _) = hop(&mut g, 12, None);
+    assert_ne!(third, first[2], "the context does not reach the hop");
+    // Negative audio guidance hears the context and the hop: a third branch.
+    g.reset(1);
+    let existing = vec![0.3f32; 9600];
+    let (_, stats) = hop(&mut g, 10, Some(&existing));
+    assert_eq!(stats.branches, 3);
+}

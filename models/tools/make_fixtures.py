@@ -413,6 +413,10 @@ FOLEY = dict(
     semantic=dict(fps="8/1", width=64, height=64, frames=16),
 )
 WAVE_SAMPLES = FOLEY["rate"] * FOLEY["window_ms"] // 1000  # 32000
+# The streaming fixture: 200 ms hops of 5 latent frames (40 ms each, like the windowed one's),
+# 400 ms of context (10 frames), 80 ms of video lookahead; the encoders see 680 ms of video.
+STREAM = dict(hop_ms=200, context_ms=400, lookahead_ms=80, hop_frames=5, context_frames=10,
+              hop_samples=3200, context_sync=10, frames=dict(sync=17, semantic=5))  # fmt: skip
 
 SOUND_WORDS = [
     "a", "an", "the", "of", "and", "with", "on", "in", "metal", "wood",
@@ -512,21 +516,30 @@ def build_text_encoder() -> onnx.ModelProto:
     return g.model()
 
 
-def build_foley_denoiser() -> onnx.ModelProto:
-    rng = rng_for(203)
-    ch, ln, f, td, h = FOLEY["latent_ch"], FOLEY["latent_len"], FOLEY["feat_dim"], FOLEY["text_dim"], FOLEY["hidden"]
-    g = Graph("foley_denoiser")
+def build_foley_denoiser(stream: bool = False) -> onnx.ModelProto:
+    """The windowed fixture's denoiser, or (stream) the streaming one: a hop's latent, the video
+    over context + hop + lookahead, and the clean latent of the context (`prev`), whose last
+    frame steers every position (so hops continue the audio before them)."""
+    rng = rng_for(207 if stream else 203)
+    ch, f, td, h = FOLEY["latent_ch"], FOLEY["feat_dim"], FOLEY["text_dim"], FOLEY["hidden"]
+    ln = STREAM["hop_frames"] if stream else FOLEY["latent_len"]
+    frames = STREAM["frames"] if stream else {k: FOLEY[k]["frames"] for k in ("sync", "semantic")}
+    g = Graph("foley_stream_denoiser" if stream else "foley_denoiser")
     x = g.input("x", F32, ["batch", ch, ln])
     t = g.input("t", F32, ["batch"])
     text = g.input("text", F32, ["batch", td])
-    sync = g.input("sync", F32, ["batch", FOLEY["sync"]["frames"], f])
-    sem = g.input("semantic", F32, ["batch", FOLEY["semantic"]["frames"], f])
+    sync = g.input("sync", F32, ["batch", frames["sync"], f])
+    sem = g.input("semantic", F32, ["batch", frames["semantic"], f])
     audio = g.input("audio", F32, ["batch", f])
+    prev = g.input("prev", F32, ["batch", ch, STREAM["context_frames"]]) if stream else None
     g.output("velocity", F32, ["batch", ch, ln])
 
-    # per-position terms, channels-first [batch, h, 50]
+    # per-position terms, channels-first [batch, h, ln]
     hx = g.matmul(g.const(randn(rng, (h, ch), 0.8 / math.sqrt(ch))), x)
-    sync_cf = g.transpose(sync, [0, 2, 1])  # [batch, f, 50]
+    sync_cf = g.transpose(sync, [0, 2, 1])  # [batch, f, n]
+    if stream:
+        # The sync frames of the hop itself (after the context), one per latent frame.
+        sync_cf = g.slice(sync_cf, [STREAM["context_sync"]], [STREAM["context_sync"] + ln], [2])
     hs = g.matmul(g.const(randn(rng, (h, f), 1.0 / math.sqrt(f))), sync_cf)
     # global conditioning [batch, h]
     ct = g.matmul(text, g.const(randn(rng, (td, h), 0.5 / math.sqrt(td))))
@@ -535,7 +548,11 @@ def build_foley_denoiser() -> onnx.ModelProto:
     ca = g.matmul(audio, g.const(randn(rng, (f, h), 0.5 / math.sqrt(f))))
     temb = _timestep_embedding(g, t, h, 1.0, 10.0)
     cte = g.matmul(temb, g.const(randn(rng, (h, h), 0.5 / math.sqrt(h))))
-    cond = g.unsqueeze(g.add(g.add(g.add(ct, cs), ca), cte), [2])  # [batch, h, 1]
+    c = g.add(g.add(g.add(ct, cs), ca), cte)
+    if stream:
+        last = g.reshape(g.slice(prev, [-1], [INT64_MAX], [2]), [0, ch])  # [batch, ch]
+        c = g.add(c, g.matmul(last, g.const(randn(rng, (ch, h), 1.0 / math.sqrt(ch)))))
+    cond = g.unsqueeze(c, [2])  # [batch, h, 1]
     b1 = g.const(randn(rng, (h, 1), 0.1))
     hid = g.op("Tanh", [g.add(g.add(g.add(hx, hs), cond), b1)])
     wo = g.const(randn(rng, (ch, h), 1.0 / math.sqrt(h)))
@@ -544,15 +561,31 @@ def build_foley_denoiser() -> onnx.ModelProto:
     return g.model()
 
 
-def build_foley_decoder() -> onnx.ModelProto:
-    rng = rng_for(204)
-    ch, ln = FOLEY["latent_ch"], FOLEY["latent_len"]
-    per = WAVE_SAMPLES // ln  # 640
-    g = Graph("foley_decoder")
+def build_foley_decoder(stream: bool = False) -> onnx.ModelProto:
+    """Latent frames to samples by one projection per frame. The streaming one decodes the
+    context's last frame and the hop together and keeps the hop's samples, so that the hop's
+    first samples depend on the audio before it, as a real vocoder's receptive field does."""
+    rng = rng_for(208 if stream else 204)
+    ch = FOLEY["latent_ch"]
+    ln = STREAM["hop_frames"] if stream else FOLEY["latent_len"]
+    samples = STREAM["hop_samples"] if stream else WAVE_SAMPLES
+    per = samples // ln
+    g = Graph("foley_stream_decoder" if stream else "foley_decoder")
     lat = g.input("latent", F32, ["batch", ch, ln])
-    g.output("waveform", F32, ["batch", WAVE_SAMPLES])
+    if stream:
+        prev = g.input("prev", F32, ["batch", ch, STREAM["context_frames"]])
+        lat = g.op("Concat", [g.slice(prev, [-1], [INT64_MAX], [2]), lat], axis=2)
+    g.output("waveform", F32, ["batch", samples])
     y = g.matmul(g.transpose(lat, [0, 2, 1]), g.const(randn(rng, (ch, per), 1.0 / math.sqrt(ch))))
-    y = g.op("Tanh", [g.reshape(y, [0, WAVE_SAMPLES])])
+    if stream:
+        # [batch, ln + 1, per] → flat, then a smoothing of each sample with the one `per / 2`
+        # before it (the seam's continuity), then the hop's samples.
+        y = g.reshape(y, [0, (ln + 1) * per])
+        y = g.add(g.mul(y, g.const(0.5)),
+                  g.mul(g.slice(g.op("Pad", [y, g.ints([0, per // 2, 0, 0]), g.const(0.0)], mode="constant"),
+                                [0], [(ln + 1) * per], [1]), g.const(0.5)))
+        y = g.slice(y, [per], [INT64_MAX], [1])
+    y = g.op("Tanh", [g.reshape(y, [0, samples])])
     g.mul(y, g.const(0.5), out="waveform")
     return g.model()
 
@@ -733,6 +766,63 @@ def write_foley(out: Path) -> None:
     )
 
 
+def write_foley_stream(out: Path) -> None:
+    f, st = FOLEY, STREAM
+    d = out / "foley-stream"
+    graphs = [
+        ("video_encoder", "video_sync.onnx", build_video_encoder("sync", 201, with_max=False),
+         {"frames": "frames"}, {"features": "features"},
+         [("name", "sync"), ("fps", f["sync"]["fps"]), ("width", f["sync"]["width"]),
+          ("height", f["sync"]["height"])]),
+        ("video_encoder", "video_semantic.onnx", build_video_encoder("semantic", 206, with_max=True),
+         {"frames": "frames"}, {"features": "features"},
+         [("name", "semantic"), ("fps", f["semantic"]["fps"]), ("width", f["semantic"]["width"]),
+          ("height", f["semantic"]["height"])]),
+        ("text_encoder", "text_encoder.onnx", build_text_encoder(),
+         {"input_ids": "input_ids", "attention_mask": "attention_mask"},
+         {"last_hidden_state": "embedding"}, [("pooling", "mean")]),
+        ("denoiser", "denoiser.onnx", build_foley_denoiser(stream=True),
+         {"x": "latent", "t": "timestep", "text": "text", "sync": "video:sync",
+          "semantic": "video:semantic", "audio": "audio", "prev": "previous_latent"},
+         {"velocity": "prediction"}, []),
+        ("decoder", "decoder.onnx", build_foley_decoder(stream=True),
+         {"latent": "latent", "prev": "previous_latent"}, {"waveform": "waveform"}, []),
+        ("audio_encoder", "audio_encoder.onnx", build_foley_audio_encoder(),
+         {"waveform": "waveform"}, {"features": "features"}, []),
+    ]  # fmt: skip
+    parts = [
+        "# Test fixture: tiny streaming video-to-audio model with random weights. Generated by\n"
+        "# models/tools/make_fixtures.py; do not edit by hand.\n",
+        "schema = 1\n",
+        section("package", [
+            ("name", "fixture-foley-stream"), ("version", "0.1.0"), ("task", "video-to-audio"),
+            ("license", "CC0-1.0"),
+            ("description", "Random-weight streaming video-to-audio fixture for tests (not a real model)"),
+        ]),
+        section("audio", [("rate", f["rate"]), ("channels", 1)]),
+        section("timing", [("hop_ms", st["hop_ms"]), ("context_ms", st["context_ms"]),
+                           ("lookahead_ms", st["lookahead_ms"])]),
+        section("latent", [("shape", [f["latent_ch"], st["hop_frames"]])]),
+        section("sampler", [
+            ("kind", "flow-euler"), ("prediction", "velocity"), ("steps", 4), ("guidance_scale", 3.0),
+            ("negative_audio_scale", 0.5),
+        ]),
+        section("assets", [("tokenizer", "tokenizer.json")]),
+    ]  # fmt: skip
+    for role, file, model, ins, outs, extra in graphs:
+        save_model(model, d / file)
+        parts.append(graph_table(role, file, model, ins, outs, extra))
+    write_text(d / "model.toml", "\n".join(parts))
+    write_text(d / "tokenizer.json", tokenizer_json())
+    write_text(
+        d / "README.md",
+        "# fixture-foley-stream\n\n"
+        "Tiny streaming video-to-audio package used by the v2agen tests: 200 ms hops, each seeing "
+        "400 ms of video and generated latent before it and 80 ms of video after it; the same "
+        "encoders and tokenizer as `fixture-foley`; flow-euler sampler, 16 kHz mono.\n" + README_TAIL,
+    )
+
+
 ANALYTIC = {
     "ddim_eps.onnx": lambda: build_ddim("eps"),
     "ddim_x0.onnx": lambda: build_ddim("x0"),
@@ -762,6 +852,8 @@ all weights are random (fixed seeds) or closed-form, and everything here is CC0-
 - `foley/` - `fixture-foley`, a video-to-audio package (sync and semantic video encoders, text
   encoder + WordLevel tokenizer, flow-euler velocity denoiser, decoder to 2 s of 16 kHz audio,
   audio encoder).
+- `foley-stream/` - `fixture-foley-stream`, the same as a streaming package: 200 ms hops with
+  400 ms of context (`previous_latent` on the denoiser and decoder) and 80 ms of lookahead.
 
 Regenerate (needs `onnx` and `numpy`; the output is byte-identical on every run):
 
@@ -775,6 +867,7 @@ def generate(out: Path) -> None:
         save_model(build(), out / "analytic" / name)
     write_presenter(out)
     write_foley(out)
+    write_foley_stream(out)
     write_text(out / "README.md", TOP_README)
 
 
@@ -850,7 +943,11 @@ def _validate_manifest(pkg: Path, m: dict) -> None:
     else:
         assert task == "video-to-audio"
         t = m["timing"]
-        assert t["window_ms"] >= 100 and 0 <= t["overlap_ms"] < t["window_ms"] / 2
+        if "hop_ms" in t:
+            assert t["hop_ms"] >= 10 and t["context_ms"] >= 0 and t["lookahead_ms"] >= 0
+            assert "window_ms" not in t and "overlap_ms" not in t
+        else:
+            assert t["window_ms"] >= 100 and 0 <= t["overlap_ms"] < t["window_ms"] / 2
         assert s["kind"] == "flow-euler" and s["prediction"] == "velocity"
         assert {"video_encoder", "denoiser", "decoder"} <= set(roles)
         if "text_encoder" in roles:
@@ -944,7 +1041,7 @@ def check(out: Path) -> None:
     print(f"onnxruntime {ort.__version__}")
     _check_analytic(out, ort)
 
-    for pkg_name in ("presenter", "foley"):
+    for pkg_name in ("presenter", "foley", "foley-stream"):
         pkg = out / pkg_name
         with open(pkg / "model.toml", "rb") as fh:
             m = tomllib.load(fh)
@@ -985,6 +1082,13 @@ def check(out: Path) -> None:
                 "semantic": {"n": FOLEY["semantic"]["frames"]}}  # fmt: skip
         r = _run_package(pkg, m, ort, batch, syms)
         assert np.max(np.abs(r[("decoder.onnx", "waveform")])) <= 0.5
+    pkg = out / "foley-stream"
+    m = tomllib.loads((pkg / "model.toml").read_text())
+    for batch in (1, 3):
+        syms = {"seq": 9, "samples": 9600, "sync": {"n": 17}, "semantic": {"n": 5}}
+        r = _run_package(pkg, m, ort, batch, syms)
+        assert r[("decoder.onnx", "waveform")].shape == (batch, STREAM["hop_samples"])
+    pkg = out / "foley"
     # video encoders with a single frame (n = 1) still work
     for name in ("video_sync.onnx", "video_semantic.onnx"):
         sess = ort.InferenceSession(str(pkg / name), providers=["CPUExecutionProvider"])

@@ -19,9 +19,13 @@ const WIDTH: usize = 48;
 const HEIGHT: usize = 32;
 
 fn element(props: &[(&str, &str)]) -> gst::Element {
+    element_of("foley", props)
+}
+
+fn element_of(package: &str, props: &[(&str, &str)]) -> gst::Element {
     init();
     let e = gst::ElementFactory::make("v2agen")
-        .property("model", fixture("foley").to_str().unwrap())
+        .property("model", fixture(package).to_str().unwrap())
         .property_from_str("execution-provider", common::ep())
         .build()
         .unwrap();
@@ -105,6 +109,8 @@ fn collecting_sink(name: &str) -> (gst_app::AppSink, Arc<Mutex<Vec<gst::Buffer>>
 type OnWindow = Box<dyn Fn(&gst::Element, u64) + Send + Sync>;
 
 struct Run<'a> {
+    /// The fixture package (`foley` unless a test says otherwise).
+    package: &'a str,
     frames: &'a [(u64, u64)],
     fps: &'a str,
     props: &'a [(&'a str, &'a str)],
@@ -118,6 +124,7 @@ struct Run<'a> {
 impl<'a> Run<'a> {
     fn new(frames: &'a [(u64, u64)]) -> Self {
         Self {
+            package: "foley",
             frames,
             fps: "25/1",
             props: &[],
@@ -128,7 +135,7 @@ impl<'a> Run<'a> {
     }
 
     fn go(self) -> Output {
-        let e = element(self.props);
+        let e = element_of(self.package, self.props);
         let pipeline = gst::Pipeline::new();
         let src = gst_app::AppSrc::builder()
             .caps(&video_caps(self.fps))
@@ -472,16 +479,31 @@ fn tone(n: usize) -> Vec<f32> {
 /// `audio_sink` changes nothing.
 #[test]
 fn existing_soundtrack_linked_and_unlinked() {
+    existing_soundtrack_case("foley");
+}
+
+/// The same with a streaming package, whose hops hear the existing track over their context.
+#[test]
+fn streaming_existing_soundtrack_linked_and_unlinked() {
+    existing_soundtrack_case("foley-stream");
+}
+
+fn existing_soundtrack_case(package: &'static str) {
     let frames = timeline(75, 25, 1, 0);
-    let plain = Run::new(&frames).go();
+    let run = |frames| {
+        let mut r = Run::new(frames);
+        r.package = package;
+        r
+    };
+    let plain = run(&frames).go();
     assert_eq!(plain.error, None);
-    let mut unlinked = Run::new(&frames);
+    let mut unlinked = run(&frames);
     unlinked.request_unlinked = true;
     let unlinked = unlinked.go();
     assert_eq!(unlinked.error, None);
     assert_eq!(plain.samples(), unlinked.samples());
 
-    let mut guided = Run::new(&frames);
+    let mut guided = run(&frames);
     guided.existing = Some(tone(3 * RATE as usize));
     let guided = guided.go();
     assert_eq!(guided.error, None);
@@ -493,7 +515,7 @@ fn existing_soundtrack_linked_and_unlinked() {
     );
 
     // mix-existing adds the existing track, sample for sample.
-    let mut mixed = Run::new(&frames);
+    let mut mixed = run(&frames);
     mixed.existing = Some(tone(3 * RATE as usize));
     mixed.props = &[("mix-existing", "true")];
     let mixed = mixed.go();
@@ -581,13 +603,22 @@ fn two_stacked_instances_with_audiomixer() {
 /// covers exactly the rest of the video.
 #[test]
 fn flush_mid_window_restarts_at_the_seek_position() {
+    flush_case("foley");
+}
+
+#[test]
+fn streaming_flush_mid_hop_restarts_at_the_seek_position() {
+    flush_case("foley-stream");
+}
+
+fn flush_case(package: &str) {
     let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc ! video/x-raw,width=64,height=48,framerate=25/1 ! \
          v2agen name=g model={} execution-provider={ep} \
          g.src ! fakesink sync=false g.audio_src ! fakesink name=out sync=false",
-        fixture("foley").display()
+        fixture(package).display()
     ))
     .unwrap()
     .downcast::<gst::Pipeline>()
@@ -626,13 +657,24 @@ fn flush_mid_window_restarts_at_the_seek_position() {
 
 #[test]
 fn latency_is_window_plus_hop_in_live_pipelines() {
+    // 2 s window + 1.75 s hop over videotestsrc's own (one frame).
+    latency_case("foley", 3750 + 40);
+}
+
+/// A streaming package: its hop, its lookahead and the budget of one hop (0.2 + 0.08 + 0.2 s).
+#[test]
+fn streaming_latency_is_two_hops_plus_lookahead() {
+    latency_case("foley-stream", 480 + 40);
+}
+
+fn latency_case(package: &str, want_ms: u64) {
     let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=25/1 ! \
          v2agen name=g model={} execution-provider={ep} \
          g.src ! fakesink name=v g.audio_src ! fakesink",
-        fixture("foley").display()
+        fixture(package).display()
     ))
     .unwrap()
     .downcast::<gst::Pipeline>()
@@ -645,8 +687,7 @@ fn latency_is_window_plus_hop_in_live_pipelines() {
         assert!(g.static_pad(pad).unwrap().query(&mut q));
         let (live, min, _) = q.result();
         assert!(live);
-        // 2 s window + 1.75 s hop over videotestsrc's own (one frame).
-        assert_eq!(min, gst::ClockTime::from_mseconds(3750 + 40), "{pad}");
+        assert_eq!(min, gst::ClockTime::from_mseconds(want_ms), "{pad}");
     }
     std::thread::sleep(Duration::from_millis(300));
     let err = common::first_error(&pipeline.bus().unwrap());
@@ -917,5 +958,166 @@ fn existing_soundtrack_follows_a_seek() {
         (rms(last) - 0.354).abs() < 0.05,
         "last second: rms {}",
         rms(last)
+    );
+}
+
+/// Streaming fixture: 200 ms hops, 400 ms of context, 80 ms of lookahead.
+const STREAM_HOP: usize = 3200;
+
+/// A streaming package's soundtrack is sample-exact from the first video PTS to the video's
+/// end, made hop by hop (one `v2agen/window` message of 200 ms each), for steady, NTSC and
+/// variable frame rates.
+#[test]
+fn streaming_soundtrack_is_sample_exact_hop_by_hop() {
+    let variable: Vec<(u64, u64)> = {
+        let gaps = [33_000_000u64, 41_000_000, 17_000_000, 66_000_000];
+        let mut t = 300_000_000;
+        (0..40)
+            .map(|k| {
+                let d = gaps[k % gaps.len()];
+                let f = (t, d);
+                t += d;
+                f
+            })
+            .collect()
+    };
+    let cases: Vec<(&str, Vec<(u64, u64)>)> = vec![
+        ("25/1", timeline(50, 25, 1, 0)),
+        ("30000/1001", timeline(47, 30_000, 1001, 40_000_000)),
+        ("0/1", variable),
+    ];
+    for (fps, frames) in cases {
+        let mut run = Run::new(&frames);
+        run.package = "foley-stream";
+        run.fps = fps;
+        let out = run.go();
+        assert_eq!(out.error, None, "{fps}");
+        let first = frames[0].0;
+        let (last, dur) = *frames.last().unwrap();
+        let expected = (last + dur - first) * RATE / 1_000_000_000;
+        assert_eq!(out.samples().len() as u64, expected, "{fps}");
+        assert_audio_timeline(&out, first);
+        assert_eq!(
+            out.windows.len() as u64,
+            expected.div_ceil(STREAM_HOP as u64),
+            "{fps}: one generation step per hop"
+        );
+        for w in &out.windows {
+            assert_eq!(
+                w.get::<gst::ClockTime>("duration").unwrap(),
+                gst::ClockTime::from_mseconds(200)
+            );
+        }
+    }
+}
+
+/// Hops continue each other with no crossfade: the steps at hop boundaries look like the steps
+/// inside hops (largest and energy), and the same seed gives the same soundtrack.
+#[test]
+fn streaming_hops_join_without_seams() {
+    let frames = timeline(100, 25, 1, 0); // 4 s: 20 hops, 19 boundaries
+    let run = |seed: &'static str| {
+        let mut r = Run::new(&frames);
+        r.package = "foley-stream";
+        let props = Box::leak(Box::new([("seed", seed)]));
+        r.props = props;
+        r.go()
+    };
+    let out = run("3");
+    assert_eq!(out.error, None);
+    let s = out.samples();
+    assert_eq!(s.len(), 4 * RATE as usize);
+    assert_eq!(s, run("3").samples(), "same seed, same soundtrack");
+    assert_ne!(s, run("4").samples());
+    let step = |i: usize| (s[i + 1] - s[i]).abs();
+    let boundary: Vec<f32> = (1..20).map(|j| step(j * STREAM_HOP - 1)).collect();
+    let inner: Vec<f32> = (0..s.len() - 1)
+        .filter(|i| (i + 1) % STREAM_HOP != 0)
+        .map(step)
+        .collect();
+    let max = |v: &[f32]| v.iter().copied().fold(0.0, f32::max);
+    let rms = |v: &[f32]| (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
+    assert!(max(&inner) > 0.0, "silent output");
+    assert!(
+        max(&boundary) <= max(&inner),
+        "largest step at a hop boundary {}, inside hops {}",
+        max(&boundary),
+        max(&inner)
+    );
+    // 19 boundary steps against ~64000: a loose band for sampling noise.
+    let ratio = rms(&boundary) / rms(&inner);
+    assert!(
+        (0.5..1.5).contains(&ratio),
+        "step energy at boundaries / inside {ratio}"
+    );
+}
+
+/// In a live pipeline every audio buffer of a streaming package is out before its running time
+/// plus the latency the element reports (so a synced sink plays it on time): the real delay,
+/// measured at the sink as arrival minus running time, stays within the reported latency.
+#[test]
+fn streaming_live_audio_is_out_within_the_reported_latency() {
+    let ep = common::ep();
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true pattern=ball ! video/x-raw,width=64,height=48,framerate=25/1 ! \
+         v2agen name=g model={} execution-provider={ep} \
+         g.src ! fakesink sync=false g.audio_src ! appsink name=out sync=false",
+        fixture("foley-stream").display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let delays = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let d = delays.clone();
+    let clocked = pipeline.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let (Some(buffer), Some(segment)) = (sample.buffer(), sample.segment()) else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let segment = segment.downcast_ref::<gst::ClockTime>().unwrap();
+                let running = segment.to_running_time(buffer.pts().unwrap()).unwrap();
+                if let (Some(clock), Some(base)) = (clocked.clock(), clocked.base_time()) {
+                    let now = clock.time().saturating_sub(base);
+                    d.lock()
+                        .unwrap()
+                        .push(now.saturating_sub(running).nseconds());
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    pipeline.set_state(gst::State::Playing).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    // The latency the element reports on its soundtrack pad (with videotestsrc's own).
+    let mut q = gst::query::Latency::new();
+    let g = pipeline.by_name("g").unwrap();
+    assert!(g.static_pad("audio_src").unwrap().query(&mut q));
+    let (_, latency, _) = q.result();
+    let err = common::first_error(&pipeline.bus().unwrap());
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(err, None);
+    let delays = delays.lock().unwrap();
+    assert!(delays.len() >= 40, "{} audio buffers in 3 s", delays.len());
+    let worst = *delays.iter().max().unwrap();
+    eprintln!(
+        "live delay: worst {} ms, median {} ms over {} buffers; reported latency {latency}",
+        worst / 1_000_000,
+        delays[delays.len() / 2] / 1_000_000,
+        delays.len()
+    );
+    assert!(latency <= gst::ClockTime::from_mseconds(520));
+    assert!(
+        worst <= latency.nseconds(),
+        "an audio buffer left {} ms after its running time; the reported latency is {latency}",
+        worst / 1_000_000
     );
 }

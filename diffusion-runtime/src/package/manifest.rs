@@ -57,6 +57,9 @@ pub struct RawTiming {
     pub seam_frames: Option<u32>,
     pub window_ms: Option<u32>,
     pub overlap_ms: Option<u32>,
+    pub hop_ms: Option<u32>,
+    pub context_ms: Option<u32>,
+    pub lookahead_ms: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

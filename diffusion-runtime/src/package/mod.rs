@@ -206,10 +206,21 @@ pub struct WindowTiming {
     pub overlap_ms: u32,
 }
 
+/// Timing of a streaming video-to-audio package: each generation step adds `hop_ms` of audio,
+/// seeing the video from `context_ms` before the hop to `lookahead_ms` after it, and the
+/// latent of the audio it generated over the context (the `previous_latent` slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamTiming {
+    pub hop_ms: u32,
+    pub context_ms: u32,
+    pub lookahead_ms: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timing {
     Chunk(ChunkTiming),
     Window(WindowTiming),
+    Stream(StreamTiming),
 }
 
 /// Default sampler settings of a package.

@@ -229,9 +229,66 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
                 seam_frames,
             })
         }
+        Task::VideoToAudio if t.hop_ms.is_some() => {
+            for (v, field) in [
+                (t.window_ms, "timing.window_ms"),
+                (t.overlap_ms, "timing.overlap_ms"),
+            ] {
+                if v.is_some() {
+                    return Err(ctx.manifest_err(
+                        field,
+                        "a streaming package (timing.hop_ms) has no windows: drop this field",
+                    ));
+                }
+            }
+            let rate = audio.rate;
+            // Whole samples, so that hops meet exactly and the video spans are exact.
+            let exact = |ms: u32, field: &str| {
+                if u64::from(ms) * u64::from(rate) % 1000 != 0 {
+                    Err(ctx.manifest_err(
+                        field,
+                        format!("{ms} ms is not a whole number of samples at {rate} Hz"),
+                    ))
+                } else {
+                    Ok(ms)
+                }
+            };
+            let hop_ms = in_range(t.hop_ms.unwrap_or(0), 10, 60_000)
+                .map_err(|e| ctx.manifest_err("timing.hop_ms", e))
+                .and_then(|v| exact(v, "timing.hop_ms"))?;
+            let context_ms = in_range(t.context_ms.unwrap_or(0), 0, 600_000)
+                .map_err(|e| ctx.manifest_err("timing.context_ms", e))
+                .and_then(|v| exact(v, "timing.context_ms"))?;
+            let lookahead_ms = in_range(t.lookahead_ms.unwrap_or(0), 0, 60_000)
+                .map_err(|e| ctx.manifest_err("timing.lookahead_ms", e))
+                .and_then(|v| exact(v, "timing.lookahead_ms"))?;
+            Timing::Stream(StreamTiming {
+                hop_ms,
+                context_ms,
+                lookahead_ms,
+            })
+        }
         Task::VideoToAudio => {
-            let window_ms = in_range(need(t.window_ms, "timing.window_ms")?, 100, 600_000)
-                .map_err(|e| ctx.manifest_err("timing.window_ms", e))?;
+            for (v, field) in [
+                (t.context_ms, "timing.context_ms"),
+                (t.lookahead_ms, "timing.lookahead_ms"),
+            ] {
+                if v.is_some() {
+                    return Err(ctx.manifest_err(
+                        field,
+                        "only a streaming package (timing.hop_ms) has a context and a lookahead",
+                    ));
+                }
+            }
+            let window_ms = in_range(
+                need(
+                    t.window_ms,
+                    "timing.window_ms (or hop_ms for a streaming package)",
+                )?,
+                100,
+                600_000,
+            )
+            .map_err(|e| ctx.manifest_err("timing.window_ms", e))?;
             let overlap_ms = t.overlap_ms.unwrap_or(0);
             if u64::from(overlap_ms) * 2 >= u64::from(window_ms) {
                 return Err(ctx.manifest_err(
@@ -273,6 +330,7 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
     }
     check_roles(ctx, task, &graphs)?;
     check_denoiser(ctx, &graphs, &latent_shape, &sampler.kind)?;
+    check_previous_latent(ctx, &graphs, &latent_shape, &timing)?;
 
     let tokenizer = match &raw.assets.tokenizer {
         Some(t) => Some(ctx.file("assets.tokenizer", t)?),
@@ -479,10 +537,14 @@ fn slots(task: Task, role: Role) -> (SlotList, SlotList) {
                 ("branch", false),
                 ("text", false),
                 ("audio", false),
+                ("previous_latent", false),
             ],
             &[("prediction", true)],
         ),
-        (Task::VideoToAudio, Role::Decoder) => (&[("latent", true)], &[("waveform", true)]),
+        (Task::VideoToAudio, Role::Decoder) => (
+            &[("latent", true), ("previous_latent", false)],
+            &[("waveform", true)],
+        ),
         (Task::VideoToAudio, Role::AudioEncoder) => (&[("waveform", true)], &[("features", true)]),
         _ => (&[], &[]),
     }
@@ -922,6 +984,64 @@ fn check_denoiser(
                     "flow-euler feeds t in [0, 1): the timestep must be float32",
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `previous_latent` (denoiser and decoder of a streaming package): the clean latent of the audio
+/// generated over the context, `[batch, ...latent.shape]` but for the last (time) axis, which
+/// holds the context at the latent's own rate: `context_ms / hop_ms` times the hop's frames,
+/// a whole number. Only streaming packages have one.
+fn check_previous_latent(
+    ctx: &Ctx,
+    graphs: &[GraphSpec],
+    latent: &[usize],
+    timing: &Timing,
+) -> Result<(), PackageError> {
+    for g in graphs {
+        let Some(j) = g.inputs.iter().position(|t| t.slot == "previous_latent") else {
+            continue;
+        };
+        let field = format!("graph[{}].inputs[{j}]", g.index);
+        let Timing::Stream(st) = timing else {
+            return Err(ctx.manifest_err(
+                format!("{field}.slot"),
+                "previous_latent is for streaming packages (timing.hop_ms)",
+            ));
+        };
+        let hop_frames = *latent.last().unwrap_or(&0) as u64;
+        let ctx_frames = u64::from(st.context_ms) * hop_frames;
+        if st.context_ms == 0 || ctx_frames % u64::from(st.hop_ms) != 0 {
+            return Err(ctx.manifest_err(
+                "timing.context_ms",
+                format!(
+                    "previous_latent needs a context of whole latent frames: {} ms at {hop_frames} frames per {} ms hop",
+                    st.context_ms, st.hop_ms
+                ),
+            ));
+        }
+        let want: Vec<usize> = latent[..latent.len() - 1]
+            .iter()
+            .copied()
+            .chain([(ctx_frames / u64::from(st.hop_ms)) as usize])
+            .collect();
+        let t = &g.inputs[j];
+        let fits = t.shape.len() == want.len() + 1
+            && matches!(t.shape.first(), Some(Dim::Symbol(_)))
+            && t.shape[1..]
+                .iter()
+                .zip(&want)
+                .all(|(dim, &w)| !matches!(dim, Dim::Fixed(n) if *n != w));
+        if !fits {
+            return Err(ctx.manifest_err(
+                format!("{field}.shape"),
+                format!(
+                    "{} disagrees with the context: expected [batch, {}] (latent.shape with the time axis at context_ms)",
+                    shape_str(&t.shape),
+                    want.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
     }
     Ok(())

@@ -254,14 +254,24 @@ impl V2aGen {
         // The existing soundtrack over this window: waited for (live: within the budget).
         let track = self.existing_track();
         let track_epoch = track.as_ref().map(|t| t.epoch());
+        // (A streaming package hears it from its context on; the first hops' context reaches
+        // back before the track's sample 0 only at the very start of running time: silence.)
+        let (before, span) = prepared.existing_span;
         let existing = match (&track, output.base_index) {
-            (Some(track), Some(base_index)) => Some(self.wait_existing(
-                track,
-                base_index + window_start,
-                output.assembler.emitted() == 0,
-                prepared,
-                &cancelled,
-            )?),
+            (Some(track), Some(base_index)) => {
+                let at = base_index + window_start;
+                let pad = (before as u64).saturating_sub(at) as usize;
+                let mut samples = vec![0.0; pad];
+                samples.extend(self.wait_existing(
+                    track,
+                    at + pad as u64 - before as u64,
+                    span - pad,
+                    output.assembler.emitted() == 0,
+                    prepared,
+                    &cancelled,
+                )?);
+                Some(samples)
+            }
             _ => None,
         };
 
@@ -334,7 +344,9 @@ impl V2aGen {
 
         let first = output.assembler.emitted();
         let mut samples = output.assembler.push(&wave, limit);
-        if let Some(existing) = existing {
+        if let Some(mut existing) = existing {
+            // Mixed from the window's start on: the context before it is already out.
+            existing.drain(..before.min(existing.len()));
             if settings.mix_existing {
                 mix_into(&mut samples, first, window_start, &existing);
             }
@@ -342,27 +354,30 @@ impl V2aGen {
         }
         let r = self.emit(output, prepared, first, samples, epochs);
         if let (Some(track), Some(e), Some(base_index)) = (track, track_epoch, output.base_index) {
-            track.release_before_in(base_index + output.assembler.emitted(), e);
+            // A streaming package hears its context again with the next hop.
+            let next = (base_index + output.assembler.emitted()).saturating_sub(before as u64);
+            track.release_before_in(next, e);
         }
         r
     }
 
-    /// The existing soundtrack's samples `from..from + W`. Live, what has arrived within a hop
+    /// The existing soundtrack's samples `from..from + len`. Live, what has arrived within a hop
     /// (silence for the rest). Otherwise they are waited for; but before the timeline's first
     /// output, a track that delivers nothing for [`EXISTING_STALL_WARN`] gets a warning and
     /// for [`EXISTING_STALL_ERROR`] an error, both naming the usual cause: the existing
     /// soundtrack comes through a `tee` whose other branch ends in a clock-synced sink behind a
     /// default-sized queue, which fills while that sink waits for preroll and blocks the tee, and
     /// this element cannot preroll its own sinks before it has a window.
+    #[allow(clippy::too_many_arguments)]
     fn wait_existing(
         &self,
         track: &ExistingTrack,
         from: u64,
+        len: usize,
         before_first_output: bool,
         prepared: &Prepared,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Vec<f32>, gst::FlowError> {
-        let len = prepared.layout.window;
         if self.is_live() {
             let hop = Duration::from_nanos(prepared.samples_ns(prepared.layout.hop() as u64));
             return match track.window(from, len, Some(Instant::now() + hop), None, cancelled) {

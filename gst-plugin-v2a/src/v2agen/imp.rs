@@ -35,12 +35,23 @@
 //! end of the last video frame: `round_down(duration · rate)` samples. A new segment that is not
 //! a repeat finishes the current timeline and starts a new one (from window 0).
 //!
+//! A **streaming** package (`hop_ms`, `context_ms`, `lookahead_ms` in its manifest) generates
+//! hop by hop instead: hop *j* is `[base + j·hop, base + (j+1)·hop)`, with no overlap and no
+//! crossfade, since each hop continues the latent of the audio generated before it
+//! (`previous_latent`); its video encoders see from `context_ms` before the hop (the first frame
+//! while that is before the video) to `lookahead_ms` after it, and it is generated once the
+//! video up to the end of its lookahead has arrived. Negative audio guidance hears the existing
+//! soundtrack over the context and the hop. A new timeline (flush, seek, new segment) starts the
+//! context over.
+//!
 //! ## Latency
 //!
-//! A window needs the video up to its end, and generating it may take up to a hop of real time:
+//! A window needs the video up to its end (a hop: to the end of its lookahead), and generating
+//! it may take up to a hop of real time:
 //!
 //! ```text
-//! latency = W + hop   (3.75 s for the fixture package: W = 2 s, overlap 0.25 s)
+//! latency = W + hop              (3.75 s for the fixture package: W = 2 s, overlap 0.25 s)
+//! latency = 2·hop + lookahead    (streaming: 0.48 s for the streaming fixture, 200 + 200 + 80 ms)
 //! ```
 //!
 //! This is reported in the latency query of both src pads, so that in a live pipeline sinks
@@ -155,7 +166,7 @@ pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.toml + graphs). Empty = the bundled foley package (models/foley, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
 /// The element description `gst-inspect-1.0 v2agen` prints: enough to use the element.
 const MANUAL: &str = "Passes video through unchanged on src and adds a generated, synchronized soundtrack on audio_src (F32LE mono at the model's rate, sample-exact from the first video timestamp to the end of the last frame), from an ONNX diffusion model steered by prompt / negative-prompt and, from an existing soundtrack on the request pad audio_sink, by negative audio guidance (mixed in with mix-existing=true). \
-Latency = window + hop (7.5 s with the bundled foley package, 4 s windows, 0.5 s overlap): reported in the latency query. \
+Latency = window + hop for a windowed package (7.5 s with the bundled foley package, 4 s windows, 0.5 s overlap); 2 x hop + lookahead for a streaming package (hop_ms, context_ms, lookahead_ms in its model.toml; 0.48 s with the streaming test fixture): reported in the latency query. \
 Model: the model property names a package directory (model.toml + ONNX graphs, see models/README.md); empty = the bundled foley package. ONNX Runtime is loaded at READY from ort-library, ORT_DYLIB_PATH, the copy scripts/setup.sh installs, or the system. \
 Stacking (step-by-step foley): a.audio_src ! tee name=t ! queue ! b.audio_sink, with a queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 on any other tee branch that ends in a synced sink. \
 Example: gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! v2agen name=g prompt=\"rain\" g.src ! queue ! x264enc ! mux. g.audio_src ! queue ! audioconvert ! avenc_aac ! mux. mp4mux name=mux ! filesink location=out.mp4";
@@ -216,9 +227,17 @@ impl Default for Settings {
 /// What the model fixes, known from READY→PAUSED on: read by queries and both threads.
 #[derive(Debug, Clone)]
 pub(super) struct Prepared {
+    /// Windows (a streaming package: hops, no overlap), in samples.
     pub layout: WindowLayout,
     pub rate: u32,
     pub window_ms: u32,
+    /// A streaming package's view around each hop (0 for windows): video (and the existing
+    /// soundtrack) before it, video after it.
+    pub context_ms: u32,
+    pub lookahead_ms: u32,
+    /// The existing soundtrack negative audio guidance hears: from this many samples before a
+    /// window, this many in all.
+    pub existing_span: (usize, usize),
     pub encoders: Vec<VideoEncoderSpec>,
 }
 
@@ -230,16 +249,19 @@ impl Prepared {
             self.window_ms,
             self.encoders.iter().map(|e| e.fps).collect(),
         )
+        .with_view(self.context_ms, self.lookahead_ms)
     }
 
     pub fn samples_ns(&self, samples: u64) -> u64 {
         Rate::per_second(u64::from(self.rate)).ns_at(samples)
     }
 
-    /// Window plus the processing budget of one hop.
+    /// The window and the video after it that it waits for, plus the processing budget of one
+    /// hop: a streaming package's is two hops and its lookahead.
     pub fn latency(&self) -> gst::ClockTime {
         gst::ClockTime::from_nseconds(
-            self.samples_ns((self.layout.window + self.layout.hop()) as u64),
+            self.samples_ns((self.layout.window + self.layout.hop()) as u64)
+                + u64::from(self.lookahead_ms) * 1_000_000,
         )
     }
 
@@ -1000,11 +1022,15 @@ impl V2aGen {
             .model
             .clone()
             .ok_or_else(|| gst::error_msg!(gst::CoreError::StateChange, ("no model loaded")))?;
-        let Timing::Window(timing) = model.package.timing else {
-            return Err(gst::error_msg!(
-                gst::ResourceError::Settings,
-                ("the package has no window timing")
-            ));
+        let (window_ms, context_ms, lookahead_ms) = match model.package.timing {
+            Timing::Window(t) => (t.window_ms, 0, 0),
+            Timing::Stream(t) => (t.hop_ms, t.context_ms, t.lookahead_ms),
+            Timing::Chunk(_) => {
+                return Err(gst::error_msg!(
+                    gst::ResourceError::Settings,
+                    ("the package has no window or hop timing")
+                ))
+            }
         };
         let encoders = video_encoders(&model);
         let mut generator = V2aGenerator::new(model.clone(), seed)
@@ -1015,12 +1041,15 @@ impl V2aGen {
         let prepared = Prepared {
             layout: generator.layout(),
             rate: model.package.audio.rate,
-            window_ms: timing.window_ms,
+            window_ms,
+            context_ms,
+            lookahead_ms,
+            existing_span: generator.existing_span(),
             encoders: encoders.clone(),
         };
         gst::debug!(CAT, imp = self, "prepared {prepared:?}");
         *lock(&self.input) = Some(Input::new(&prepared));
-        let existing = Arc::new(ExistingTrack::new(prepared.rate, prepared.layout.window));
+        let existing = Arc::new(ExistingTrack::new(prepared.rate, prepared.existing_span.1));
         *lock(&self.output) = Some(Output {
             assembler: WindowAssembler::new(prepared.layout),
             generator,
