@@ -78,6 +78,9 @@ for f in soundtrack pvn/prompt pvn/prompt-and-negative foley; do
 done
 VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-preview.sh "birds" >/dev/null
 echo "live-preview.sh: ran 2 s headless"
+MODEL="$REPO_ROOT/models/fixtures/foley-stream" VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 \
+  bash pipelines/live-preview.sh "birds" >/dev/null
+echo "live-preview.sh with a streaming package: ran 2 s headless"
 # The MP4s' shared audio encoder (pipelines/common.sh) must not put the sound late: ticks
 # through it and back, compared with the same ticks raw (AAC priming is recorded nowhere in an
 # MP4; avenc_aac at 48 kHz measures 21 ms, voaacenc at 16 kHz 100 ms).

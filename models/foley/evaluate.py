@@ -45,6 +45,7 @@ QUICK_SCENES = 48  # the full sync set: on fewer scenes the F1 swings by ±0.1 (
 
 
 EXTRA = ""  # --set: element properties for every run (trying other scales or steps)
+LOOK = "plain"  # --look: the evaluation scenes' look; "sketch" is never rendered for training
 
 
 def run_v2agen(frames, model, prompt="", negative="", existing=None, seed=0, extra=""):
@@ -122,6 +123,14 @@ def match(pred, contacts, audible_contacts, tol=TOLERANCE):
             sum(near(c, pred) for c in audible_contacts), len(audible_contacts))
 
 
+def bootstrap_f1(per_scene, n=2000):
+    """95 % interval of the F1 over scenes resampled with replacement."""
+    rng = np.random.default_rng(0)
+    m = np.array(per_scene)
+    stats = [f1(m[rng.integers(len(m), size=len(m))].sum(0)) for _ in range(n)]
+    return tuple(np.percentile(stats, [2.5, 97.5]))
+
+
 def f1(counts):
     prec = counts[0] / counts[1] if counts[1] else 0.0
     rec = counts[2] / counts[3] if counts[3] else 1.0
@@ -138,20 +147,63 @@ def impact_times(clip):
     return out
 
 
-def sync_metric(model, lib, count, log):
+GENERATED = []  # the sync scenes' soundtracks, for the seam metric
+
+
+def sync_metric(model, lib, count, log, per_scene=None):
     rng = np.random.default_rng(SEED)
     totals, truth_totals = np.zeros(4), np.zeros(4)
     for i in range(count):
-        clip = scenes.render(rng, lib, WINDOW_S, "drop")
+        clip = scenes.render(rng, lib, WINDOW_S, "drop", LOOK)
         contacts = impact_times(clip)
         heard = audible(clip["audio"], contacts)
         audio, _ = run_v2agen(clip["frames"], model, prompt=clip["caption"], seed=i)
+        GENERATED.append(audio)
         m = match(onsets(audio), contacts, heard)
+        if per_scene is not None:
+            per_scene.append(m)
         totals += m
         truth_totals += match(onsets(clip["audio"]), contacts, heard)
         log(f"  drop {i}: {clip['caption']!r}: {m[2]}/{m[3]} audible contacts found, "
             f"{m[0]}/{m[1]} onsets on a contact")
     return f1(totals), f1(truth_totals)
+
+
+def package_hop(model):
+    """A streaming package's hop in samples (None for a windowed one)."""
+    import tomllib
+    timing = tomllib.loads((Path(model) / "model.toml").read_text())["timing"]
+    return timing["hop_ms"] * RATE // 1000 if "hop_ms" in timing else None
+
+
+def seam_metric(audios, hop):
+    """Hop boundaries against the inside of hops, over generated soundtracks: the mean and the
+    largest absolute sample step, and the spectral flux (positive change of the 10 ms log
+    spectrum) of the frames that straddle a boundary against all others. A seam would show as
+    larger steps or flux at the boundaries."""
+    step_b, step_i, flux_b, flux_i = [], [], [], []
+    win = np.hanning(320)
+    for a in audios:
+        d = np.abs(np.diff(a))
+        at = np.arange(hop - 1, len(d), hop)
+        mask = np.zeros(len(d), bool)
+        mask[at] = True
+        step_b.append(d[mask])
+        step_i.append(d[~mask])
+        n = (len(a) - 320) // HOP
+        spec = np.log(np.abs(np.fft.rfft(np.stack([a[i * HOP: i * HOP + 320] * win for i in range(n)]),
+                                         axis=1)) + 1e-4)
+        flux = np.maximum(0, spec[1:] - spec[:-1]).mean(1)
+        # Frame i + 1 starts at (i + 1)·HOP and spans 320 samples: it straddles a boundary when
+        # one falls inside it.
+        starts = (np.arange(1, n)) * HOP
+        straddle = np.array([((s // hop + 1) * hop) < s + 320 for s in starts])
+        flux_b.append(flux[straddle])
+        flux_i.append(flux[~straddle])
+    cat = np.concatenate
+    return {"step_boundary_mean": float(cat(step_b).mean()), "step_inside_mean": float(cat(step_i).mean()),
+            "step_boundary_max": float(cat(step_b).max()), "step_inside_max": float(cat(step_i).max()),
+            "flux_boundary": float(cat(flux_b).mean()), "flux_inside": float(cat(flux_i).mean())}
 
 
 MATERIAL_PROMPTS = {c: f"{scenes.MATERIALS[c][1]} falls and hits the floor" for c in scenes.MATERIALS}
@@ -161,7 +213,7 @@ def prompt_metric(model, lib, clf, count, log):
     rng = np.random.default_rng(SEED + 1)
     hits, total, confusion = 0, 0, {}
     for i in range(count):
-        clip = scenes.render(rng, lib, WINDOW_S, "drop")
+        clip = scenes.render(rng, lib, WINDOW_S, "drop", LOOK)
         for cls, prompt in MATERIAL_PROMPTS.items():
             audio, _ = run_v2agen(clip["frames"], model, prompt=prompt, seed=i)
             got = CLASSES[int(np.argmax(clf.probs(audio)))]
@@ -178,7 +230,7 @@ NEGATIVE = {"rain": "rain", "thunder": "thunder", "engine": "an engine"}
 
 def two_source(rng, lib):
     kind = "+".join(scenes.PAIRS[rng.integers(len(scenes.PAIRS))])
-    return scenes.render(rng, lib, WINDOW_S, kind)
+    return scenes.render(rng, lib, WINDOW_S, kind, LOOK)
 
 
 def negative_prompt_metric(model, lib, clf, count, log):
@@ -225,7 +277,7 @@ def speed_metric(model, lib, log):
     """The element's own inference time per window (v2agen/window messages) on a 15 s scene,
     with two guidance branches (a prompt) and with three (plus an existing soundtrack)."""
     rng = np.random.default_rng(SEED + 4)
-    clip = scenes.render(rng, lib, 15.0, "rain+drop")
+    clip = scenes.render(rng, lib, 15.0, "rain+drop", LOOK)
     out = {}
     for name, existing in (("cfg", None), ("cfg+nag", clip["tracks"]["rain"])):
         _, ms = run_v2agen(clip["frames"], model, prompt=clip["caption"], existing=existing)
@@ -234,6 +286,20 @@ def speed_metric(model, lib, log):
         log(f"  {name}: {len(ms)} windows, {np.mean(ms):.0f} ms mean, {np.max(ms):.0f} ms worst "
             f"per {WINDOW_S} s window")
     return out
+
+
+def decode(sess, z):
+    """A latent [1, N_MELS, frames] through a package's decoder graph: whole (a windowed
+    package), or hop by hop with the context before each hop (a streaming one, as v2agen runs
+    it: zeros before the first hop)."""
+    ins = {i.name: i.shape for i in sess.get_inputs()}
+    if len(ins) == 1:
+        return sess.run(["waveform"], {"latent": z})[0][0]
+    hop, ctx = ins["latent"][2], ins["prev"][2]
+    z = np.concatenate([np.zeros((1, z.shape[1], ctx), np.float32), z], axis=2)
+    out = [sess.run(["waveform"], {"latent": z[:, :, k: k + hop], "prev": z[:, :, k - ctx: k]})[0][0]
+           for k in range(ctx, z.shape[2] - hop + 1, hop)]
+    return np.concatenate(out)
 
 
 def decoder_metric(model):
@@ -250,13 +316,13 @@ def decoder_metric(model):
             w[: min(len(s), SAMPLES)] = s[:SAMPLES]
             with torch.no_grad():
                 z = front(torch.tensor(w)[None]).numpy()
-            y = sess.run(["waveform"], {"latent": z})[0][0]
+            y = decode(sess, z)
             out.append(log_spectral_distance(torch.tensor(y), torch.tensor(w)))
     return float(np.mean(out)), len(out)
 
 
 def main():
-    global EXTRA, SEED
+    global EXTRA, SEED, LOOK
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(HERE))
     ap.add_argument("--scenes", type=int, default=24, help="scenes per metric")
@@ -265,8 +331,10 @@ def main():
     ap.add_argument("--seed", type=int, default=SEED,
                     help=f"scene seed base: {SEED} evaluates, {VALIDATION_SEED} validates (choosing checkpoints)")
     ap.add_argument("--set", default="", help='element properties for every run, e.g. "guidance-scale=2 steps=12"')
+    ap.add_argument("--look", default="plain", choices=["plain", "sketch"],
+                    help="the scenes' look: sketch is the held-out look (data/scenes.py), never trained on")
     a = ap.parse_args()
-    EXTRA, SEED = a.set, a.seed
+    EXTRA, SEED, LOOK = a.set, a.seed, a.look
     log = lambda s: print(s, flush=True)  # noqa: E731
     lib = scenes.Library("heldout")
     results = {}
@@ -286,9 +354,20 @@ def main():
         results["decoder_lsd_db"] = lsd
         log(f"decoder: log-spectral distance {lsd:.2f} dB over {n} held-out recordings")
     if "sync" in only:
-        f, truth = sync_metric(a.model, lib, a.scenes, log)
-        results["sync_f1"], results["sync_f1_true_audio"] = f, truth
-        log(f"sync: onset F1 (±50 ms) {f:.3f} (true audio {truth:.3f}); bar ≥ {SYNC_BAR}")
+        per_scene = []
+        f, truth = sync_metric(a.model, lib, a.scenes, log, per_scene)
+        lo, hi = bootstrap_f1(per_scene)
+        key = "sync_f1" if LOOK == "plain" else f"sync_f1_{LOOK}"
+        results[key], results[f"{key}_true_audio"], results[f"{key}_interval"] = f, truth, [lo, hi]
+        log(f"sync ({LOOK} look): onset F1 (±50 ms) {f:.3f} [{lo:.3f}, {hi:.3f}] (true audio {truth:.3f}); "
+            f"bar ≥ {SYNC_BAR}")
+        hop = package_hop(a.model)
+        if hop:
+            seams = seam_metric(GENERATED, hop)
+            results["seams"] = seams
+            log("seams: sample step at hop boundaries {step_boundary_mean:.4f} mean / {step_boundary_max:.3f} max, "
+                "inside hops {step_inside_mean:.4f} / {step_inside_max:.3f}; spectral flux {flux_boundary:.3f} "
+                "at boundaries, {flux_inside:.3f} inside".format(**seams))
     if "prompt" in only:
         acc = prompt_metric(a.model, lib, clf, max(1, a.scenes // 4), log)
         results["prompt_accuracy"] = acc

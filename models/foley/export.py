@@ -14,6 +14,7 @@ import torch
 from common import GriffinLimDecoder, latent_stats
 from config import (CACHE, FEAT, HERE, LATENT_FRAMES, N_MELS, OVERLAP_MS, RATE, SAMPLES, SEMANTIC_FPS,
                     SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM, WINDOW_S)
+import vocoder
 from model import Foley
 
 # Sampler defaults, chosen by measurement through v2agen on validation scenes (README, "Sampler
@@ -170,8 +171,12 @@ def main():
         names = ["x", "t", "text", "sync", "semantic", "audio"]
         export(model.denoiser, den_args, out / "denoiser.onnx", names, ["velocity"],
                {k: {0: "batch"} for k in names + ["velocity"]})
-        export(GriffinLimDecoder(stats), (torch.randn(1, N_MELS, LATENT_FRAMES),), out / "decoder.onnx",
-               ["latent"], ["waveform"], {"latent": {0: "batch"}, "waveform": {0: "batch"}})
+        if vocoder.CHECKPOINT.exists():
+            vocoder.export_window(out)  # the trained vocoder (vocoder.py)
+        else:
+            print(f"no {vocoder.CHECKPOINT}: the Griffin-Lim decoder (train the vocoder first)")
+            export(GriffinLimDecoder(stats), (torch.randn(1, N_MELS, LATENT_FRAMES),), out / "decoder.onnx",
+                   ["latent"], ["waveform"], {"latent": {0: "batch"}, "waveform": {0: "batch"}})
     (out / "model.toml").write_text(MANIFEST)
     print(f"wrote {out / 'model.toml'}")
 

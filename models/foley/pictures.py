@@ -5,6 +5,7 @@ pictures alone (prompted with the scene's caption). Writes docs/spectrograms.png
 with zlib: no plotting library needed).
 
     python models/foley/pictures.py
+    python models/foley/pictures.py --looks      # docs/looks.png: the scenes' looks
 """
 
 import struct
@@ -70,5 +71,27 @@ def main():
     print(f"wrote {out} ({RATE // 2} Hz top, {WINDOW_S} s per tile; top row real, bottom generated)")
 
 
+def looks():
+    """docs/looks.png: one frame of each scene kind, in rows: the plain look (the first
+    training set and the evaluation), two rows of the varied training look, and the held-out
+    sketch look (never trained on). Pictures only: no recordings needed."""
+    kinds = ["drop", "drop", "vehicle", "splash", "rain", "thunder", "rain+drop", "drop"]
+    rows = []
+    for r, look in enumerate(("plain", "varied", "varied", "sketch")):
+        row = []
+        for i, kind in enumerate(kinds):
+            clip = scenes.render(np.random.default_rng(300 + i + 10 * r), scenes.Silence(), WINDOW_S, kind, look)
+            flash = [e["flash"] for e in clip["events"] if "flash" in e]
+            frame = clip["frames"][int(flash[0] * scenes.FPS) + 1 if flash else 30]
+            row.append(np.pad(frame, ((2, 2), (2, 2), (0, 0)), constant_values=255))
+        rows.append(np.concatenate(row, 1))
+    out = HERE / "docs" / "looks.png"
+    write_png(out, np.concatenate(rows, 0))
+    print(f"wrote {out}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--looks"]:
+        looks()
+    else:
+        main()

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Renders the foley training set: procedural scenes (data/scenes.py) with train-split sounds,
-video area-averaged to the encoders' 32×32 (what v2agen's converter hands them), every source's
-track kept apart (for negative audio guidance), captions per source. Also writes the latent's
-per-band statistics (latent_stats.json, committed: the graphs bake them in).
+"""Renders the foley training set: procedural scenes (data/scenes.py, the "varied" look unless
+--look plain) with train-split sounds, video area-averaged to the encoders' 32×32 (what v2agen's
+converter hands them), every source's track kept apart (for negative audio guidance), captions
+per source. With --stats, also the latent's per-band statistics (latent_stats.json, committed:
+every graph bakes them in, so rewriting them means retraining everything).
 
-    python models/foley/prepare.py --singles 3000 --pairs 1500      # ~6 min on 2 cores
+    python models/foley/prepare.py --singles 3000 --pairs 1500      # ~20 min on 2 cores
 """
 
 import argparse
@@ -34,12 +35,12 @@ def shrink(frames):
 
 
 def work(job):
-    seed, kinds, split = job
+    seed, kinds, split, look = job
     lib = scenes.Library(split)
     rng = np.random.default_rng(seed)
     out = []
     for kind in kinds:
-        clip = scenes.render(rng, lib, WINDOW_S, kind)
+        clip = scenes.render(rng, lib, WINDOW_S, kind, look)
         tracks = np.zeros((2, SAMPLES), np.float16)
         classes = np.full(2, -1, np.int8)
         captions = ["", ""]
@@ -57,10 +58,15 @@ def main():
     ap.add_argument("--pairs", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=CACHE / "dataset.npz")
+    ap.add_argument("--look", default="varied", choices=["plain", "varied"],
+                    help="varied: many backgrounds, shapes, cameras, lights (the streaming model); "
+                         "plain: the first model's one look")
+    ap.add_argument("--stats", action="store_true",
+                    help="also rewrite latent_stats.json (every graph bakes it in: retrain all)")
     a = ap.parse_args()
     kinds = [SINGLE[i % len(SINGLE)] for i in range(a.singles)] + \
         [PAIRS[i % len(PAIRS)] for i in range(a.pairs)]
-    jobs = [(a.seed * 100_000 + i, kinds[i: i + 50], "train") for i in range(0, len(kinds), 50)]
+    jobs = [(a.seed * 100_000 + i, kinds[i: i + 50], "train", a.look) for i in range(0, len(kinds), 50)]
     clips = []
     with Pool(2) as pool:
         for n, part in enumerate(pool.imap(work, jobs)):
@@ -74,6 +80,8 @@ def main():
     a.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(a.out, frames=frames, tracks=tracks, classes=classes, captions=captions, kind=kind)
     print(f"wrote {a.out}: {len(clips)} clips")
+    if not a.stats:
+        return
     # Per-band statistics of the log-mel latent over the training mixes.
     import torch
     from common import Frontend, N_MELS

@@ -106,6 +106,42 @@ def velocity_loss(model, front, b, gen):
     return flow + 20.0 * aux, flow, aux
 
 
+def fit(model, ema, opt, ckpt, minutes, lr, step_loss, step=0, trained_s=0.0):
+    """The training loop both forms share: warm-up, clipping, the EMA, a log line every 50 steps,
+    a checkpoint every 2 minutes and at the end. `step_loss(step)` returns (loss, flow, aux)."""
+    start = last_save = time.time()
+    losses = []
+
+    def save():
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "step": step, "seconds": trained_s + time.time() - start}, ckpt)
+
+    while time.time() - start < minutes * 60:
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1.0, (step + 1) / 300)
+        loss, flow, aux = step_loss(step)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(0.999, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(decay).add_(pm, alpha=1 - decay)
+        step += 1
+        losses.append((flow.item(), aux.item()))
+        if step % 50 == 0:
+            el = trained_s + time.time() - start
+            fl, ax = np.mean(losses, axis=0)
+            print(f"step {step} flow {fl:.4f} onset {ax:.4f} ({el / 60:.1f} min)", flush=True)
+            losses = []
+        if time.time() - last_save > 120:
+            save()
+            last_save = time.time()
+    save()
+    print(f"saved {ckpt} at step {step}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=50)
@@ -149,38 +185,8 @@ def main():
     front = Frontend(stats)
     rng = np.random.default_rng(step)
     gen = torch.Generator().manual_seed(step)
-    start = last_save = time.time()
-    losses = []
-
-    def save():
-        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                    "step": step, "seconds": trained_s + time.time() - start}, CKPT)
-
-    while time.time() - start < a.minutes * 60:
-        lr = a.lr * min(1.0, (step + 1) / 300)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss, flow, aux = velocity_loss(model, front, data.batch(rng, a.batch), gen)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            decay = min(0.999, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(decay).add_(pm, alpha=1 - decay)
-        step += 1
-        losses.append((flow.item(), aux.item()))
-        if step % 50 == 0:
-            el = trained_s + time.time() - start
-            fl, ax = np.mean(losses, axis=0)
-            print(f"step {step} flow {fl:.4f} onset {ax:.4f} ({el / 60:.1f} min)", flush=True)
-            losses = []
-        if time.time() - last_save > 120:
-            save()
-            last_save = time.time()
-    save()
-    print(f"saved {CKPT} at step {step}")
+    fit(model, ema, opt, CKPT, a.minutes, a.lr,
+        lambda _: velocity_loss(model, front, data.batch(rng, a.batch), gen), step, trained_s)
 
 
 if __name__ == "__main__":

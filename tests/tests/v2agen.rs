@@ -56,6 +56,18 @@ fn timeline(n: u64, num: u64, den: u64, start: u64) -> Vec<(u64, u64)> {
     (0..n).map(|k| (t(k), t(k + 1) - t(k))).collect()
 }
 
+/// `n` frames from `start` whose durations cycle through `gaps` (a variable frame rate).
+fn variable_timeline(n: usize, start: u64, gaps: &[u64]) -> Vec<(u64, u64)> {
+    let mut t = start;
+    (0..n)
+        .map(|k| {
+            let d = gaps[k % gaps.len()];
+            t += d;
+            (t - d, d)
+        })
+        .collect()
+}
+
 fn video_caps(fps: &str) -> gst::Caps {
     format!("video/x-raw,format=RGB,width={WIDTH},height={HEIGHT},framerate={fps}")
         .parse()
@@ -331,24 +343,11 @@ fn harness_passthrough_and_soundtrack() {
 /// frame rates.
 #[test]
 fn soundtrack_length_matches_the_video_for_several_frame_rates() {
-    let variable: Vec<(u64, u64)> = {
-        let gaps = [
-            33_000_000u64,
-            41_000_000,
-            17_000_000,
-            66_000_000,
-            40_000_000,
-        ];
-        let mut t = 500_000_000;
-        (0..90)
-            .map(|k| {
-                let d = gaps[k % gaps.len()];
-                let f = (t, d);
-                t += d;
-                f
-            })
-            .collect()
-    };
+    let variable = variable_timeline(
+        90,
+        500_000_000,
+        &[33_000_000, 41_000_000, 17_000_000, 66_000_000, 40_000_000],
+    );
     let cases: Vec<(&str, Vec<(u64, u64)>)> = vec![
         ("25/1", timeline(50, 25, 1, 0)),
         ("24000/1001", timeline(100, 24_000, 1001, 0)),
@@ -969,18 +968,11 @@ const STREAM_HOP: usize = 3200;
 /// variable frame rates.
 #[test]
 fn streaming_soundtrack_is_sample_exact_hop_by_hop() {
-    let variable: Vec<(u64, u64)> = {
-        let gaps = [33_000_000u64, 41_000_000, 17_000_000, 66_000_000];
-        let mut t = 300_000_000;
-        (0..40)
-            .map(|k| {
-                let d = gaps[k % gaps.len()];
-                let f = (t, d);
-                t += d;
-                f
-            })
-            .collect()
-    };
+    let variable = variable_timeline(
+        40,
+        300_000_000,
+        &[33_000_000, 41_000_000, 17_000_000, 66_000_000],
+    );
     let cases: Vec<(&str, Vec<(u64, u64)>)> = vec![
         ("25/1", timeline(50, 25, 1, 0)),
         ("30000/1001", timeline(47, 30_000, 1001, 40_000_000)),

@@ -107,6 +107,22 @@ def disc(frame, cx, cy, r, colour):
     frame[(x - cx) ** 2 + (y - cy) ** 2 <= r * r] = colour
 
 
+def blob(frame, cx, cy, r, colour, shape="disc"):
+    """A filled object of radius `r`: a disc, a square, a triangle or a diamond."""
+    if shape == "disc":
+        disc(frame, cx, cy, r, colour)
+        return
+    y, x = np.ogrid[:SIZE, :SIZE]
+    dx, dy = x - cx, y - cy
+    if shape == "square":
+        inside = (np.abs(dx) <= r) & (np.abs(dy) <= r)
+    elif shape == "diamond":
+        inside = np.abs(dx) + np.abs(dy) <= 1.3 * r
+    else:  # triangle, flat side down
+        inside = (dy <= r) & (dy >= -r) & (np.abs(dx) <= (dy + r) / 2)
+    frame[inside] = colour
+
+
 def rect(frame, x0, y0, x1, y1, colour):
     x0, x1 = int(max(0, x0)), int(min(SIZE, x1))
     y0, y1 = int(max(0, y0)), int(min(SIZE, y1))
@@ -114,12 +130,12 @@ def rect(frame, x0, y0, x1, y1, colour):
         frame[y0:y1, x0:x1] = colour
 
 
-def drop(rng, lib, seconds, frames=None):
+def drop(rng, lib, seconds, frames=None, cls=None, shape="disc", floor=None, delay=0.0, r=None):
     t = int(seconds * FPS)
     frames = canvas(rng, t) if frames is None else frames
-    cls = list(MATERIALS)[rng.integers(len(MATERIALS))]
-    floor = int(rng.uniform(0.7, 0.9) * SIZE)
-    r = rng.uniform(3, 10)
+    cls = list(MATERIALS)[rng.integers(len(MATERIALS))] if cls is None else cls
+    floor = int(rng.uniform(0.7, 0.9) * SIZE) if floor is None else floor
+    r = rng.uniform(3, 10) if r is None else r
     colour = rng.uniform(0, 1, 3)
     x, y = rng.uniform(r, SIZE - r), rng.uniform(r, floor * 0.4)
     vx, vy = rng.uniform(-20, 20), 0.0
@@ -128,12 +144,13 @@ def drop(rng, lib, seconds, frames=None):
     audio = np.zeros(int(seconds * RATE), np.float32)
     events = []
     dt = 1.0 / (FPS * 16)  # physics at 16 substeps per frame: contacts to 2.5 ms
+    # `time` is the object's own (it starts falling `delay` seconds into the clip).
     time, stopped = 0.0, False
     for f in range(t):
-        while time < (f + 1) / FPS:
+        while time < (f + 1) / FPS - delay:
             time += dt
             if stopped:
-                break
+                continue
             vy += g * dt
             x, y = x + vx * dt, y + vy * dt
             if x < r or x > SIZE - r:
@@ -142,15 +159,16 @@ def drop(rng, lib, seconds, frames=None):
                 y = floor - r
                 speed = vy
                 if speed > 15:
-                    at = int(time * RATE)
+                    at = int((time + delay) * RATE)
                     gain = min(1.0, speed / 150)
                     place(audio, lib.pick(rng, cls), at, gain)
-                    events.append({"time": time, "class": cls, "gain": gain})
+                    events.append({"time": time + delay, "class": cls, "gain": gain})
                 vy = -vy * restitution
                 if abs(vy) < 15 or cls == "crash":
                     stopped = True
         rect(frames[f], 0, floor, SIZE, SIZE, colour * 0.3)
-        disc(frames[f], x, y, r, colour)
+        if f / FPS >= delay:
+            blob(frames[f], x, y, r, colour, shape)
     thing = MATERIALS[cls][1 + rng.integers(3)]
     caption = CAPTIONS["drop"][rng.integers(4)].format(thing=thing, mat=MATERIALS[cls][0])
     return frames, {"impacts": audio}, events, caption
@@ -237,12 +255,173 @@ PAIRS = [("rain", "drop"), ("rain", "vehicle"), ("thunder", "drop"), ("thunder",
          ("rain", "splash"), ("vehicle", "drop")]
 
 
-def render(rng, lib, seconds=4.0, kind=None):
-    """One clip; `kind` is a scene kind or "a+b" for two sources in one scene."""
+# --------------------------------------------------------------------------------------------
+# Looks. "plain" is the scenes above as they were first trained and evaluated (same random draws
+# for the same seed). "varied" is what training sees now: the same events under many looks.
+# "sketch" is held out: never rendered for training, only to measure how the model generalises.
+# --------------------------------------------------------------------------------------------
+
+LOOKS = ("plain", "varied", "sketch")
+SHAPES = ("disc", "square", "triangle", "diamond")
+
+
+def value_noise(rng, cells):
+    """A smooth random field in [0, 1], SIZE×SIZE: a cells×cells grid, bilinearly upsampled."""
+    grid = rng.uniform(0, 1, (cells + 1, cells + 1))
+    u = np.linspace(0, cells, SIZE)
+    i = np.minimum(u.astype(int), cells - 1)
+    f = u - i
+    rows = grid[i] * (1 - f)[:, None] + grid[i + 1] * f[:, None]  # [SIZE, cells + 1]
+    return rows[:, i] * (1 - f)[None] + rows[:, i + 1] * f[None]
+
+
+def canvas_varied(rng, t):
+    """A background with texture and clutter: a gradient, a noise texture or stripes at a random
+    angle, and (often) static shapes standing around, all in random colours."""
+    frames = canvas(rng, t)
+    style = rng.uniform()
+    if style > 0.25:
+        tex = value_noise(rng, int(rng.integers(3, 16)))
+        if rng.uniform() < 0.3:
+            a = rng.uniform(0, np.pi)
+            y, x = np.mgrid[:SIZE, :SIZE]
+            tex = 0.5 + 0.5 * np.sin((x * np.cos(a) + y * np.sin(a)) * rng.uniform(0.2, 1.2))
+        tint = rng.uniform(0, 1, 3)
+        mix = rng.uniform(0.2, 0.7)
+        frames = frames * (1 - mix) + mix * tex[None, :, :, None] * tint
+    if style > 0.6:
+        still = np.zeros((SIZE, SIZE, 3))
+        mask = np.zeros((SIZE, SIZE, 3), bool)
+        for _ in range(int(rng.integers(2, 9))):
+            c = rng.uniform(0, 1, 3)
+            layer = np.full((SIZE, SIZE, 3), np.nan)
+            blob(layer, rng.uniform(0, SIZE), rng.uniform(0, SIZE), rng.uniform(3, 18), c,
+                 SHAPES[rng.integers(len(SHAPES))])
+            hit = ~np.isnan(layer)
+            still[hit], mask[hit] = layer[hit], True
+        frames = np.where(mask[None], still[None], frames)
+    return frames
+
+
+def drops(rng, lib, seconds, frames):
+    """One to three objects of one material falling one after another onto one floor, in any of
+    the shapes and a wider range of sizes: denser impacts than a single drop."""
+    t = int(seconds * FPS)
+    frames = canvas_varied(rng, t) if frames is None else frames
+    cls = list(MATERIALS)[rng.integers(len(MATERIALS))]
+    floor = int(rng.uniform(0.65, 0.92) * SIZE)
+    audio, events, caption = np.zeros(int(seconds * RATE), np.float32), [], None
+    for k in range(int(rng.integers(1, 4))):
+        delay = 0.0 if k == 0 else rng.uniform(0.2, seconds * 0.6)
+        _, tr, ev, cap = drop(rng, lib, seconds, frames, cls=cls, floor=floor, delay=delay,
+                              shape=SHAPES[rng.integers(len(SHAPES))], r=rng.uniform(2, 14))
+        audio += tr["impacts"]
+        events += ev
+        caption = caption or cap
+    events.sort(key=lambda e: e["time"])
+    return frames, {"impacts": audio}, events, caption
+
+
+def camera(rng, frames):
+    """A camera that pans and zooms smoothly (a smoothed random walk and a zoom ramp), sampled
+    bilinearly; the borders show the scene stretched, as a crop of a wider shot would."""
+    t = len(frames)
+    zoom = 1 + rng.uniform(0, 0.4) * np.linspace(*(rng.permutation([0.0, 1.0])), t)
+    walk = np.cumsum(rng.normal(0, 1, (t, 2)), axis=0)
+    walk = walk / max(1e-6, np.abs(walk).max()) * rng.uniform(0, 8)
+    y, x = np.mgrid[:SIZE, :SIZE].astype(np.float64)
+    out = np.empty_like(frames)
+    c = (SIZE - 1) / 2
+    for f in range(t):
+        sy = np.clip((y - c) / zoom[f] + c + walk[f, 0], 0, SIZE - 1.001)
+        sx = np.clip((x - c) / zoom[f] + c + walk[f, 1], 0, SIZE - 1.001)
+        y0, x0 = sy.astype(int), sx.astype(int)
+        fy, fx = (sy - y0)[..., None], (sx - x0)[..., None]
+        im = frames[f]
+        out[f] = (im[y0, x0] * (1 - fy) * (1 - fx) + im[y0 + 1, x0] * fy * (1 - fx)
+                  + im[y0, x0 + 1] * (1 - fy) * fx + im[y0 + 1, x0 + 1] * fy * fx)
+    return out
+
+
+def lighting(rng, frames):
+    """Light that changes: a slow swell, a light switched on or off, a colour cast."""
+    t = len(frames)
+    time = np.arange(t) / FPS
+    kind = rng.integers(3)
+    if kind == 0:
+        gain = 1 + rng.uniform(0.1, 0.4) * np.sin(2 * np.pi * time / rng.uniform(1, 4) + rng.uniform(0, 6))
+    elif kind == 1:
+        gain = np.where(time < rng.uniform(0.5, len(frames) / FPS - 0.5), 1.0, rng.uniform(0.5, 1.5))
+    else:
+        gain = np.linspace(1, rng.uniform(0.5, 1.5), t)
+    cast = rng.uniform(0.8, 1.2, 3)
+    return np.clip(frames * gain[:, None, None, None] * cast, 0, 1)
+
+
+def _dct8():
+    k, n = np.mgrid[:8, :8]
+    d = np.cos((2 * n + 1) * k * np.pi / 16) * np.sqrt(2 / 8)
+    d[0] /= np.sqrt(2)
+    return d
+
+
+def compress(rng, frames):
+    """JPEG-like 8×8 block DCT quantisation, coarser for finer detail: blocking and ringing."""
+    d = _dct8()
+    q = rng.uniform(0.02, 0.12) * (1 + np.add.outer(np.arange(8), np.arange(8)))
+    t = len(frames)
+    b = frames.reshape(t, SIZE // 8, 8, SIZE // 8, 8, 3)
+    coef = np.einsum("ij,tajbkc,lk->taiblc", d, b, d)
+    coef = np.round(coef / q[None, None, :, None, :, None]) * q[None, None, :, None, :, None]
+    back = np.einsum("ij,taiblc,lk->tajbkc", d, coef, d)
+    return np.clip(back.reshape(frames.shape), 0, 1)
+
+
+def resolution(rng, frames):
+    """A source smaller than the frame: area-averaged down by 2 or 3, then shown blocky."""
+    f = int(rng.choice([2, 3, 4])) if SIZE % 4 == 0 else 2
+    f = f if SIZE % f == 0 else 2
+    t = len(frames)
+    small = frames.reshape(t, SIZE // f, f, SIZE // f, f, 3).mean((2, 4))
+    return small.repeat(f, axis=1).repeat(f, axis=2)
+
+
+def frame_rate(rng, frames):
+    """A source at a lower frame rate (12.5, 15 or 24 fps) shown at 25: each frame held until the
+    next source frame (the sounds keep their exact times)."""
+    fps = float(rng.choice([12.5, 15.0, 24.0]))
+    t = len(frames)
+    shown = np.floor(np.floor(np.arange(t) / FPS * fps) / fps * FPS + 1e-6).astype(int)
+    return frames[np.clip(shown, 0, t - 1)]
+
+
+def sketch(frames, rng):
+    """The held-out look: the scene as a line drawing, its edges in dark ink on textured paper,
+    with a faint wash of its brightness (so a flash still lights the paper)."""
+    lum = frames @ np.array([0.299, 0.587, 0.114])
+    gy = np.abs(np.diff(lum, axis=1, prepend=lum[:, :1]))
+    gx = np.abs(np.diff(lum, axis=2, prepend=lum[:, :, :1]))
+    ink = np.clip((gx + gy) * 6, 0, 1)
+    # A pen stroke about 2 px wide: the edge map dilated by one pixel down and right.
+    ink = np.maximum(ink, np.maximum(np.roll(ink, 1, axis=1), np.roll(ink, 1, axis=2)))[..., None]
+    paper = (0.9 + 0.06 * value_noise(rng, 24))[None, :, :, None] * np.array([1.0, 0.97, 0.9])
+    wash = 0.75 + 0.25 * lum[..., None]
+    return np.clip(paper * wash * (1 - ink) + ink * np.array([0.1, 0.12, 0.25]), 0, 1)
+
+
+def render(rng, lib, seconds=4.0, kind=None, look="plain"):
+    """One clip; `kind` is a scene kind or "a+b" for two sources in one scene. `look`: "plain"
+    (the first training look; the evaluation's scenes), "varied" (training: many backgrounds,
+    shapes, several objects, camera motion and zoom, light changes, compression, lower
+    resolutions and frame rates) or "sketch" (held out: a line drawing of a plain scene)."""
+    assert look in LOOKS, look
     kind = kind or list(KINDS)[rng.integers(len(KINDS))]
     frames, tracks, events, caption, parts = None, {}, [], [], []
+    if look == "varied":
+        frames = canvas_varied(rng, int(seconds * FPS))
     for part in kind.split("+"):
-        frames, t, e, c = KINDS[part](rng, lib, seconds, frames)
+        make = drops if (look == "varied" and part == "drop") else KINDS[part]
+        frames, t, e, c = make(rng, lib, seconds, frames)
         tracks.update(t)
         events += e
         caption.append(c)
@@ -260,6 +439,13 @@ def render(rng, lib, seconds=4.0, kind=None):
         shake = np.round(walk * rng.uniform(0.5, 3) / max(1e-6, np.abs(walk).max())).astype(int)
         for f in range(len(frames)):
             frames[f] = np.roll(frames[f], tuple(shake[f]), axis=(0, 1))
+    if look == "varied":
+        for p, effect in ((0.4, camera), (0.4, lighting), (0.25, resolution), (0.3, compress),
+                          (0.25, frame_rate)):
+            if rng.uniform() < p:
+                frames = effect(rng, frames)
+    if look == "sketch":
+        frames = sketch(frames, rng)  # drawn from the clean picture: noise is not a line
     frames = np.clip(frames + rng.normal(0, rng.uniform(0, 0.04), frames.shape), 0, 1)
     mix = sum(tracks.values())
     return {
@@ -283,6 +469,7 @@ def main():
     ap.add_argument("--preview", action="store_true", help="also write an MP4 per clip (GStreamer)")
     ap.add_argument("--pairs", action="store_true", help="two-source scenes only")
     ap.add_argument("--kind", choices=list(KINDS) + ["+".join(p) for p in PAIRS], help="one kind of scene only")
+    ap.add_argument("--look", choices=LOOKS, default="plain")
     ap.add_argument("--no-sounds", action="store_true",
                     help="pictures only (no recordings needed); previews are video-only MP4s")
     a = ap.parse_args()
@@ -291,7 +478,7 @@ def main():
     rng = np.random.default_rng(a.seed)
     for i in range(a.count):
         kinds = [a.kind] if a.kind else ["+".join(p) for p in PAIRS] if a.pairs else list(KINDS)
-        clip = render(rng, lib, a.seconds, kinds[i % len(kinds)])
+        clip = render(rng, lib, a.seconds, kinds[i % len(kinds)], a.look)
         np.savez_compressed(a.out / f"clip{i:04d}.npz", frames=clip["frames"], audio=clip["audio"],
                             **{f"track_{k}": v for k, v in clip["tracks"].items()})
         (a.out / f"clip{i:04d}.json").write_text(json.dumps(

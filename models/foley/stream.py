@@ -1,0 +1,94 @@
+"""The streaming form of the foley model (issue 16): one generation step makes a hop of audio,
+seeing the video from CONTEXT before the hop to LOOKAHEAD after it and the latent it generated
+over the context (the contract's `previous_latent`), so v2agen's latency is two hops plus the
+lookahead instead of a window plus a hop.
+
+Layout of one step on the latent's 50 Hz grid (frames of 20 ms):
+
+    [ context: CTX frames, clean | hop: HOP_F frames, noisy | lookahead: AHEAD frames, no audio ]
+
+The denoiser is the windowed model's dilated convolution stack run over that span: its input
+channels are the noisy hop (zeros elsewhere), the clean context (zeros elsewhere) and a mask
+of the hop, plus the sync features of the whole span at every block; the semantic features,
+the prompt, the existing audio and the time as FiLM. It predicts the velocity of the hop only.
+The decoder is the causal vocoder (vocoder.py) over the context and the hop, keeping the hop's
+samples: exactly what decoding the stream whole would give, so hops join without a seam.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from config import FEAT, N_MELS
+from model import AudioEncoder, Denoiser, OnsetHead, VideoEncoder
+
+HOP_MS, CONTEXT_MS, LOOKAHEAD_MS = 200, 1600, 80
+LATENT_MS = 20
+HOP_F, CTX, AHEAD = HOP_MS // LATENT_MS, CONTEXT_MS // LATENT_MS, LOOKAHEAD_MS // LATENT_MS
+SPAN = CTX + HOP_F + AHEAD  # 94 latent frames
+SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 47 frames at 25 fps
+SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 9 frames at 5 fps
+HOP_SAMPLES = HOP_MS * 16  # 3200 at 16 kHz
+VOCODER_CONTEXT = 40  # latent frames before the hop the vocoder sees (its receptive field is 31)
+
+
+class StreamDenoiser(Denoiser):
+    """x [B, N_MELS, HOP_F] (noisy hop), t [B], text [B, 384], sync [B, SYNC_N, FEAT],
+    semantic [B, SEMANTIC_N, FEAT], audio [B, FEAT], prev [B, N_MELS, CTX] → velocity of the hop.
+    The windowed denoiser's blocks and conditioning; its input takes the noisy hop, the clean
+    context and the hop's mask, and the semantic features are pooled into the FiLM."""
+
+    def __init__(self, width=128):
+        super().__init__(width)
+        self.inp = nn.Conv1d(2 * N_MELS + 1, width, 3, padding=1)
+        self.semantic = nn.Sequential(nn.Linear(FEAT, width), nn.GELU(), nn.Linear(width, width))
+        mask = torch.zeros(1, 1, SPAN)
+        mask[..., CTX: CTX + HOP_F] = 1.0
+        self.register_buffer("mask", mask)
+
+    def forward(self, x, t, text, sync, semantic, audio, prev):
+        b = x.shape[0]
+        zeros_ctx = torch.zeros(b, N_MELS, CTX, dtype=x.dtype)
+        zeros_ahead = torch.zeros(b, N_MELS, AHEAD, dtype=x.dtype)
+        noisy = torch.cat([zeros_ctx, x, zeros_ahead], dim=2)
+        clean = torch.cat([prev, torch.zeros(b, N_MELS, HOP_F + AHEAD, dtype=x.dtype)], dim=2)
+        h = torch.cat([noisy, clean, self.mask.expand(b, -1, -1)], dim=1)
+        # Sync features (25 fps) onto the 50 Hz grid: each video frame covers two latent frames.
+        sync = F.interpolate(sync.transpose(1, 2), scale_factor=2.0, mode="nearest")
+        h = self.inp(h) + self.sync(sync)
+        arg = (t * 1000.0)[:, None] * self.freqs[None]
+        temb = torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+        c = self.time(temb) + self.text(text) + self.audio(audio) + self.semantic(semantic.mean(dim=1))
+        films = self.film(F.gelu(c))
+        for i, block in enumerate(self.blocks):
+            f = films[:, i * 2 * self.width: (i + 1) * 2 * self.width, None]
+            h = block(h + self.sync_in[i](sync), f)
+        v = self.out(F.gelu(self.out_norm(h)))
+        return v[:, :, CTX: CTX + HOP_F]
+
+
+class StreamFoley(nn.Module):
+    """Everything trained together (the video and audio encoders as in the windowed model)."""
+
+    def __init__(self, stats):
+        super().__init__()
+        self.sync = VideoEncoder(motion=True)
+        self.semantic = VideoEncoder(motion=False)
+        self.audio = AudioEncoder(stats)
+        self.denoiser = StreamDenoiser()
+        self.onset = OnsetHead()
+
+
+class StreamDecoder(nn.Module):
+    """latent [B, N_MELS, HOP_F] + prev [B, N_MELS, CTX] → the hop's waveform [B, HOP_SAMPLES]:
+    the causal vocoder over the last VOCODER_CONTEXT frames of the context and the hop."""
+
+    def __init__(self, vocoder):
+        super().__init__()
+        self.vocoder = vocoder
+        frames = 2 * (VOCODER_CONTEXT + HOP_F)
+        self.register_buffer("inv_wss", vocoder.istft.inv_wss(frames))
+
+    def forward(self, latent, prev):
+        z = torch.cat([prev[:, :, CTX - VOCODER_CONTEXT:], latent], dim=2)
+        return self.vocoder(z, self.inv_wss)[:, -HOP_SAMPLES:]
