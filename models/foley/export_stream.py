@@ -15,7 +15,7 @@ import torch
 import vocoder
 from common import latent_stats
 from config import CACHE, FEAT, HERE, N_MELS, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
-from export import GUIDANCE, NEGATIVE_AUDIO, STEPS, TIME_SHIFT, export
+from export import export
 from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, SEMANTIC_N, SYNC_N,
                     StreamDecoder, StreamFoley)
 
@@ -27,10 +27,6 @@ def manifest() -> str:
     top = top.replace("[timing]\nwindow_ms = 4000\noverlap_ms = 500\n",
                       f"[timing]\nhop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}\n")
     top = top.replace("shape = [48, 200]", f"shape = [{N_MELS}, {HOP_F}]")
-    top = top.replace(f"steps = {STEPS}\ntime_shift = {TIME_SHIFT}\nguidance_scale = {GUIDANCE}\n"
-                      f"negative_audio_scale = {NEGATIVE_AUDIO}",
-                      f"steps = {STEPS}\ntime_shift = {TIME_SHIFT}\nguidance_scale = {GUIDANCE}\n"
-                      f"negative_audio_scale = {NEGATIVE_AUDIO}")
     den = graphs[graphs.index('role = "denoiser"') - len("[[graph]]\n"):graphs.index('role = "decoder"') - len("[[graph]]\n")]
     dec = graphs[graphs.index('role = "decoder"') - len("[[graph]]\n"):graphs.index('role = "audio_encoder"') - len("[[graph]]\n")]
     new_den = f"""[[graph]]

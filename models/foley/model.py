@@ -137,9 +137,17 @@ class Denoiser(nn.Module):
         semantic = F.interpolate(semantic, scale_factor=float(LATENT_FRAMES // (SEMANTIC_FPS * WINDOW_S)),
                                  mode="nearest")
         h = self.inp(x) + self.sync(sync) + self.semantic(semantic)
+        return self.stack(h, sync, self.condition(t, text, audio))
+
+    def condition(self, t, text, audio):
+        """The global condition [B, width]: timestep embedding, prompt and existing audio."""
         arg = (t * 1000.0)[:, None] * self.freqs[None]
         temb = torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
-        c = self.time(temb) + self.text(text) + self.audio(audio)
+        return self.time(temb) + self.text(text) + self.audio(audio)
+
+    def stack(self, h, sync, c):
+        """The blocks over h [B, width, T], FiLM'd by c, the sync features [B, FEAT, T] again at
+        each; then the output projection."""
         films = self.film(F.gelu(c))
         for i, block in enumerate(self.blocks):
             f = films[:, i * 2 * self.width: (i + 1) * 2 * self.width, None]

@@ -56,15 +56,8 @@ class StreamDenoiser(Denoiser):
         # Sync features (25 fps) onto the 50 Hz grid: each video frame covers two latent frames.
         sync = F.interpolate(sync.transpose(1, 2), scale_factor=2.0, mode="nearest")
         h = self.inp(h) + self.sync(sync)
-        arg = (t * 1000.0)[:, None] * self.freqs[None]
-        temb = torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
-        c = self.time(temb) + self.text(text) + self.audio(audio) + self.semantic(semantic.mean(dim=1))
-        films = self.film(F.gelu(c))
-        for i, block in enumerate(self.blocks):
-            f = films[:, i * 2 * self.width: (i + 1) * 2 * self.width, None]
-            h = block(h + self.sync_in[i](sync), f)
-        v = self.out(F.gelu(self.out_norm(h)))
-        return v[:, :, CTX: CTX + HOP_F]
+        c = self.condition(t, text, audio) + self.semantic(semantic.mean(dim=1))
+        return self.stack(h, sync, c)[:, :, CTX: CTX + HOP_F]
 
 
 class StreamFoley(nn.Module):

@@ -83,16 +83,21 @@ def onset_strength(front, wave):
     return rise.reshape(rise.shape[0], -1, 2).amax(dim=2)
 
 
+def noised(x1, gen):
+    """Noise x0, times t and the point xt on the straight path from x0 to the data x1: half
+    the times uniform, half logit-normal (more weight on the middle of the path)."""
+    x0 = torch.randn(x1.shape, generator=gen)
+    u = torch.rand(x1.shape[0], generator=gen)
+    ln = torch.sigmoid(torch.randn(x1.shape[0], generator=gen))
+    t = torch.where(torch.rand(x1.shape[0], generator=gen) < 0.5, u, ln)
+    return x0, t, t[:, None, None] * x1 + (1 - t[:, None, None]) * x0
+
+
 def velocity_loss(model, front, b, gen):
     with torch.no_grad():
         x1 = front(b["target"])
         onset = onset_strength(front, b["all"])
-    x0 = torch.randn(x1.shape, generator=gen)
-    # Half uniform, half logit-normal times (more weight on the middle of the path).
-    u = torch.rand(x1.shape[0], generator=gen)
-    ln = torch.sigmoid(torch.randn(x1.shape[0], generator=gen))
-    t = torch.where(torch.rand(x1.shape[0], generator=gen) < 0.5, u, ln)
-    xt = t[:, None, None] * x1 + (1 - t[:, None, None]) * x0
+    x0, t, xt = noised(x1, gen)
     audio = model.audio(b["cond"]) * b["has_cond"]
     sync = model.sync(b["sync"])
     v = model.denoiser(xt, t, b["text"], sync, model.semantic(b["semantic"]), audio)

@@ -20,7 +20,7 @@ import torch
 from common import Frontend, latent_stats
 from config import CACHE, LATENT_FRAMES, SAMPLES
 from stream import AHEAD, CTX, HOP_F, SEMANTIC_N, SYNC_N, StreamFoley
-from train import SYNC, Data, fit, latent_rise, onset_strength
+from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
 CKPT = CACHE / "foley-stream.pt"
 PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
@@ -82,11 +82,7 @@ def stream_batch(data, rng, size, front):
 
 def velocity_loss(model, s, gen):
     x1 = s["x1"]
-    x0 = torch.randn(x1.shape, generator=gen)
-    u = torch.rand(x1.shape[0], generator=gen)
-    ln = torch.sigmoid(torch.randn(x1.shape[0], generator=gen))
-    t = torch.where(torch.rand(x1.shape[0], generator=gen) < 0.5, u, ln)
-    xt = t[:, None, None] * x1 + (1 - t[:, None, None]) * x0
+    x0, t, xt = noised(x1, gen)
     audio = model.audio(s["cond"]) * s["has_cond"]
     sync = model.sync(s["sync"])
     v = model.denoiser(xt, t, s["text"], sync, model.semantic(s["semantic"]), audio, s["ctx"])

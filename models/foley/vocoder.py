@@ -25,7 +25,6 @@ was measured on) and every tenth KLettres file.
 """
 
 import argparse
-import math
 import struct
 import subprocess
 import sys
@@ -163,7 +162,6 @@ class Exported(nn.Module):
 def corpus():
     """Decodes every usable recording to 16 kHz mono (peak-normalised, silence trimmed) and
     writes the train and held-out sets as concatenations with their file boundaries."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
     import scenes
     root = sounds.ROOT
     if not root.is_dir():

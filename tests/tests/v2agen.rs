@@ -376,6 +376,29 @@ fn soundtrack_length_matches_the_video_for_several_frame_rates() {
     }
 }
 
+/// Sample-to-sample steps of `s`, split into those `at_seam` (by the index of the step's first
+/// sample) and the rest; with the largest and the RMS of a list.
+fn split_steps(s: &[f32], at_seam: impl Fn(usize) -> bool) -> (Vec<f32>, Vec<f32>) {
+    let (mut seam, mut inner) = (Vec::new(), Vec::new());
+    for i in 0..s.len() - 1 {
+        let step = (s[i + 1] - s[i]).abs();
+        if at_seam(i) {
+            seam.push(step);
+        } else {
+            inner.push(step);
+        }
+    }
+    (seam, inner)
+}
+
+fn largest(v: &[f32]) -> f32 {
+    v.iter().copied().fold(0.0, f32::max)
+}
+
+fn rms(v: &[f32]) -> f32 {
+    (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt()
+}
+
 /// Across a seam the waveform moves no more from one sample to the next than it does inside a
 /// window: no click, no gap.
 #[test]
@@ -385,21 +408,14 @@ fn seams_are_continuous() {
     assert_eq!(out.error, None);
     let s = out.samples();
     assert_eq!(s.len(), 8 * RATE as usize);
-    let diff = |i: usize| (s[i + 1] - s[i]).abs();
     let overlap = WINDOW - HOP;
-    let in_seam = |i: usize| {
+    let (seam, inner) = split_steps(&s, |i| {
         (1..4).any(|j| {
             let start = j * HOP;
             i + 1 >= start && i <= start + overlap
         })
-    };
-    let seam: Vec<f32> = (0..s.len() - 1).filter(|&i| in_seam(i)).map(diff).collect();
-    let inner: Vec<f32> = (0..s.len() - 1)
-        .filter(|&i| !in_seam(i))
-        .map(diff)
-        .collect();
-    let max = |v: &[f32]| v.iter().copied().fold(0.0, f32::max);
-    let rms = |v: &[f32]| (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
+    });
+    let max = largest;
     assert!(max(&inner) > 0.0, "silent output");
     // The fixture decodes noise-like audio: the seams' steps must look like the rest (a click
     // or a gap would stand out in the largest step or in the step energy).
@@ -1008,11 +1024,11 @@ fn streaming_soundtrack_is_sample_exact_hop_by_hop() {
 #[test]
 fn streaming_hops_join_without_seams() {
     let frames = timeline(100, 25, 1, 0); // 4 s: 20 hops, 19 boundaries
-    let run = |seed: &'static str| {
+    let run = |seed: &str| {
         let mut r = Run::new(&frames);
         r.package = "foley-stream";
-        let props = Box::leak(Box::new([("seed", seed)]));
-        r.props = props;
+        let props = [("seed", seed)];
+        r.props = &props;
         r.go()
     };
     let out = run("3");
@@ -1021,14 +1037,9 @@ fn streaming_hops_join_without_seams() {
     assert_eq!(s.len(), 4 * RATE as usize);
     assert_eq!(s, run("3").samples(), "same seed, same soundtrack");
     assert_ne!(s, run("4").samples());
-    let step = |i: usize| (s[i + 1] - s[i]).abs();
-    let boundary: Vec<f32> = (1..20).map(|j| step(j * STREAM_HOP - 1)).collect();
-    let inner: Vec<f32> = (0..s.len() - 1)
-        .filter(|i| (i + 1) % STREAM_HOP != 0)
-        .map(step)
-        .collect();
-    let max = |v: &[f32]| v.iter().copied().fold(0.0, f32::max);
-    let rms = |v: &[f32]| (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
+    let (boundary, inner) = split_steps(&s, |i| (i + 1) % STREAM_HOP == 0);
+    assert_eq!(boundary.len(), 19);
+    let max = largest;
     assert!(max(&inner) > 0.0, "silent output");
     assert!(
         max(&boundary) <= max(&inner),
