@@ -22,6 +22,9 @@ SEMANTIC_FPS, SEMANTIC_SIZE = 5, 32
 FEAT = 64  # width of video and audio features
 TEXT_DIM = 384
 GL_ITERS = 32
+# The vocoder's lookahead in latent frames (vocoder.py): its output lags its input by this many
+# frames, so the streaming model's latent runs this far ahead of the audio (stream.py).
+VOCODER_LOOKAHEAD = 1
 
 # Sound classes the scenes use (library classes; see data/sounds.py).
 CLASSES = ["impact_metal", "impact_wood", "bounce", "crash", "engine", "splash", "rain", "thunder"]

@@ -26,8 +26,16 @@ TIME_SHIFT = 12.0
 GUIDANCE = 1.5
 NEGATIVE_AUDIO = 1.0
 
-MANIFEST = f"""# The bundled foley model: trained by models/foley/train.py on procedural scenes (README).
-# Written by models/foley/export.py; do not edit by hand. The weights are trained on recorded
+
+def manifest(*, timing, frames, sync_frames, semantic_frames, samples, context=0, made_by="train.py and export.py",
+             version="0.1.0", kind=""):
+    """The package's model.toml: a windowed package (`timing` window_ms / overlap_ms, the
+    window's latent `frames`) or a streaming one (hop_ms / context_ms / lookahead_ms, the hop's
+    `frames`, and the `context` frames of previous latent on the denoiser and the decoder)."""
+    prev = (f'  {{ slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", {N_MELS}, {context}] }},\n'
+            if context else "")
+    return f"""# The bundled foley model: trained on procedural scenes (README). Written by
+# models/foley/{made_by}; do not edit by hand. The weights are trained on recorded
 # sounds under CC-BY-SA-3.0/4.0, CC-BY-3.0, GPL-2+, BSD-3-Clause and CC0 (per file in the
 # README); the prompt encoder (all-MiniLM-L6-v2) is Apache-2.0.
 
@@ -35,21 +43,20 @@ schema = 1
 
 [package]
 name = "foley"
-version = "0.1.0"
+version = "{version}"
 task = "video-to-audio"
 license = "CC-BY-SA-4.0 AND GPL-2.0-or-later AND Apache-2.0"
-description = "Small video-to-audio flow-matching model trained on procedural scenes with recorded sound effects (impacts, engines, splashes, rain, thunder); prompt encoder all-MiniLM-L6-v2"
+description = "Small {kind}video-to-audio flow-matching model trained on procedural scenes with recorded sound effects (impacts, engines, splashes, rain, thunder); prompt encoder all-MiniLM-L6-v2"
 
 [audio]
 rate = {RATE}
 channels = 1
 
 [timing]
-window_ms = {WINDOW_S * 1000}
-overlap_ms = {OVERLAP_MS}
+{timing}
 
 [latent]
-shape = [{N_MELS}, {LATENT_FRAMES}]
+shape = [{N_MELS}, {frames}]
 
 [sampler]
 kind = "flow-euler"
@@ -107,25 +114,25 @@ outputs = [
 role = "denoiser"
 file = "denoiser.onnx"
 inputs = [
-  {{ slot = "latent", name = "x", dtype = "float32", shape = ["batch", {N_MELS}, {LATENT_FRAMES}] }},
+  {{ slot = "latent", name = "x", dtype = "float32", shape = ["batch", {N_MELS}, {frames}] }},
   {{ slot = "timestep", name = "t", dtype = "float32", shape = ["batch"] }},
   {{ slot = "text", name = "text", dtype = "float32", shape = ["batch", {TEXT_DIM}] }},
-  {{ slot = "video:sync", name = "sync", dtype = "float32", shape = ["batch", {SYNC_FPS * WINDOW_S}, {FEAT}] }},
-  {{ slot = "video:semantic", name = "semantic", dtype = "float32", shape = ["batch", {SEMANTIC_FPS * WINDOW_S}, {FEAT}] }},
+  {{ slot = "video:sync", name = "sync", dtype = "float32", shape = ["batch", {sync_frames}, {FEAT}] }},
+  {{ slot = "video:semantic", name = "semantic", dtype = "float32", shape = ["batch", {semantic_frames}, {FEAT}] }},
   {{ slot = "audio", name = "audio", dtype = "float32", shape = ["batch", {FEAT}] }},
-]
+{prev}]
 outputs = [
-  {{ slot = "prediction", name = "velocity", dtype = "float32", shape = ["batch", {N_MELS}, {LATENT_FRAMES}] }},
+  {{ slot = "prediction", name = "velocity", dtype = "float32", shape = ["batch", {N_MELS}, {frames}] }},
 ]
 
 [[graph]]
 role = "decoder"
 file = "decoder.onnx"
 inputs = [
-  {{ slot = "latent", name = "latent", dtype = "float32", shape = ["batch", {N_MELS}, {LATENT_FRAMES}] }},
-]
+  {{ slot = "latent", name = "latent", dtype = "float32", shape = ["batch", {N_MELS}, {frames}] }},
+{prev}]
 outputs = [
-  {{ slot = "waveform", name = "waveform", dtype = "float32", shape = ["batch", {SAMPLES}] }},
+  {{ slot = "waveform", name = "waveform", dtype = "float32", shape = ["batch", {samples}] }},
 ]
 
 [[graph]]
@@ -177,7 +184,9 @@ def main():
             print(f"no {vocoder.CHECKPOINT}: the Griffin-Lim decoder (train the vocoder first)")
             export(GriffinLimDecoder(stats), (torch.randn(1, N_MELS, LATENT_FRAMES),), out / "decoder.onnx",
                    ["latent"], ["waveform"], {"latent": {0: "batch"}, "waveform": {0: "batch"}})
-    (out / "model.toml").write_text(MANIFEST)
+    (out / "model.toml").write_text(manifest(
+        timing=f"window_ms = {WINDOW_S * 1000}\noverlap_ms = {OVERLAP_MS}", frames=LATENT_FRAMES,
+        sync_frames=SYNC_FPS * WINDOW_S, semantic_frames=SEMANTIC_FPS * WINDOW_S, samples=SAMPLES))
     print(f"wrote {out / 'model.toml'}")
 
 

@@ -15,50 +15,9 @@ import torch
 import vocoder
 from common import latent_stats
 from config import CACHE, FEAT, HERE, N_MELS, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
-from export import export
+from export import export, manifest
 from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, SEMANTIC_N, SYNC_N,
                     StreamDecoder, StreamFoley)
-
-
-def manifest() -> str:
-    head = (HERE / "model.toml").read_text()
-    graphs = head[head.index("[[graph]]"):]
-    top = head[: head.index("[[graph]]")]
-    top = top.replace("[timing]\nwindow_ms = 4000\noverlap_ms = 500\n",
-                      f"[timing]\nhop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}\n")
-    top = top.replace("shape = [48, 200]", f"shape = [{N_MELS}, {HOP_F}]")
-    den = graphs[graphs.index('role = "denoiser"') - len("[[graph]]\n"):graphs.index('role = "decoder"') - len("[[graph]]\n")]
-    dec = graphs[graphs.index('role = "decoder"') - len("[[graph]]\n"):graphs.index('role = "audio_encoder"') - len("[[graph]]\n")]
-    new_den = f"""[[graph]]
-role = "denoiser"
-file = "denoiser.onnx"
-inputs = [
-  {{ slot = "latent", name = "x", dtype = "float32", shape = ["batch", {N_MELS}, {HOP_F}] }},
-  {{ slot = "timestep", name = "t", dtype = "float32", shape = ["batch"] }},
-  {{ slot = "text", name = "text", dtype = "float32", shape = ["batch", {TEXT_DIM}] }},
-  {{ slot = "video:sync", name = "sync", dtype = "float32", shape = ["batch", {SYNC_N}, {FEAT}] }},
-  {{ slot = "video:semantic", name = "semantic", dtype = "float32", shape = ["batch", {SEMANTIC_N}, {FEAT}] }},
-  {{ slot = "audio", name = "audio", dtype = "float32", shape = ["batch", {FEAT}] }},
-  {{ slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", {N_MELS}, {CTX}] }},
-]
-outputs = [
-  {{ slot = "prediction", name = "velocity", dtype = "float32", shape = ["batch", {N_MELS}, {HOP_F}] }},
-]
-
-"""
-    new_dec = f"""[[graph]]
-role = "decoder"
-file = "decoder.onnx"
-inputs = [
-  {{ slot = "latent", name = "latent", dtype = "float32", shape = ["batch", {N_MELS}, {HOP_F}] }},
-  {{ slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", {N_MELS}, {CTX}] }},
-]
-outputs = [
-  {{ slot = "waveform", name = "waveform", dtype = "float32", shape = ["batch", {HOP_SAMPLES}] }},
-]
-
-"""
-    return top + graphs.replace(den, new_den).replace(dec, new_dec)
 
 
 def main():
@@ -85,12 +44,15 @@ def main():
         names = ["x", "t", "text", "sync", "semantic", "audio", "prev"]
         export(model.denoiser, args, out / "denoiser.onnx", names, ["velocity"],
                {k: {0: "batch"} for k in names + ["velocity"]})
-        export(StreamDecoder(vocoder.load()), (torch.randn(1, N_MELS, HOP_F), torch.randn(1, N_MELS, CTX)),
+        export(StreamDecoder(vocoder.load(), vocoder.silence(latent_stats(), 1)), (torch.randn(1, N_MELS, HOP_F), torch.randn(1, N_MELS, CTX)),
                out / "decoder.onnx", ["latent", "prev"], ["waveform"],
                {"latent": {0: "batch"}, "prev": {0: "batch"}, "waveform": {0: "batch"}})
     for f in ("text_encoder.onnx", "tokenizer.json"):
         shutil.copy(HERE / f, out / f)
-    (out / "model.toml").write_text(manifest())
+    (out / "model.toml").write_text(manifest(
+        timing=f"hop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}", frames=HOP_F,
+        sync_frames=SYNC_N, semantic_frames=SEMANTIC_N, samples=HOP_SAMPLES, context=CTX,
+        made_by="train_stream.py and export_stream.py", version="0.2.0", kind="streaming "))
     print(f"wrote {out / 'model.toml'} (rate {RATE}, sync {SYNC_FPS} fps, semantic {SEMANTIC_FPS} fps)")
 
 

@@ -13,13 +13,18 @@ of the hop, plus the sync features of the whole span at every block; the semanti
 the prompt, the existing audio and the time as FiLM. It predicts the velocity of the hop only.
 The decoder is the causal vocoder (vocoder.py) over the context and the hop, keeping the hop's
 samples: exactly what decoding the stream whole would give, so hops join without a seam.
+
+The vocoder looks LEAD latent frames ahead (its output lags its input by LEAD frames), so the
+latent runs LEAD frames ahead of the audio: the hop's latent for the audio from T to T + hop
+covers T + LEAD·20 ms to T + hop + LEAD·20 ms. The denoiser sees the video's lookahead past
+that (AHEAD − LEAD frames), and the decoder's last hop of samples is the audio from T.
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from config import FEAT, N_MELS
+from config import FEAT, N_MELS, VOCODER_LOOKAHEAD
 from model import AudioEncoder, Denoiser, OnsetHead, VideoEncoder
 
 HOP_MS, CONTEXT_MS, LOOKAHEAD_MS = 200, 1600, 80
@@ -29,7 +34,9 @@ SPAN = CTX + HOP_F + AHEAD  # 94 latent frames
 SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 47 frames at 25 fps
 SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 9 frames at 5 fps
 HOP_SAMPLES = HOP_MS * 16  # 3200 at 16 kHz
-VOCODER_CONTEXT = 40  # latent frames before the hop the vocoder sees (its receptive field is 31)
+LEAD = VOCODER_LOOKAHEAD  # latent frames the latent runs ahead of the audio
+VOCODER_CONTEXT = 32  # latent frames before the hop the vocoder needs: its receptive field (31)
+# for the two frames whose synthesis windows reach into the hop (StreamDecoder.SPILL)
 
 
 class StreamDenoiser(Denoiser):
@@ -74,14 +81,23 @@ class StreamFoley(nn.Module):
 
 class StreamDecoder(nn.Module):
     """latent [B, N_MELS, HOP_F] + prev [B, N_MELS, CTX] → the hop's waveform [B, HOP_SAMPLES]:
-    the causal vocoder over the last VOCODER_CONTEXT frames of the context and the hop."""
+    the causal vocoder's convolutions over the last VOCODER_CONTEXT frames of the context and the
+    hop, its head and inverse STFT over the hop and the SPILL frames before it whose windows
+    reach into the hop (the rest of the context only feeds the convolutions)."""
 
-    def __init__(self, vocoder):
+    SPILL = 2
+
+    def __init__(self, vocoder, silence):
         super().__init__()
         self.vocoder = vocoder
-        frames = 2 * (VOCODER_CONTEXT + HOP_F)
-        self.register_buffer("inv_wss", vocoder.istft.inv_wss(frames))
+        self.register_buffer("inv_wss", vocoder.istft.inv_wss(2 * (self.SPILL + HOP_F)))
+        self.register_buffer("silence", silence)  # [1, N_MELS, 1]
 
     def forward(self, latent, prev):
         z = torch.cat([prev[:, :, CTX - VOCODER_CONTEXT:], latent], dim=2)
-        return self.vocoder(z, self.inv_wss)[:, -HOP_SAMPLES:]
+        # Before a stream starts the contract gives zeros, which in this latent (normalised log-mel)
+        # is a mid-level sound, not silence: decoded, it spilled a burst of noise into the first
+        # hop. An all-zero frame never comes out of the denoiser, so it reads as silence here.
+        empty = (z.abs().sum(dim=1, keepdim=True) == 0).to(z.dtype)
+        z = z + empty * self.silence
+        return self.vocoder(z, self.inv_wss, keep=self.SPILL + HOP_F)[:, -HOP_SAMPLES:]

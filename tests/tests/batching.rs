@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use common::{ep, fixture, init};
 use gst::prelude::*;
 
@@ -21,26 +19,16 @@ fn run(launch: &str, n: usize) -> Outcome {
         .expect("pipeline")
         .downcast::<gst::Pipeline>()
         .unwrap();
-    let got: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(vec![Vec::new(); n]));
-    for i in 0..n {
-        let sink = pipeline
-            .by_name(&format!("out{i}"))
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
-        let got = got.clone();
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |s| {
-                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
-                    let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                    got.lock().unwrap()[i].extend_from_slice(&map);
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-    }
+    let got: Vec<_> = (0..n)
+        .map(|i| {
+            let sink = pipeline
+                .by_name(&format!("out{i}"))
+                .unwrap()
+                .downcast::<gst_app::AppSink>()
+                .unwrap();
+            common::collect(&sink)
+        })
+        .collect();
     pipeline.set_state(gst::State::Playing).unwrap();
     let bus = pipeline.bus().unwrap();
     let mut batched_steps = 0u64;
@@ -59,7 +47,10 @@ fn run(launch: &str, n: usize) -> Outcome {
         }
     }
     pipeline.set_state(gst::State::Null).unwrap();
-    let streams = got.lock().unwrap().clone();
+    let streams = got
+        .iter()
+        .map(|g| common::bytes(&g.lock().unwrap()))
+        .collect();
     Outcome {
         streams,
         batched_steps,

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once};
 
 use gst::prelude::*;
 
@@ -70,4 +70,30 @@ pub fn first_error(bus: &gst::Bus) -> Option<String> {
         gst::MessageView::Error(e) => Some(e.error().message().to_string()),
         _ => None,
     })
+}
+
+/// Every buffer that reaches `sink`, in order: its samples are pulled as they come.
+pub fn collect(sink: &gst_app::AppSink) -> Arc<Mutex<Vec<gst::Buffer>>> {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let buffer = sample.buffer_owned().ok_or(gst::FlowError::Error)?;
+                g.lock().unwrap().push(buffer);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    got
+}
+
+/// The bytes of `buffers`, one after the other.
+pub fn bytes(buffers: &[gst::Buffer]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for b in buffers {
+        out.extend_from_slice(&b.map_readable().expect("readable buffer"));
+    }
+    out
 }

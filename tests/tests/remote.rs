@@ -12,7 +12,7 @@ use gst::prelude::*;
 use triton::Triton;
 
 /// What reached an appsink: each buffer's size, and all the bytes in order.
-type Collected = Arc<Mutex<(Vec<usize>, Vec<u8>)>>;
+type Collected = Arc<Mutex<Vec<gst::Buffer>>>;
 
 /// `launch` as a pipeline, with what reaches its appsink `out` collected.
 fn with_collecting_sink(launch: &str) -> (gst::Pipeline, Collected) {
@@ -23,21 +23,7 @@ fn with_collecting_sink(launch: &str) -> (gst::Pipeline, Collected) {
         .unwrap()
         .downcast::<gst_app::AppSink>()
         .unwrap();
-    let got = Arc::new(Mutex::new((Vec::new(), Vec::new())));
-    let g = got.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |s| {
-                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
-                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                let mut g = g.lock().unwrap();
-                g.0.push(map.len());
-                g.1.extend_from_slice(&map);
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    let got = common::collect(&sink);
     (pipeline, got)
 }
 
@@ -56,7 +42,7 @@ fn output_bytes(launch: &str) -> Vec<u8> {
     if let gst::MessageView::Error(e) = msg.view() {
         panic!("{launch}: {}", e.error());
     }
-    let out = got.lock().unwrap().1.clone();
+    let out = common::bytes(&got.lock().unwrap());
     out
 }
 
@@ -297,8 +283,8 @@ fn live_through_outage(server: &mut Triton, launch: &str, stats: &str) -> LiveRu
     }
     pipeline.set_state(gst::State::Null).unwrap();
     let g = got.lock().unwrap();
-    run.buffers = g.0.len();
-    run.bytes = g.0.iter().sum();
+    run.buffers = g.len();
+    run.bytes = g.iter().map(|b| b.size()).sum();
     run
 }
 

@@ -103,18 +103,8 @@ fn f32_samples(buffers: &[gst::Buffer]) -> Vec<f32> {
 }
 
 fn collecting_sink(name: &str) -> (gst_app::AppSink, Arc<Mutex<Vec<gst::Buffer>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
     let sink = gst_app::AppSink::builder().name(name).sync(false).build();
-    let g = got.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |s| {
-                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                g.lock().unwrap().push(sample.buffer_owned().unwrap());
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    let got = common::collect(&sink);
     (sink, got)
 }
 
