@@ -34,13 +34,13 @@ PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
 START_SHARE = 0.25  # examples whose hop starts within the first context (a stream's start)
 
 
-def hop_starts(rng, size):
+def hop_starts(rng, size, start_share=START_SHARE):
     """Latent frame of each example's hop: on a video frame (even), 25% within the first
     context, the rest anywhere with a full context (and the lead within the clip)."""
     last = LATENT_FRAMES - HOP_F - LEAD
     early = rng.integers(0, CTX // 2, size) * 2
     late = rng.integers(CTX // 2, last // 2 + 1, size) * 2
-    return np.where(rng.random(size) < START_SHARE, early, late)
+    return np.where(rng.random(size) < start_share, early, late)
 
 
 def span_frames(frames, h):
@@ -51,9 +51,9 @@ def span_frames(frames, h):
     return frames[np.clip(idx, 0, len(frames) - 1)], (idx >= 0) & (idx < len(frames))
 
 
-def stream_batch(data, rng, size, front):
+def stream_batch(data, rng, size, front, start_share=START_SHARE):
     b = data.batch(rng, size)
-    hs = hop_starts(rng, size)
+    hs = hop_starts(rng, size, start_share)
     with torch.no_grad():
         # The latent LEAD frames ahead of the audio (stream.py): frame f is the audio's f + LEAD.
         x = front(b["target"])[:, :, LEAD:]  # [B, N_MELS, 200 - LEAD]
@@ -147,7 +147,7 @@ def fit_onset_head(model, data, front, rng, batches=16):
     print(f"onset head fitted: mean squared error {err:.4f} (target variance {torch.cat(targets).var().item():.4f})")
 
 
-def velocity_loss(model, s, gen):
+def velocity_loss(model, s, gen, boundary=1.0):
     x1 = s["x1"]
     x0, t, xt = noised(x1, gen)
     audio = model.audio(s["cond"]) * s["has_cond"]
@@ -157,6 +157,7 @@ def velocity_loss(model, s, gen):
     # context's last frame.
     rise = latent_rise(torch.cat([s["ctx"][:, :, -1:], x1], dim=2))[:, 1:]
     weight = 1.0 + 5.0 * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
+    weight[:, :3] = weight[:, :3] * boundary  # the hop's first frames continue the context
     flow = torch.mean(weight[:, None] * (v - (x1 - x0)) ** 2) / torch.mean(weight)
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
     aux = err.sum() / s["onset_mask"].sum().clamp(min=1)
@@ -170,6 +171,10 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--data", type=Path, default=CACHE / "dataset.npz")
     ap.add_argument("--checkpoint", type=Path, default=CKPT)
+    ap.add_argument("--start-share", type=float, default=START_SHARE,
+                    help="share of hops within a stream's first context")
+    ap.add_argument("--boundary", type=float, default=1.0,
+                    help="loss weight of the hop's first three frames (continuing the context)")
     ap.add_argument("--init", type=Path, default=HERE,
                     help="windowed package to start from; 'none' starts from pretrain_sync.py's encoder")
     a = ap.parse_args()
@@ -205,7 +210,8 @@ def main():
     rng = np.random.default_rng(step)
     gen = torch.Generator().manual_seed(step)
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
-        lambda _: velocity_loss(model, stream_batch(data, rng, a.batch, front), gen), step, trained_s)
+        lambda _: velocity_loss(model, stream_batch(data, rng, a.batch, front, a.start_share), gen, a.boundary),
+        step, trained_s)
 
 
 if __name__ == "__main__":
