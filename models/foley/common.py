@@ -147,6 +147,15 @@ def latent_stats():
     return json.loads((HERE / "latent_stats.json").read_text())
 
 
+def silent_latent(frames):
+    """The normalised latent of silence, [1, N_MELS, frames]: log(EPS) in every band. Not zero:
+    zero is each band's mean level."""
+    stats = latent_stats()
+    mu = torch.tensor(stats["mean"], dtype=torch.float32)[:, None]
+    sigma = torch.tensor(stats["std"], dtype=torch.float32)[:, None]
+    return ((math.log(EPS) - mu) / sigma).expand(N_MELS, frames)[None]
+
+
 class PromptEncoder:
     """all-MiniLM-L6-v2 exactly as the runtime runs it: tokenizer.json with special tokens, the
     int8 graph, mean pooling over the mask, L2 normalisation."""

@@ -44,7 +44,7 @@ def main():
         names = ["x", "t", "text", "sync", "semantic", "audio", "prev"]
         export(model.denoiser, args, out / "denoiser.onnx", names, ["velocity"],
                {k: {0: "batch"} for k in names + ["velocity"]})
-        export(StreamDecoder(vocoder.load(), vocoder.silence(latent_stats(), 1)), (torch.randn(1, N_MELS, HOP_F), torch.randn(1, N_MELS, CTX)),
+        export(StreamDecoder(vocoder.load()), (torch.randn(1, N_MELS, HOP_F), torch.randn(1, N_MELS, CTX)),
                out / "decoder.onnx", ["latent", "prev"], ["waveform"],
                {"latent": {0: "batch"}, "prev": {0: "batch"}, "waveform": {0: "batch"}})
     for f in ("text_encoder.onnx", "tokenizer.json"):

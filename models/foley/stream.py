@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common import silent_latent
 from config import FEAT, N_MELS, VOCODER_LOOKAHEAD
 from model import AudioEncoder, Denoiser, OnsetHead, VideoEncoder
 
@@ -87,11 +88,11 @@ class StreamDecoder(nn.Module):
 
     SPILL = 2
 
-    def __init__(self, vocoder, silence):
+    def __init__(self, vocoder):
         super().__init__()
         self.vocoder = vocoder
         self.register_buffer("inv_wss", vocoder.istft.inv_wss(2 * (self.SPILL + HOP_F)))
-        self.register_buffer("silence", silence)  # [1, N_MELS, 1]
+        self.register_buffer("silence", silent_latent(1))
 
     def forward(self, latent, prev):
         z = torch.cat([prev[:, :, CTX - VOCODER_CONTEXT:], latent], dim=2)

@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import Frontend, GriffinLimDecoder, latent_stats, log_spectral_distance, stft_basis
-from config import CACHE, EPS, HOP, N_FFT, N_MELS, PAD, RATE, VOCODER_LOOKAHEAD
+from common import Frontend, GriffinLimDecoder, latent_stats, log_spectral_distance, silent_latent, stft_basis
+from config import CACHE, HOP, N_FFT, N_MELS, PAD, RATE, VOCODER_LOOKAHEAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import sounds  # noqa: E402
@@ -157,17 +157,10 @@ class Vocoder(nn.Module):
         return self.istft(re, im, inv_wss)
 
 
-def silence(stats, frames):
-    """The normalised latent of silence: log(EPS) in every band."""
-    mu = torch.tensor(stats["mean"], dtype=torch.float32)[:, None]
-    sigma = torch.tensor(stats["std"], dtype=torch.float32)[:, None]
-    return ((np.log(EPS) - mu) / sigma).expand(N_MELS, frames)[None]
-
-
 def decode(model, z):
     """The audio of latent z [B, N_MELS, T] aligned with it: silence appended for the lookahead,
     the delay dropped."""
-    pad = silence(latent_stats(), LOOKAHEAD).expand(z.shape[0], -1, -1)
+    pad = silent_latent(LOOKAHEAD).expand(z.shape[0], -1, -1)
     return model(torch.cat([z, pad], dim=2))[:, DELAY:]
 
 
@@ -179,7 +172,7 @@ class Exported(nn.Module):
         super().__init__()
         self.vocoder = vocoder
         self.register_buffer("inv_wss", vocoder.istft.inv_wss(2 * (frames + LOOKAHEAD)))
-        self.register_buffer("pad", silence(latent_stats(), LOOKAHEAD))
+        self.register_buffer("pad", silent_latent(LOOKAHEAD))
 
     def forward(self, z):
         pad = self.pad.expand(z.shape[0], -1, -1)
@@ -395,7 +388,7 @@ def streaming_check():
     from stream import CTX, HOP_F, StreamDecoder
     front = Frontend(latent_stats())
     voc = load()
-    dec = StreamDecoder(voc, silence(latent_stats(), 1))
+    dec = StreamDecoder(voc)
     w = next(iter(heldout_clips(200).values()))[0]
     with torch.no_grad():
         z = front(torch.tensor(w)[None])

@@ -142,12 +142,9 @@ fn main() {
     let frame_ns = 1_000_000_000u64 / a.fps as u64;
     let mut latency = None;
     for (i, frame) in data.chunks_exact(frame_bytes).enumerate() {
-        let pts = gst::ClockTime::from_nseconds(
-            gst::ClockTime::SECOND
-                .mul_div_floor(i as u64, a.fps as u64)
-                .unwrap()
-                .nseconds(),
-        );
+        let pts = gst::ClockTime::SECOND
+            .mul_div_floor(i as u64, a.fps as u64)
+            .unwrap();
         let id = clock.new_single_shot_id(base + pts);
         let _ = id.wait();
         let mut buffer = gst::Buffer::from_slice(frame.to_vec());

@@ -11,7 +11,7 @@ use common::{fixture, go_ready, init};
 use gst::prelude::*;
 use triton::Triton;
 
-/// What reached an appsink: each buffer's size, and all the bytes in order.
+/// The buffers that reached an appsink, in order.
 type Collected = Arc<Mutex<Vec<gst::Buffer>>>;
 
 /// `launch` as a pipeline, with what reaches its appsink `out` collected.
