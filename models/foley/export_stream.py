@@ -17,7 +17,7 @@ from common import latent_stats
 from config import CACHE, FEAT, HERE, N_MELS, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
 from export import export, manifest
 from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, SEMANTIC_N, SYNC_N,
-                    StreamDecoder, StreamFoley)
+                    StreamDecoder, StreamFoley, weights)
 
 
 def main():
@@ -28,7 +28,7 @@ def main():
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
     model = StreamFoley(latent_stats())
-    model.load_state_dict(torch.load(a.checkpoint)["ema"])
+    model.load_state_dict(weights(torch.load(a.checkpoint)["ema"]))
     model.eval()
     with torch.no_grad():
         dyn = {"frames": {0: "batch", 1: "n"}, "features": {0: "batch", 1: "n"}}
@@ -48,7 +48,8 @@ def main():
                out / "decoder.onnx", ["latent", "prev"], ["waveform"],
                {"latent": {0: "batch"}, "prev": {0: "batch"}, "waveform": {0: "batch"}})
     for f in ("text_encoder.onnx", "tokenizer.json"):
-        shutil.copy(HERE / f, out / f)
+        if (out / f).resolve() != (HERE / f).resolve():  # --out models/foley: already there
+            shutil.copy(HERE / f, out / f)
     (out / "model.toml").write_text(manifest(
         timing=f"hop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}", frames=HOP_F,
         sync_frames=SYNC_N, semantic_frames=SEMANTIC_N, samples=HOP_SAMPLES, context=CTX,

@@ -28,16 +28,26 @@ from common import silent_latent
 from config import FEAT, N_MELS, VOCODER_LOOKAHEAD
 from model import AudioEncoder, Denoiser, OnsetHead, VideoEncoder
 
-HOP_MS, CONTEXT_MS, LOOKAHEAD_MS = 200, 1600, 80
+HOP_MS, CONTEXT_MS, LOOKAHEAD_MS = 200, 1600, 200
 LATENT_MS = 20
 HOP_F, CTX, AHEAD = HOP_MS // LATENT_MS, CONTEXT_MS // LATENT_MS, LOOKAHEAD_MS // LATENT_MS
-SPAN = CTX + HOP_F + AHEAD  # 94 latent frames
-SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 47 frames at 25 fps
-SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 9 frames at 5 fps
+SPAN = CTX + HOP_F + AHEAD  # 100 latent frames
+SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 50 frames at 25 fps
+SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 10 frames at 5 fps
 HOP_SAMPLES = HOP_MS * 16  # 3200 at 16 kHz
 LEAD = VOCODER_LOOKAHEAD  # latent frames the latent runs ahead of the audio
 VOCODER_CONTEXT = 32  # latent frames before the hop the vocoder needs: its receptive field (31)
 # for the two frames whose synthesis windows reach into the hop (StreamDecoder.SPILL)
+
+
+def silence_before_stream(z, silence):
+    """Latent frames z [B, N_MELS, n] that are all zero, as silence [1, N_MELS, 1]. The contract
+    gives zeros as the previous latent before a stream starts; in this latent (normalised log-mel)
+    zero is a mid-level sound, not silence, and an all-zero frame never comes out of the denoiser.
+    Read as sound, it made the decoder spill a burst of noise into the first hop and the denoiser
+    start every stream with a noise floor that its later hops went on continuing."""
+    empty = (z.abs().sum(dim=1, keepdim=True) == 0).to(z.dtype)
+    return z + empty * silence
 
 
 class StreamDenoiser(Denoiser):
@@ -52,20 +62,35 @@ class StreamDenoiser(Denoiser):
         self.semantic = nn.Sequential(nn.Linear(FEAT, width), nn.GELU(), nn.Linear(width, width))
         mask = torch.zeros(1, 1, SPAN)
         mask[..., CTX: CTX + HOP_F] = 1.0
-        self.register_buffer("mask", mask)
+        self.register_buffer("mask", mask, persistent=False)  # the layout's, not a weight
+        self.register_buffer("silence", silent_latent(1), persistent=False)
 
     def forward(self, x, t, text, sync, semantic, audio, prev):
         b = x.shape[0]
         zeros_ctx = torch.zeros(b, N_MELS, CTX, dtype=x.dtype)
         zeros_ahead = torch.zeros(b, N_MELS, AHEAD, dtype=x.dtype)
         noisy = torch.cat([zeros_ctx, x, zeros_ahead], dim=2)
+        prev = silence_before_stream(prev, self.silence)
         clean = torch.cat([prev, torch.zeros(b, N_MELS, HOP_F + AHEAD, dtype=x.dtype)], dim=2)
-        h = torch.cat([noisy, clean, self.mask.expand(b, -1, -1)], dim=1)
+        v = self.span(noisy, clean, self.mask.expand(b, -1, -1), t, text, sync, semantic, audio)
+        return v[:, :, CTX: CTX + HOP_F]
+
+    def span(self, noisy, clean, mask, t, text, sync, semantic, audio):
+        """The velocity over the whole span [B, N_MELS, SPAN] from the noisy frames, the clean
+        ones and the mask [B, 1, SPAN] of the noisy: a step of the stream is the hop noisy after
+        a clean context; training also denoises longer stretches (train_stream.py)."""
+        h = torch.cat([noisy, clean, mask], dim=1)
         # Sync features (25 fps) onto the 50 Hz grid: each video frame covers two latent frames.
         sync = F.interpolate(sync.transpose(1, 2), scale_factor=2.0, mode="nearest")
         h = self.inp(h) + self.sync(sync)
         c = self.condition(t, text, audio) + self.semantic(semantic.mean(dim=1))
-        return self.stack(h, sync, c)[:, :, CTX: CTX + HOP_F]
+        return self.stack(h, sync, c)
+
+
+def weights(state):
+    """A checkpoint's state dict for StreamFoley: the first checkpoints kept the hop's mask in it,
+    which is the layout's (a checkpoint trained with another lookahead goes on with this one)."""
+    return {k: v for k, v in state.items() if not k.endswith("denoiser.mask")}
 
 
 class StreamFoley(nn.Module):
@@ -96,9 +121,5 @@ class StreamDecoder(nn.Module):
 
     def forward(self, latent, prev):
         z = torch.cat([prev[:, :, CTX - VOCODER_CONTEXT:], latent], dim=2)
-        # Before a stream starts the contract gives zeros, which in this latent (normalised log-mel)
-        # is a mid-level sound, not silence: decoded, it spilled a burst of noise into the first
-        # hop. An all-zero frame never comes out of the denoiser, so it reads as silence here.
-        empty = (z.abs().sum(dim=1, keepdim=True) == 0).to(z.dtype)
-        z = z + empty * self.silence
+        z = silence_before_stream(z, self.silence)
         return self.vocoder(z, self.inv_wss, keep=self.SPILL + HOP_F)[:, -HOP_SAMPLES:]

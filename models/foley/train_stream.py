@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """Trains the streaming foley model (stream.py) by flow matching on the rendered scenes
 (prepare.py), hop by hop: each example is one hop of a clip at a random position, with the
-clean latent of the audio before it as context (zeros before the clip starts, as the runtime
-gives at a stream start) and the video from the context's start to the lookahead's end (the
+clean latent of the audio before it as context (silence before the clip starts, as the graphs
+read the runtime's zeros at a stream start) and the video from the context's start to the lookahead's end (the
 first or last frame where that is outside the clip, as v2agen gives). Targets, prompts and the
-existing-audio condition as in train.py. Half the contexts are corrupted with noise, so that
-the model continues its own imperfect audio as well as the true one. Resumable
-(.cache/foley-stream.pt).
+existing-audio condition as in train.py; half the examples denoise a longer stretch reaching back
+into the context (`infill`). Resumable (.cache/foley-stream.pt).
 
 It starts from a trained windowed package (`--init`, default models/foley as train.py and
 export.py make it): the video and audio encoders and the denoiser's conditioning and blocks are
@@ -24,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import Frontend, latent_stats
+from common import Frontend, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES
-from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley
+from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, weights
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
 CKPT = CACHE / "foley-stream.pt"
@@ -61,11 +60,13 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE):
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
+    real = torch.zeros(size, dtype=torch.long)  # context frames within the clip
     sync, onset_span, onset_mask, cond = [], [], [], []
     span_samples = (CTX + HOP_F) * PER_LATENT
     for i, h in enumerate(hs):
         lo = max(0, h - CTX)
         ctx[i, :, CTX - (h - lo):] = x[i, :, lo:h]
+        real[i] = h - lo
         x1[i] = x[i, :, h: h + HOP_F]
         f, inside = span_frames(b["sync"][i], h)
         sync.append(f)
@@ -78,12 +79,13 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE):
         start = end - span_samples
         c[max(0, -start):] = b["cond"][i, max(0, start): end]
         cond.append(c)
+    # Before the clip starts the context is silence, as the graphs read the runtime's zeros there.
+    before = (torch.arange(CTX)[None] < (CTX - real)[:, None])[:, None]  # [B, 1, CTX]
+    ctx = torch.where(before, silent_latent(1), ctx)
     sync = torch.stack(sync)
     # The semantic encoder's 5 fps: every fifth frame of the span from its start.
     semantic = sync[:, ::5][:, :SEMANTIC_N]
-    corrupt = (torch.rand(size) < 0.5).float() * torch.rand(size) * 0.3
-    ctx = ctx + corrupt[:, None, None] * torch.randn_like(ctx) * (ctx != 0)
-    return {"x1": x1, "ctx": ctx, "sync": sync, "semantic": semantic, "text": b["text"],
+    return {"x1": x1, "ctx": ctx, "real": real, "sync": sync, "semantic": semantic, "text": b["text"],
             "cond": torch.stack(cond), "has_cond": b["has_cond"], "onset": torch.stack(onset_span),
             "onset_mask": torch.stack(onset_mask)}
 
@@ -147,18 +149,43 @@ def fit_onset_head(model, data, front, rng, batches=16):
     print(f"onset head fitted: mean squared error {err:.4f} (target variance {torch.cat(targets).var().item():.4f})")
 
 
-def velocity_loss(model, s, gen, boundary=1.0):
-    x1 = s["x1"]
-    x0, t, xt = noised(x1, gen)
+def infill(s, gen, share):
+    """The span's target, noisy region and clean context for one training step. A stream step
+    denoises the hop after a clean context; in `share` of the examples the noisy region reaches
+    back over a random part of the (in-clip) context too, as the windowed model denoised whole
+    windows: the loss then covers up to nine times the frames for the same compute, and the
+    skill it trains (sound on the video's contacts, continuing what came before) is the same.
+    Half of the contexts are corrupted with noise, so that the model continues its own
+    imperfect audio as well as the true one."""
+    ctx, x1 = s["ctx"], s["x1"]
+    b = x1.shape[0]
+    target = torch.cat([ctx, x1], dim=2)  # [B, N_MELS, CTX + HOP_F]
+    longer = torch.rand(b, generator=gen) < share
+    back = (torch.rand(b, generator=gen) * (s["real"] + 1).float()).long() * longer
+    frames = torch.arange(CTX + HOP_F)
+    region = (frames[None] >= (CTX - back)[:, None]).float()[:, None]  # [B, 1, CTX + HOP_F]
+    corrupt = (torch.rand(b, generator=gen) < 0.5).float() * torch.rand(b, generator=gen) * 0.3
+    inside = torch.arange(CTX)[None] >= (CTX - s["real"])[:, None]
+    noise = torch.randn(ctx.shape, generator=gen) * inside[:, None]
+    clean = (ctx + corrupt[:, None, None] * noise) * (1 - region[:, :, :CTX])
+    return target, region, torch.cat([clean, torch.zeros_like(x1)], dim=2)
+
+
+def velocity_loss(model, s, gen, boundary=1.0, share=0.0, onset_weight=5.0):
+    target, region, clean = infill(s, gen, share)
+    x0, t, xt = noised(target, gen)
+    ahead = torch.zeros(target.shape[0], target.shape[1], AHEAD)
+    pad = lambda z: torch.cat([z, ahead[:, : z.shape[1]]], dim=2)  # noqa: E731
     audio = model.audio(s["cond"]) * s["has_cond"]
     sync = model.sync(s["sync"])
-    v = model.denoiser(xt, t, s["text"], sync, model.semantic(s["semantic"]), audio, s["ctx"])
-    # Onsets weigh more, as in train.py; the rise into the hop's first frame counts from the
-    # context's last frame.
-    rise = latent_rise(torch.cat([s["ctx"][:, :, -1:], x1], dim=2))[:, 1:]
-    weight = 1.0 + 5.0 * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
-    weight[:, :3] = weight[:, :3] * boundary  # the hop's first frames continue the context
-    flow = torch.mean(weight[:, None] * (v - (x1 - x0)) ** 2) / torch.mean(weight)
+    v = model.denoiser.span(pad(xt * region), pad(clean), pad(region), t, s["text"], sync,
+                            model.semantic(s["semantic"]), audio)[:, :, : CTX + HOP_F]
+    # Onsets weigh more, as in train.py (a rise counts from the frame before, clean or not).
+    rise = latent_rise(target)
+    weight = 1.0 + onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
+    weight[:, CTX: CTX + 3] = weight[:, CTX: CTX + 3] * boundary  # the hop's first frames continue the context
+    weight = weight[:, None] * region
+    flow = torch.sum(weight * (v - (target - x0)) ** 2) / (torch.sum(weight) * target.shape[1])
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
     aux = err.sum() / s["onset_mask"].sum().clamp(min=1)
     return flow + 20.0 * aux, flow, aux
@@ -175,6 +202,10 @@ def main():
                     help="share of hops within a stream's first context")
     ap.add_argument("--boundary", type=float, default=1.0,
                     help="loss weight of the hop's first three frames (continuing the context)")
+    ap.add_argument("--infill", type=float, default=0.5,
+                    help="share of examples whose noisy region reaches back into the context")
+    ap.add_argument("--onset-weight", type=float, default=5.0,
+                    help="extra flow-loss weight per unit of the latent's rise (train.py's 5)")
     ap.add_argument("--init", type=Path, default=HERE,
                     help="windowed package to start from; 'none' starts from pretrain_sync.py's encoder")
     a = ap.parse_args()
@@ -187,8 +218,8 @@ def main():
     step, trained_s = 0, 0.0
     if ckpt.exists():
         ck = torch.load(ckpt)
-        model.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
+        model.load_state_dict(weights(ck["model"]))
+        ema.load_state_dict(weights(ck["ema"]))
         opt.load_state_dict(ck["opt"])
         step, trained_s = ck["step"], ck["seconds"]
         print(f"resumed at step {step} ({trained_s / 60:.1f} min trained)")
@@ -210,7 +241,7 @@ def main():
     rng = np.random.default_rng(step)
     gen = torch.Generator().manual_seed(step)
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
-        lambda _: velocity_loss(model, stream_batch(data, rng, a.batch, front, a.start_share), gen, a.boundary),
+        lambda _: velocity_loss(model, stream_batch(data, rng, a.batch, front, a.start_share), gen, a.boundary, a.infill, a.onset_weight),
         step, trained_s)
 
 

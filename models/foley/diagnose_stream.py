@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Why the streaming model misses contacts: it samples a checkpoint in torch as v2agen samples a
+package (8 Euler steps, time shift 12, α = 1.5 against the empty prompt, 200 ms hops, the causal
+vocoder), on the validation drop scenes, with a chosen context, and prints onset precision,
+recall and F1 (evaluate.py's detector and matching), where the missed contacts fall within the
+hop and how far found onsets are from their contacts. `--windowed` samples the windowed package
+(models/foley or --package) the same way, whole 4 s windows, as the reference.
+
+Contexts: `own` (what v2agen does: the latent it generated), `teacher` (the true audio's latent),
+`zero` (every hop as at a stream start), `last:N` (its own, only the last N frames kept).
+
+    python models/foley/diagnose_stream.py --checkpoint models/foley/.cache/foley-stream.pt --context own
+    python models/foley/diagnose_stream.py --windowed
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
+import scenes  # noqa: E402
+
+import evaluate as ev  # noqa: E402
+import vocoder  # noqa: E402
+from common import Frontend, PromptEncoder, latent_stats  # noqa: E402
+from config import CACHE, HERE, LATENT_FRAMES, N_MELS, WINDOW_S  # noqa: E402
+from prepare import shrink  # noqa: E402
+from stream import CTX, HOP_F, HOP_MS, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, weights  # noqa: E402
+
+STEPS, SHIFT, ALPHA = 8, 12.0, 1.5  # the packages' sampler defaults (model.toml)
+
+
+def flow_time(k, n=STEPS, s=SHIFT):
+    u = k / n
+    return s * u / (1 + (s - 1) * u)
+
+
+def sample(velocity, shape, gen):
+    """Euler steps over the warped grid; velocity(x, t) → (conditional, unconditional)."""
+    x = torch.randn(shape, generator=gen)
+    for k in range(STEPS):
+        t = flow_time(k)
+        v_c, v_u = velocity(x, t)
+        x = x + (flow_time(k + 1) - t) * (v_u + ALPHA * (v_c - v_u))
+    return x
+
+
+def streamed(model, frames, text, empty, true, context, gen):
+    """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1])."""
+    hist = torch.zeros(1, N_MELS, CTX)
+    for k in range(LATENT_FRAMES // HOP_F):
+        h = k * HOP_F
+        idx = np.clip(np.arange(h // 2 - CTX // 2, h // 2 - CTX // 2 + SYNC_N), 0, len(frames) - 1)
+        span = frames[idx][None]
+        sync, sem = model.sync(span), model.semantic(span[:, ::5][:, :SEMANTIC_N])
+        if context == "teacher":
+            ctx = torch.zeros(1, N_MELS, CTX)
+            lo = max(0, h - CTX)
+            ctx[:, :, CTX - (h - lo):] = true[:, :, lo:h]
+        elif context == "zero":
+            ctx = torch.zeros(1, N_MELS, CTX)
+        else:
+            ctx = hist[:, :, -CTX:].clone()
+            if context.startswith("last:"):
+                ctx[:, :, : CTX - int(context[5:])] = 0
+
+        def velocity(x, t, ctx=ctx, sync=sync, sem=sem):
+            v = model.denoiser(x.expand(2, -1, -1), torch.full((2,), t), torch.cat([text, empty]),
+                               sync.expand(2, -1, -1), sem.expand(2, -1, -1), torch.zeros(2, 64),
+                               ctx.expand(2, -1, -1))
+            return v[:1], v[1:]
+
+        hist = torch.cat([hist, sample(velocity, (1, N_MELS, HOP_F), gen)], dim=2)
+    return hist[:, :, CTX:]
+
+
+def windowed_model(package):
+    from model import Foley
+    from train_stream import package_weights
+    w = package_weights(package)
+    m = Foley(latent_stats())
+    m.sync.load_state_dict(w["video_sync"])
+    m.semantic.load_state_dict(w["video_semantic"])
+    m.denoiser.load_state_dict(w["denoiser"], strict=False)  # freqs: a constant
+    return m.eval()
+
+
+def windowed(model, frames, text, empty, gen):
+    sync, sem = model.sync(frames[None]), model.semantic(frames[None, ::5])
+
+    def velocity(x, t):
+        v = model.denoiser(x.expand(2, -1, -1), torch.full((2,), t), torch.cat([text, empty]),
+                           sync.expand(2, -1, -1), sem.expand(2, -1, -1), torch.zeros(2, 64))
+        return v[:1], v[1:]
+
+    return sample(velocity, (1, N_MELS, LATENT_FRAMES), gen)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", type=Path, default=CACHE / "foley-stream.pt")
+    ap.add_argument("--context", default="own", help="own, teacher, zero or last:N")
+    ap.add_argument("--windowed", action="store_true", help="the windowed package instead")
+    ap.add_argument("--package", type=Path, default=HERE)
+    ap.add_argument("--scenes", type=int, default=32)
+    ap.add_argument("--look", default="plain")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    stats = latent_stats()
+    front, voc, enc = Frontend(stats), vocoder.load(), PromptEncoder()
+    if a.windowed:
+        model = windowed_model(a.package)
+    else:
+        model = StreamFoley(stats)
+        model.load_state_dict(weights(torch.load(a.checkpoint)["ema"]))
+        model.eval()
+    lib = scenes.Library("heldout")
+    rng = np.random.default_rng(ev.VALIDATION_SEED)
+    totals, missed, heard_all, offsets = np.zeros(4), [], [], []
+    for i in range(a.scenes):
+        clip = scenes.render(rng, lib, WINDOW_S, "drop", a.look)
+        contacts = ev.impact_times(clip)
+        heard = ev.audible(clip["audio"], contacts)
+        frames = torch.from_numpy(shrink(clip["frames"])).permute(0, 3, 1, 2).float() / 255.0
+        gen = torch.Generator().manual_seed(i)
+        with torch.no_grad():
+            text, empty = (torch.from_numpy(enc(c))[None] for c in (clip["caption"], ""))
+            if a.windowed:
+                z = windowed(model, frames, text, empty, gen)
+                lead = 0
+            else:
+                true = front(torch.tensor(clip["audio"])[None])[:, :, LEAD:]
+                z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen)
+                lead = LEAD
+            # The vocoder's output lags its latent by LEAD frames; a streaming latent runs that far ahead.
+            z = torch.cat([z, z[:, :, -1:].expand(-1, -1, LEAD - lead)], dim=2)
+            audio = voc(z)[0].numpy()[(LEAD - lead) * 320:][: len(clip["audio"])]
+        found = ev.onsets(audio)
+        totals += ev.match(found, contacts, heard)
+        heard_all += heard
+        missed += [c for c in heard if not any(abs(c - t) <= ev.TOLERANCE for t in found)]
+        for c in heard:
+            near = [t - c for t in found if abs(t - c) <= 0.15]
+            if near:
+                offsets.append(min(near, key=abs))
+    what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
+    print(f"{what}: F1 {ev.f1(totals):.3f}, precision {totals[0] / max(1, totals[1]):.3f}, "
+          f"recall {totals[2] / max(1, totals[3]):.3f} ({a.scenes} validation scenes, {a.look})")
+    bins = np.arange(0, HOP_MS + 1, HOP_MS // 5)
+    phase = lambda ts: np.histogram((np.array(ts) * 1000) % HOP_MS, bins=bins)[0]  # noqa: E731
+    print(f"  missed {len(missed)} of {len(heard_all)} audible contacts; by position in the hop "
+          f"({bins.tolist()} ms): missed {phase(missed).tolist()}, all {phase(heard_all).tolist()}")
+    if offsets:
+        print(f"  nearest onset within 150 ms of {len(offsets)} contacts: median "
+              f"{np.median(offsets) * 1000:+.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
