@@ -2,10 +2,10 @@
 """Trains the streaming foley model (stream.py) by flow matching on the rendered scenes
 (prepare.py), hop by hop: each example is one hop of a clip at a random position, with the
 clean latent of the audio before it as context (silence before the clip starts, as the graphs
-read the runtime's zeros at a stream start) and the video from the context's start to the lookahead's end (the
-first or last frame where that is outside the clip, as v2agen gives). Targets, prompts and the
-existing-audio condition as in train.py; half the examples denoise a longer stretch reaching back
-into the context (`infill`). Resumable (.cache/foley-stream.pt).
+read the runtime's zeros at a stream start) and the video from the context's start to the
+lookahead's end (the first or last frame where that is outside the clip, as v2agen gives).
+Targets, prompts and the existing-audio condition as in train.py; half the examples denoise a
+longer stretch reaching back into the context (`infill`). Resumable (.cache/foley-stream.pt).
 
 It starts from a trained windowed package (`--init`, default models/foley as train.py and
 export.py make it): the video and audio encoders and the denoiser's conditioning and blocks are
@@ -31,6 +31,7 @@ from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 CKPT = CACHE / "foley-stream.pt"
 PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
 START_SHARE = 0.25  # examples whose hop starts within the first context (a stream's start)
+SILENCE = silent_latent(1)  # once: it reads latent_stats.json
 
 
 def hop_starts(rng, size, start_share=START_SHARE):
@@ -81,7 +82,7 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE):
         cond.append(c)
     # Before the clip starts the context is silence, as the graphs read the runtime's zeros there.
     before = (torch.arange(CTX)[None] < (CTX - real)[:, None])[:, None]  # [B, 1, CTX]
-    ctx = torch.where(before, silent_latent(1), ctx)
+    ctx = torch.where(before, SILENCE, ctx)
     sync = torch.stack(sync)
     # The semantic encoder's 5 fps: every fifth frame of the span from its start.
     semantic = sync[:, ::5][:, :SEMANTIC_N]
