@@ -28,27 +28,10 @@ import vocoder  # noqa: E402
 from common import Frontend, PromptEncoder, latent_stats  # noqa: E402
 from config import CACHE, HERE, LATENT_FRAMES, N_MELS, WINDOW_S  # noqa: E402
 from prepare import shrink  # noqa: E402
-from stream import CTX, HOP_F, HOP_MS, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, weights  # noqa: E402
-
-STEPS, SHIFT, ALPHA = 8, 12.0, 1.5  # the packages' sampler defaults (model.toml)
+from stream import ALPHA, CTX, HOP_F, HOP_MS, LEAD, SEMANTIC_N, STEPS, SYNC_N, StreamFoley, sample, weights  # noqa: E402
 
 
-def flow_time(k, n=STEPS, s=SHIFT):
-    u = k / n
-    return s * u / (1 + (s - 1) * u)
-
-
-def sample(velocity, shape, gen):
-    """Euler steps over the warped grid; velocity(x, t) → (conditional, unconditional)."""
-    x = torch.randn(shape, generator=gen)
-    for k in range(STEPS):
-        t = flow_time(k)
-        v_c, v_u = velocity(x, t)
-        x = x + (flow_time(k + 1) - t) * (v_u + ALPHA * (v_c - v_u))
-    return x
-
-
-def streamed(model, frames, text, empty, true, context, gen):
+def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=ALPHA):
     """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1])."""
     hist = torch.zeros(1, N_MELS, CTX)
     for k in range(LATENT_FRAMES // HOP_F):
@@ -73,7 +56,7 @@ def streamed(model, frames, text, empty, true, context, gen):
                                ctx.expand(2, -1, -1))
             return v[:1], v[1:]
 
-        hist = torch.cat([hist, sample(velocity, (1, N_MELS, HOP_F), gen)], dim=2)
+        hist = torch.cat([hist, sample(velocity, torch.randn((1, N_MELS, HOP_F), generator=gen), steps, alpha)], dim=2)
     return hist[:, :, CTX:]
 
 
@@ -88,7 +71,7 @@ def windowed_model(package):
     return m.eval()
 
 
-def windowed(model, frames, text, empty, gen):
+def windowed(model, frames, text, empty, gen, steps=STEPS, alpha=ALPHA):
     sync, sem = model.sync(frames[None]), model.semantic(frames[None, ::5])
 
     def velocity(x, t):
@@ -96,7 +79,7 @@ def windowed(model, frames, text, empty, gen):
                            sync.expand(2, -1, -1), sem.expand(2, -1, -1), torch.zeros(2, 64))
         return v[:1], v[1:]
 
-    return sample(velocity, (1, N_MELS, LATENT_FRAMES), gen)
+    return sample(velocity, torch.randn((1, N_MELS, LATENT_FRAMES), generator=gen), steps, alpha)
 
 
 def main():
@@ -107,6 +90,8 @@ def main():
     ap.add_argument("--package", type=Path, default=HERE)
     ap.add_argument("--scenes", type=int, default=32)
     ap.add_argument("--look", default="plain")
+    ap.add_argument("--steps", type=int, default=STEPS, help="Euler steps (the package's default)")
+    ap.add_argument("--alpha", type=float, default=ALPHA, help="guidance against the empty prompt")
     a = ap.parse_args()
     torch.set_num_threads(2)
     stats = latent_stats()
@@ -129,11 +114,12 @@ def main():
         with torch.no_grad():
             text, empty = (torch.from_numpy(enc(c))[None] for c in (clip["caption"], ""))
             if a.windowed:
-                z = windowed(model, frames, text, empty, gen)
+                z = windowed(model, frames, text, empty, gen, a.steps, a.alpha)
                 lead = 0
             else:
                 true = front(torch.tensor(clip["audio"])[None])[:, :, LEAD:]
-                z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen)
+                z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen,
+                             a.steps, a.alpha)
                 lead = LEAD
             # The vocoder's output lags its latent by LEAD frames; a streaming latent runs that far ahead.
             z = torch.cat([z, z[:, :, -1:].expand(-1, -1, LEAD - lead)], dim=2)
@@ -147,6 +133,7 @@ def main():
             if near:
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
+    what += f", {a.steps} steps, α {a.alpha}"
     print(f"{what}: F1 {ev.f1(totals):.3f}, precision {totals[0] / max(1, totals[1]):.3f}, "
           f"recall {totals[2] / max(1, totals[3]):.3f} ({a.scenes} validation scenes, {a.look})")
     bins = np.arange(0, HOP_MS + 1, HOP_MS // 5)

@@ -192,7 +192,8 @@ def seam_metric(audios, hop):
     """Hop boundaries against the inside of hops, over generated soundtracks: the mean and the
     largest absolute sample step, and the spectral flux (positive change of the 10 ms log
     spectrum) of the frames that straddle a boundary against all others. A seam would show as
-    larger steps or flux at the boundaries."""
+    larger steps or flux at the boundaries; the flux's excess at boundaries (boundary minus
+    inside, per soundtrack) comes with a bootstrap interval over the soundtracks."""
     step_b, step_i, flux_b, flux_i = [], [], [], []
     win = np.hanning(320)
     for a in audios:
@@ -213,7 +214,12 @@ def seam_metric(audios, hop):
         flux_b.append(flux[straddle])
         flux_i.append(flux[~straddle])
     cat = np.concatenate
-    return {"step_boundary_mean": float(cat(step_b).mean()), "step_inside_mean": float(cat(step_i).mean()),
+    excess = np.array([b.mean() - i.mean() for b, i in zip(flux_b, flux_i)])
+    rng = np.random.default_rng(0)
+    draws = [excess[rng.integers(len(excess), size=len(excess))].mean() for _ in range(2000)]
+    return {"flux_excess": float(excess.mean()), "flux_excess_interval": [float(np.percentile(draws, 2.5)),
+                                                                          float(np.percentile(draws, 97.5))],
+            "step_boundary_mean": float(cat(step_b).mean()), "step_inside_mean": float(cat(step_i).mean()),
             "step_boundary_max": float(cat(step_b).max()), "step_inside_max": float(cat(step_i).max()),
             "flux_boundary": float(cat(flux_b).mean()), "flux_inside": float(cat(flux_i).mean())}
 
@@ -440,7 +446,8 @@ def main():
             results["seams"] = seams
             log("seams: sample step at hop boundaries {step_boundary_mean:.4f} mean / {step_boundary_max:.3f} max, "
                 "inside hops {step_inside_mean:.4f} / {step_inside_max:.3f}; spectral flux {flux_boundary:.3f} "
-                "at boundaries, {flux_inside:.3f} inside".format(**seams))
+                "at boundaries, {flux_inside:.3f} inside (excess {flux_excess:+.4f} [{lo:+.4f}, {hi:+.4f}])"
+                .format(**seams, lo=seams["flux_excess_interval"][0], hi=seams["flux_excess_interval"][1]))
     if "prompt" in only:
         acc = prompt_metric(a.model, lib, clf, max(1, a.scenes // 4), log)
         results["prompt_accuracy"] = acc

@@ -40,6 +40,26 @@ VOCODER_CONTEXT = 32  # latent frames before the hop the vocoder needs: its rece
 # for the two frames whose synthesis windows reach into the hop (StreamDecoder.SPILL)
 
 
+STEPS, SHIFT, ALPHA = 8, 12.0, 1.5  # the sampler defaults the package declares (model.toml)
+
+
+def flow_time(k, n=STEPS, s=SHIFT):
+    """Time of Euler step k of n on the warped grid (0 noise, 1 clean)."""
+    u = k / n
+    return s * u / (1 + (s - 1) * u)
+
+
+def sample(velocity, x, n=STEPS, alpha=ALPHA):
+    """Euler steps from the noise x; velocity(x, t) → (conditional, unconditional), the latter
+    None to sample without guidance."""
+    for k in range(n):
+        t = flow_time(k, n)
+        v_c, v_u = velocity(x, t)
+        v = v_c if v_u is None else v_u + alpha * (v_c - v_u)
+        x = x + (flow_time(k + 1, n) - t) * v
+    return x
+
+
 def silence_before_stream(z, silence):
     """Latent frames z [B, N_MELS, n] that are all zero, as silence [1, N_MELS, 1]. The contract
     gives zeros as the previous latent before a stream starts; in this latent (normalised log-mel)
