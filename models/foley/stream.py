@@ -137,7 +137,7 @@ class StreamDecoder(nn.Module):
         super().__init__()
         self.vocoder = vocoder
         self.register_buffer("inv_wss", vocoder.istft.inv_wss(2 * (self.SPILL + HOP_F)))
-        self.register_buffer("silence", silent_latent(1))
+        self.register_buffer("silence", silent_latent(1), persistent=False)
 
     def forward(self, latent, prev):
         z = torch.cat([prev[:, :, CTX - VOCODER_CONTEXT:], latent], dim=2)
