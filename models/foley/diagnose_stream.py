@@ -26,18 +26,18 @@ import scenes  # noqa: E402
 import evaluate as ev  # noqa: E402
 import vocoder  # noqa: E402
 from common import Frontend, PromptEncoder, latent_stats  # noqa: E402
-from config import CACHE, HERE, LATENT_FRAMES, N_MELS, WINDOW_S  # noqa: E402
+from config import CACHE, GUIDANCE, HERE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S  # noqa: E402
 from prepare import shrink  # noqa: E402
-from stream import ALPHA, CTX, HOP_F, HOP_MS, LEAD, SEMANTIC_N, STEPS, SYNC_N, StreamFoley, sample, weights  # noqa: E402
+from stream import CTX, HOP_F, HOP_MS, LEAD, SEMANTIC_N, StreamFoley, sample, weights  # noqa: E402
+from train_stream import package_weights, span_frames  # noqa: E402
 
 
-def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=ALPHA):
+def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE):
     """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1])."""
     hist = torch.zeros(1, N_MELS, CTX)
     for k in range(LATENT_FRAMES // HOP_F):
         h = k * HOP_F
-        idx = np.clip(np.arange(h // 2 - CTX // 2, h // 2 - CTX // 2 + SYNC_N), 0, len(frames) - 1)
-        span = frames[idx][None]
+        span = span_frames(frames, h)[0][None]
         sync, sem = model.sync(span), model.semantic(span[:, ::5][:, :SEMANTIC_N])
         if context == "teacher":
             ctx = torch.zeros(1, N_MELS, CTX)
@@ -62,7 +62,6 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
 
 def windowed_model(package):
     from model import Foley
-    from train_stream import package_weights
     w = package_weights(package)
     m = Foley(latent_stats())
     m.sync.load_state_dict(w["video_sync"])
@@ -71,7 +70,7 @@ def windowed_model(package):
     return m.eval()
 
 
-def windowed(model, frames, text, empty, gen, steps=STEPS, alpha=ALPHA):
+def windowed(model, frames, text, empty, gen, steps=STEPS, alpha=GUIDANCE):
     sync, sem = model.sync(frames[None]), model.semantic(frames[None, ::5])
 
     def velocity(x, t):
@@ -91,7 +90,7 @@ def main():
     ap.add_argument("--scenes", type=int, default=32)
     ap.add_argument("--look", default="plain")
     ap.add_argument("--steps", type=int, default=STEPS, help="Euler steps (the package's default)")
-    ap.add_argument("--alpha", type=float, default=ALPHA, help="guidance against the empty prompt")
+    ap.add_argument("--alpha", type=float, default=GUIDANCE, help="guidance against the empty prompt")
     a = ap.parse_args()
     torch.set_num_threads(2)
     stats = latent_stats()

@@ -12,19 +12,11 @@ from pathlib import Path
 import torch
 
 from common import GriffinLimDecoder, latent_stats
-from config import (CACHE, FEAT, HERE, LATENT_FRAMES, N_MELS, OVERLAP_MS, RATE, SAMPLES, SEMANTIC_FPS,
-                    SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM, WINDOW_S)
+from config import (CACHE, FEAT, GUIDANCE, HERE, LATENT_FRAMES, N_MELS, NEGATIVE_AUDIO, OVERLAP_MS, RATE,
+                    SAMPLES, SEMANTIC_FPS, SEMANTIC_SIZE, STEPS, SYNC_FPS, SYNC_SIZE, TEXT_DIM, TIME_SHIFT,
+                    WINDOW_S)
 import vocoder
 from model import Foley
-
-# Sampler defaults, chosen by measurement through v2agen on validation scenes (README, "Sampler
-# defaults"): one long first step (to t = 0.63 at shift 12) and seven near the data end sharpen
-# the impacts' attacks; stronger classifier-free guidance follows the prompt no better and
-# smears them.
-STEPS = 8
-TIME_SHIFT = 12.0
-GUIDANCE = 1.5
-NEGATIVE_AUDIO = 1.0
 
 
 def manifest(*, timing, frames, sync_frames, semantic_frames, samples, context=0, made_by="train.py and export.py",

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import silent_latent
-from config import FEAT, N_MELS, VOCODER_LOOKAHEAD
+from config import FEAT, GUIDANCE, N_MELS, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD
 from model import AudioEncoder, Denoiser, OnsetHead, VideoEncoder
 
 HOP_MS, CONTEXT_MS, LOOKAHEAD_MS = 200, 1600, 200
@@ -40,16 +40,13 @@ VOCODER_CONTEXT = 32  # latent frames before the hop the vocoder needs: its rece
 # for the two frames whose synthesis windows reach into the hop (StreamDecoder.SPILL)
 
 
-STEPS, SHIFT, ALPHA = 8, 12.0, 1.5  # the sampler defaults the package declares (model.toml)
-
-
-def flow_time(k, n=STEPS, s=SHIFT):
+def flow_time(k, n=STEPS, s=TIME_SHIFT):
     """Time of Euler step k of n on the warped grid (0 noise, 1 clean)."""
     u = k / n
     return s * u / (1 + (s - 1) * u)
 
 
-def sample(velocity, x, n=STEPS, alpha=ALPHA):
+def sample(velocity, x, n=STEPS, alpha=GUIDANCE):
     """Euler steps from the noise x; velocity(x, t) → (conditional, unconditional), the latter
     None to sample without guidance."""
     for k in range(n):

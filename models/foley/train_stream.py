@@ -192,34 +192,34 @@ def own_context(ema, s, sync, semantic, empty, gen, share, steps=4):
     b = s["ctx"].shape[0]
     k = torch.minimum(s["real"], HOP_F + (torch.rand(b, generator=gen) * (CTX - HOP_F + 1)).long())
     own = (torch.rand(b, generator=gen) < share) & (k > 0)
-    s["own"], s["true_ctx"] = own, s["ctx"]
+    out = {**s, "own": own, "true_ctx": s["ctx"]}
     if not own.any():
-        return s
+        return out
     i = own.nonzero()[:, 0]
-    region = hop_region(CTX - k[i], CTX + HOP_F + AHEAD) * (torch.arange(CTX + HOP_F + AHEAD) < CTX)
-    clean = torch.cat([s["ctx"][i], torch.zeros(len(i), s["ctx"].shape[1], HOP_F + AHEAD)], dim=2) * (1 - region)
     n = len(i)
+    region = hop_region(CTX - k[i], CTX + HOP_F + AHEAD) * (torch.arange(CTX + HOP_F + AHEAD) < CTX)
+    clean = torch.cat([s["ctx"][i], torch.zeros(n, s["ctx"].shape[1], HOP_F + AHEAD)], dim=2) * (1 - region)
     text = torch.cat([s["text"][i], empty.expand(n, -1)])  # guided against the empty prompt
     with torch.no_grad():
-        audio = ema.audio(s["cond"][i]) * s["has_cond"][i]
+        # Both guidance branches in one batch, their inputs doubled once for all the steps.
+        twice = lambda z: z.repeat(2, *[1] * (z.dim() - 1))  # noqa: E731
+        audio = twice(ema.audio(s["cond"][i]) * s["has_cond"][i])
+        region2, clean2, sync2, semantic2 = twice(region), twice(clean), twice(sync[i]), twice(semantic[i])
 
         def velocity(x, t):
-            v = ema.denoiser.span(x.repeat(2, 1, 1) * region.repeat(2, 1, 1), clean.repeat(2, 1, 1),
-                                  region.repeat(2, 1, 1), torch.full((2 * n,), t), text,
-                                  sync[i].repeat(2, 1, 1), semantic[i].repeat(2, 1, 1), audio.repeat(2, 1))
+            v = ema.denoiser.span(twice(x) * region2, clean2, region2, torch.full((2 * n,), t), text,
+                                  sync2, semantic2, audio)
             return v[:n], v[n:]
 
         x = sample(velocity, torch.randn(clean.shape, generator=gen), steps)
-    ctx = s["ctx"].clone()
-    ctx[i] = torch.where(region[:, :, :CTX] > 0, x[:, :, :CTX], s["ctx"][i])
-    return {**s, "ctx": ctx}
+    mine = torch.where(region[:, :, :CTX] > 0, x[:, :, :CTX], s["ctx"][i])
+    out["ctx"] = s["ctx"].index_copy(0, i, mine)
+    return out
 
 
 def velocity_loss(model, ema, s, gen, a, empty):
     sync = model.sync(s["sync"])
     semantic = model.semantic(s["semantic"])
-    if a.freeze_video:
-        sync, semantic = sync.detach(), semantic.detach()
     s = own_context(ema, s, sync.detach(), semantic.detach(), empty, gen, a.own_context)
     target, region, clean = infill(s, gen, a.infill)
     x0, t, xt = noised(target, gen)
