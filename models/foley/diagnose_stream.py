@@ -103,7 +103,7 @@ def main():
         model.eval()
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(ev.VALIDATION_SEED)
-    totals, missed, heard_all, offsets = np.zeros(4), [], [], []
+    totals, missed, heard_all, offsets, false, why = np.zeros(4), [], [], [], [], []
     for i in range(a.scenes):
         clip = scenes.render(rng, lib, WINDOW_S, "drop", a.look)
         contacts = ev.impact_times(clip)
@@ -127,6 +127,14 @@ def main():
         totals += ev.match(found, contacts, heard)
         heard_all += heard
         missed += [c for c in heard if not any(abs(c - t) <= ev.TOLERANCE for t in found)]
+        false += [t for t in found if not any(abs(c - t) <= ev.TOLERANCE for c in contacts)]
+        db = ev.band_db(audio)
+        for c in heard:
+            if not any(abs(c - t) <= ev.TOLERANCE for t in found):
+                i = int(c * 100)  # band_db's 10 ms frames
+                near = db[max(0, i - 5): i + 6]
+                rise = np.maximum(0, near[2:] - near[:-2]).max() if len(near) > 2 else 0.0
+                why.append((db.max() - db[max(0, i - 10): max(1, i - 2)].mean(), rise))
         for c in heard:
             near = [t - c for t in found if abs(t - c) <= 0.15]
             if near:
@@ -139,6 +147,15 @@ def main():
     phase = lambda ts: np.histogram((np.array(ts) * 1000) % HOP_MS, bins=bins)[0]  # noqa: E731
     print(f"  missed {len(missed)} of {len(heard_all)} audible contacts; by position in the hop "
           f"({bins.tolist()} ms): missed {phase(missed).tolist()}, all {phase(heard_all).tolist()}")
+    # The audio's hop boundaries are at multiples of HOP_MS: onsets piling up there are seams.
+    print(f"  {len(false)} onsets on no contact; by position in the hop: {phase(false).tolist()}")
+    if why:
+        # A missed contact after loud sound was buried (its rise under the detector's 12 dB); after
+        # quiet, nothing was generated for it.
+        below, rise = np.array(why).T
+        print(f"  missed contacts: level over the 80 ms before them {np.median(below):.0f} dB below the clip's "
+              f"loudest (median; {np.sum(below < 35)} of {len(below)} within 35 dB), largest 20 ms rise within "
+              f"±50 ms {np.median(rise):.1f} dB (median)")
     if offsets:
         print(f"  nearest onset within 150 ms of {len(offsets)} contacts: median "
               f"{np.median(offsets) * 1000:+.0f} ms")

@@ -217,9 +217,38 @@ def own_context(ema, s, sync, semantic, empty, gen, share, steps=4):
     return out
 
 
+def own_ramp(own, frames):
+    """[B, 1, CTX + HOP_F]: the loss weight of the hop's first frames after the model's own context,
+    rising from 0 over `frames` (1 elsewhere). The target after an own context is the true audio,
+    which does not continue it: weighted fully, the hop's first frames learnt to jump from the
+    context's level to the truth's, and that jump is the seam (run 10: 12 of its 14 onsets on no
+    contact fell in a hop's first 40 ms, diagnose_stream.py). Down-weighted, those frames learn
+    from the true contexts, where the truth continues the context."""
+    w = torch.ones(own.shape[0], 1, CTX + HOP_F)
+    if frames > 0:
+        ramp = torch.clamp(torch.arange(HOP_F, dtype=torch.float32) / frames, max=1.0)
+        w[own, :, CTX:] = ramp
+    return w
+
+
+def weakened(f, gen, strength):
+    """Video features f [B, n, FEAT] made weaker and noisier per example: their deviation from
+    the batch's per-channel mean scaled by U(1 - strength, 1), plus Gaussian noise of U(0, strength)
+    times the per-channel spread. A look the encoders were not trained on reads as features that
+    deviate less and less cleanly at a contact; trained on weakened features, the denoiser learns
+    to act on weak evidence too, whatever the look (none is rendered for it)."""
+    if strength <= 0:
+        return f
+    b = f.shape[0]
+    mean, spread = f.mean(dim=(0, 1), keepdim=True), f.std(dim=(0, 1), keepdim=True)
+    gain = 1 - strength * torch.rand(b, 1, 1, generator=gen)
+    noise = strength * torch.rand(b, 1, 1, generator=gen) * spread * torch.randn(f.shape, generator=gen)
+    return mean + gain * (f - mean) + noise
+
+
 def velocity_loss(model, ema, s, gen, a, empty):
-    sync = model.sync(s["sync"])
-    semantic = model.semantic(s["semantic"])
+    sync = weakened(model.sync(s["sync"]), gen, a.feature_noise)
+    semantic = weakened(model.semantic(s["semantic"]), gen, a.feature_noise)
     s = own_context(ema, s, sync.detach(), semantic.detach(), empty, gen, a.own_context)
     target, region, clean = infill(s, gen, a.infill)
     x0, t, xt = noised(target, gen)
@@ -231,8 +260,10 @@ def velocity_loss(model, ema, s, gen, a, empty):
     # Onsets weigh more, as in train.py (a rise counts from the frame before, clean or not).
     rise = latent_rise(target)
     weight = 1.0 + a.onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
-    weight[:, CTX: CTX + 3] = weight[:, CTX: CTX + 3] * a.boundary  # the hop's first frames continue the context
-    weight = weight[:, None] * region
+    # The hop's first frames continue a true context; after an own one --own-ramp decides.
+    boundary = torch.where(s["own"] & (a.own_ramp > 0), 1.0, a.boundary)
+    weight[:, CTX: CTX + 3] = weight[:, CTX: CTX + 3] * boundary[:, None]
+    weight = weight[:, None] * region * own_ramp(s["own"], a.own_ramp)
     flow = torch.sum(weight * (v - (target - x0)) ** 2) / (torch.sum(weight) * target.shape[1])
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
     aux = err.sum() / s["onset_mask"].sum().clamp(min=1)
@@ -256,6 +287,10 @@ def main():
                     help="extra flow-loss weight per unit of the latent's rise (train.py's 5)")
     ap.add_argument("--own-context", type=float, default=0.0,
                     help="share of examples whose context's last frames the model samples itself")
+    ap.add_argument("--own-ramp", type=int, default=0,
+                    help="hop frames over which the loss after an own context rises from 0 (own_ramp)")
+    ap.add_argument("--feature-noise", type=float, default=0.0,
+                    help="strength of the video features' weakening (weakened), 0 for none")
     ap.add_argument("--freeze-video", action="store_true",
                     help="keep the video encoders of the windowed package (--init), untrained")
     ap.add_argument("--init", type=Path, default=HERE,
