@@ -128,13 +128,14 @@ def main():
         heard_all += heard
         missed += [c for c in heard if not any(abs(c - t) <= ev.TOLERANCE for t in found)]
         false += [t for t in found if not any(abs(c - t) <= ev.TOLERANCE for c in contacts)]
-        db = ev.band_db(audio)
+        db, true_db = ev.band_db(audio), ev.band_db(clip["audio"])
         for c in heard:
             if not any(abs(c - t) <= ev.TOLERANCE for t in found):
                 i = int(c * 100)  # band_db's 10 ms frames
                 near = db[max(0, i - 5): i + 6]
                 rise = np.maximum(0, near[2:] - near[:-2]).max() if len(near) > 2 else 0.0
-                why.append((db.max() - db[max(0, i - 10): max(1, i - 2)].mean(), rise))
+                before = slice(max(0, i - 10), max(1, i - 2))
+                why.append((db.max() - db[before].mean(), rise, true_db.max() - true_db[before].mean()))
         for c in heard:
             near = [t - c for t in found if abs(t - c) <= 0.15]
             if near:
@@ -152,10 +153,11 @@ def main():
     if why:
         # A missed contact after loud sound was buried (its rise under the detector's 12 dB); after
         # quiet, nothing was generated for it.
-        below, rise = np.array(why).T
+        below, rise, true_below = np.array(why).T
         print(f"  missed contacts: level over the 80 ms before them {np.median(below):.0f} dB below the clip's "
-              f"loudest (median; {np.sum(below < 35)} of {len(below)} within 35 dB), largest 20 ms rise within "
-              f"±50 ms {np.median(rise):.1f} dB (median)")
+              f"loudest (median; {np.sum(below < 35)} of {len(below)} within 35 dB; the true audio "
+              f"{np.median(true_below):.0f} dB below its loudest), largest 20 ms rise within ±50 ms "
+              f"{np.median(rise):.1f} dB (median)")
     if offsets:
         print(f"  nearest onset within 150 ms of {len(offsets)} contacts: median "
               f"{np.median(offsets) * 1000:+.0f} ms")
