@@ -126,16 +126,16 @@ def main():
         found = ev.onsets(audio)
         totals += ev.match(found, contacts, heard)
         heard_all += heard
-        missed += [c for c in heard if not any(abs(c - t) <= ev.TOLERANCE for t in found)]
+        scene_missed = [c for c in heard if not any(abs(c - t) <= ev.TOLERANCE for t in found)]
+        missed += scene_missed
         false += [t for t in found if not any(abs(c - t) <= ev.TOLERANCE for c in contacts)]
         db, true_db = ev.band_db(audio), ev.band_db(clip["audio"])
-        for c in heard:
-            if not any(abs(c - t) <= ev.TOLERANCE for t in found):
-                i = int(c * 100)  # band_db's 10 ms frames
-                near = db[max(0, i - 5): i + 6]
-                rise = np.maximum(0, near[2:] - near[:-2]).max() if len(near) > 2 else 0.0
-                before = slice(max(0, i - 10), max(1, i - 2))
-                why.append((db.max() - db[before].mean(), rise, true_db.max() - true_db[before].mean()))
+        for c in scene_missed:
+            i = int(c * ev.RATE / ev.HOP)  # band_db's frame
+            near = db[max(0, i - 5): i + 6]
+            rise = ev.band_rise(near).max() if len(near) > 2 else 0.0
+            before = slice(max(0, i - 10), max(1, i - 2))
+            why.append((db.max() - db[before].mean(), rise, true_db.max() - true_db[before].mean()))
         for c in heard:
             near = [t - c for t in found if abs(t - c) <= 0.15]
             if near:

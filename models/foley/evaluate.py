@@ -92,6 +92,11 @@ def band_db(audio):
     return 10 * np.log10(power[:, 32:].sum(1) + 1e-9)
 
 
+def band_rise(db):
+    """The rise of band_db's energy over 20 ms (two frames), 0 where it falls."""
+    return np.maximum(0, db[2:] - db[:-2])
+
+
 def onsets(audio):
     """Onset times (s): peaks of the rise in band energy over 20 ms of at least 12 dB, within
     35 dB of the clip's loudest frame, at least 100 ms apart. Energy more than AUDIBLE_DB below
@@ -102,7 +107,7 @@ def onsets(audio):
     db = band_db(audio)
     top = db.max()
     db = np.maximum(db, top - AUDIBLE_DB)
-    rise = np.maximum(0, db[2:] - db[:-2])
+    rise = band_rise(db)
     out, last = [], -1.0
     for i in range(1, len(rise) - 1):
         t = (i + 1) * HOP / RATE

@@ -217,17 +217,18 @@ def own_context(ema, s, sync, semantic, empty, gen, share, steps=4):
     return out
 
 
-def own_ramp(own, frames):
-    """[B, 1, CTX + HOP_F]: the loss weight of the hop's first frames after the model's own context,
-    rising from 0 over `frames` (1 elsewhere). The target after an own context is the true audio,
-    which does not continue it: weighted fully, the hop's first frames learnt to jump from the
-    context's level to the truth's, and that jump is the seam (run 10: 12 of its 14 onsets on no
-    contact fell in a hop's first 40 ms, diagnose_stream.py). Down-weighted, those frames learn
-    from the true contexts, where the truth continues the context."""
+def hop_start_weight(own, boundary, ramp):
+    """[B, 1, CTX + HOP_F]: the loss weight of the hop's first frames (1 elsewhere). After a true
+    context they continue it and weigh `boundary` (the first three). After the model's own
+    context with `ramp` > 0 they rise from 0 over `ramp` frames: the target after an own context
+    is the true audio, which does not continue it, and weighted fully the hop's first frames
+    learnt to jump from the context's level to the truth's, which is the seam (run 10: 12 of its
+    14 onsets on no contact fell in a hop's first 40 ms, diagnose_stream.py); down-weighted, they
+    learn from the true contexts, where the truth continues the context."""
     w = torch.ones(own.shape[0], 1, CTX + HOP_F)
-    if frames > 0:
-        ramp = torch.clamp(torch.arange(HOP_F, dtype=torch.float32) / frames, max=1.0)
-        w[own, :, CTX:] = ramp
+    w[:, :, CTX: CTX + 3] = boundary
+    if ramp > 0:
+        w[own, :, CTX:] = torch.clamp(torch.arange(HOP_F, dtype=torch.float32) / ramp, max=1.0)
     return w
 
 
@@ -260,10 +261,7 @@ def velocity_loss(model, ema, s, gen, a, empty):
     # Onsets weigh more, as in train.py (a rise counts from the frame before, clean or not).
     rise = latent_rise(target)
     weight = 1.0 + a.onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
-    # The hop's first frames continue a true context; after an own one --own-ramp decides.
-    boundary = torch.where(s["own"] & (a.own_ramp > 0), 1.0, a.boundary)
-    weight[:, CTX: CTX + 3] = weight[:, CTX: CTX + 3] * boundary[:, None]
-    weight = weight[:, None] * region * own_ramp(s["own"], a.own_ramp)
+    weight = weight[:, None] * region * hop_start_weight(s["own"], a.boundary, a.own_ramp)
     flow = torch.sum(weight * (v - (target - x0)) ** 2) / (torch.sum(weight) * target.shape[1])
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
     aux = err.sum() / s["onset_mask"].sum().clamp(min=1)
@@ -288,7 +286,7 @@ def main():
     ap.add_argument("--own-context", type=float, default=0.0,
                     help="share of examples whose context's last frames the model samples itself")
     ap.add_argument("--own-ramp", type=int, default=0,
-                    help="hop frames over which the loss after an own context rises from 0 (own_ramp)")
+                    help="hop frames over which the loss after an own context rises from 0 (hop_start_weight)")
     ap.add_argument("--feature-noise", type=float, default=0.0,
                     help="strength of the video features' weakening (weakened), 0 for none")
     ap.add_argument("--freeze-video", action="store_true",
