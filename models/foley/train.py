@@ -77,11 +77,6 @@ def latent_rise(z):
     return torch.cat([torch.zeros_like(rise[:, :1]), rise], dim=1)
 
 
-def latent_fall(z):
-    """How sharply the sound falls at each latent frame: latent_rise's mirror. [B, latent frames]"""
-    return latent_rise(-z)
-
-
 def onset_strength(front, wave):
     """latent_rise per video frame (the larger of each frame's two latent frames). [B, frames]"""
     rise = latent_rise(front(wave))

@@ -28,16 +28,12 @@ import torch
 from common import Frontend, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES
 from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, sample, weights
-from train import SYNC, Data, fit, latent_fall, latent_rise, noised, onset_strength
+from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
 CKPT = CACHE / "foley-stream.pt"
 PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
 START_SHARE = 0.25  # examples whose hop starts within the first context (a stream's start)
-SILENCE = silent_latent(1)
-# Frames a fall's loss weight covers, the fall's and the silence after it: 80 ms, the span before
-# a missed contact over which run 13's own sound stood 32 dB below its loudest where the truth
-# was silent (diagnose_stream.py).
-FALL_SPREAD = 4  # once: it reads latent_stats.json
+SILENCE = silent_latent(1)  # once: it reads latent_stats.json
 
 
 def hop_starts(rng, size, start_share=START_SHARE):
@@ -251,11 +247,6 @@ def weakened(f, gen, strength):
     return mean + gain * (f - mean) + noise
 
 
-def after(x, n):
-    """[B, T]: the largest of x [B, T] over each frame and the n - 1 before it."""
-    return torch.nn.functional.max_pool1d(torch.nn.functional.pad(x[:, None], (n - 1, 0)), n, 1)[:, 0]
-
-
 def velocity_loss(model, ema, s, gen, a, empty):
     sync = weakened(model.sync(s["sync"]), gen, a.feature_noise)
     semantic = weakened(model.semantic(s["semantic"]), gen, a.feature_noise)
@@ -270,11 +261,6 @@ def velocity_loss(model, ema, s, gen, a, empty):
     # Onsets weigh more, as in train.py (a rise counts from the frame before, clean or not).
     rise = latent_rise(target)
     weight = 1.0 + a.onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
-    # Falls weigh more after true contexts only: after an own context the truth's falls are
-    # relative to audio the model did not hear, and weighted they taught jumps down to the
-    # truth's level at the hop's start, onsets on no contact when the level came back (run 15).
-    fall = after(latent_fall(target), FALL_SPREAD) * ~s["own"][:, None]
-    weight = weight + a.fall_weight * fall
     weight = weight[:, None] * region * hop_start_weight(s["own"], a.boundary, a.own_ramp)
     flow = torch.sum(weight * (v - (target - x0)) ** 2) / (torch.sum(weight) * target.shape[1])
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
@@ -297,9 +283,6 @@ def main():
                     help="share of examples whose noisy region reaches back into the context")
     ap.add_argument("--onset-weight", type=float, default=5.0,
                     help="extra flow-loss weight per unit of the latent's rise (train.py's 5)")
-    ap.add_argument("--fall-weight", type=float, default=0.0,
-                    help="extra flow-loss weight per unit of the latent's fall, over the fall and "
-                         "the frames after it (a decay's end into silence)")
     ap.add_argument("--own-context", type=float, default=0.0,
                     help="share of examples whose context's last frames the model samples itself")
     ap.add_argument("--own-ramp", type=int, default=0,
