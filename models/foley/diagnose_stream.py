@@ -40,9 +40,8 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
         span = span_frames(frames, h)[0][None]
         sync, sem = model.sync(span), model.semantic(span[:, ::5][:, :SEMANTIC_N])
         if context == "teacher":
-            ctx = torch.zeros(1, N_MELS, CTX)
-            lo = max(0, h - CTX)
-            ctx[:, :, CTX - (h - lo):] = true[:, :, lo:h]
+            # The true latent after CTX zero frames (a stream's start): the CTX frames before h.
+            ctx = torch.cat([torch.zeros(1, N_MELS, CTX), true], dim=2)[:, :, h: h + CTX]
         elif context == "zero":
             ctx = torch.zeros(1, N_MELS, CTX)
         else:

@@ -36,8 +36,6 @@ SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 50 frames at 25 fp
 SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 10 frames at 5 fps
 HOP_SAMPLES = HOP_MS * 16  # 3200 at 16 kHz
 LEAD = VOCODER_LOOKAHEAD  # latent frames the latent runs ahead of the audio
-VOCODER_CONTEXT = 32  # latent frames before the hop the vocoder needs: its receptive field (31)
-# for the two frames whose synthesis windows reach into the hop (StreamDecoder.SPILL)
 
 
 def flow_time(k, n=STEPS, s=TIME_SHIFT):
@@ -124,19 +122,22 @@ class StreamFoley(nn.Module):
 
 class StreamDecoder(nn.Module):
     """latent [B, N_MELS, HOP_F] + prev [B, N_MELS, CTX] → the hop's waveform [B, HOP_SAMPLES]:
-    the causal vocoder's convolutions over the last VOCODER_CONTEXT frames of the context and the
-    hop, its head and inverse STFT over the hop and the SPILL frames before it whose windows
-    reach into the hop (the rest of the context only feeds the convolutions)."""
+    the causal vocoder's convolutions over the hop and the context's last `context` frames (its
+    receptive field for the SPILL frames before the hop), its head and inverse STFT over the hop
+    and those SPILL frames, whose windows reach into the hop (the rest of the context feeds
+    nothing)."""
 
     SPILL = 2
 
     def __init__(self, vocoder):
         super().__init__()
         self.vocoder = vocoder
+        self.context = self.SPILL + vocoder.receptive - 1
+        assert self.context <= CTX, "the vocoder sees further back than the stream's context"
         self.register_buffer("inv_wss", vocoder.istft.inv_wss(2 * (self.SPILL + HOP_F)))
         self.register_buffer("silence", silent_latent(1), persistent=False)
 
     def forward(self, latent, prev):
-        z = torch.cat([prev[:, :, CTX - VOCODER_CONTEXT:], latent], dim=2)
+        z = torch.cat([prev[:, :, CTX - self.context:], latent], dim=2)
         z = silence_before_stream(z, self.silence)
         return self.vocoder(z, self.inv_wss, keep=self.SPILL + HOP_F)[:, -HOP_SAMPLES:]

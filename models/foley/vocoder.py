@@ -118,7 +118,7 @@ class Istft(nn.Module):
 
 class Vocoder(nn.Module):
     """Normalised log-mel latent [B, N_MELS, T] (50 Hz) → waveform [B, T · 2 · HOP]. Causal:
-    the samples of latent frame f depend on frames ≤ f only (receptive field 31 frames)."""
+    the samples of latent frame f depend on frames ≤ f only (`receptive`: 31 frames)."""
 
     def __init__(self, width=WIDTH, blocks=BLOCKS):
         super().__init__()
@@ -129,6 +129,11 @@ class Vocoder(nn.Module):
         self.head = nn.Linear(width, 2 * 2 * BINS)  # two STFT frames: log-magnitude and phase
         self.istft = Istft()
         self.lengths = {}
+
+    @property
+    def receptive(self):
+        """Latent frames a frame's samples depend on, itself included."""
+        return 1 + sum(c.kernel_size[0] - 1 for c in (self.inp, *(b.dw for b in self.blocks)))
 
     def spectrum(self, z, keep=None):
         """(re, im) [B, BINS, 2T] of the STFT frames of z's frames, or of its last `keep`."""
