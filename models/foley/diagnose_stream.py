@@ -28,16 +28,20 @@ import vocoder  # noqa: E402
 from common import Frontend, PromptEncoder, latent_stats  # noqa: E402
 from config import CACHE, GUIDANCE, HERE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S  # noqa: E402
 from prepare import shrink  # noqa: E402
-from stream import CTX, HOP_F, HOP_MS, LEAD, SEMANTIC_N, StreamFoley, sample, weights  # noqa: E402
+from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, SEMANTIC_N, StreamFoley, sample, weights  # noqa: E402
 from train_stream import package_weights, span_frames  # noqa: E402
 
 
-def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE):
-    """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1])."""
+def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD):
+    """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD
+    latent frames the video past the hop's end + `ahead` is frozen at its last frame before: how
+    much the contacts found owe to the lookahead."""
     hist = torch.zeros(1, N_MELS, CTX)
+    seen = (CTX + HOP_F + ahead) // 2  # video frames (25 fps, two latent frames each) kept
     for k in range(LATENT_FRAMES // HOP_F):
         h = k * HOP_F
         span = span_frames(frames, h)[0][None]
+        span[:, seen:] = span[:, seen - 1: seen]
         sync, sem = model.sync(span), model.semantic(span[:, ::5][:, :SEMANTIC_N])
         if context == "teacher":
             # The true latent after CTX zero frames (a stream's start): the CTX frames before h.
@@ -90,6 +94,8 @@ def main():
     ap.add_argument("--look", default="plain")
     ap.add_argument("--steps", type=int, default=STEPS, help="Euler steps (the package's default)")
     ap.add_argument("--alpha", type=float, default=GUIDANCE, help="guidance against the empty prompt")
+    ap.add_argument("--ahead-ms", type=int, default=AHEAD * LATENT_MS,
+                    help="video lookahead the streaming model gets (the rest frozen), up to the layout's")
     a = ap.parse_args()
     torch.set_num_threads(2)
     stats = latent_stats()
@@ -117,7 +123,7 @@ def main():
             else:
                 true = front(torch.tensor(clip["audio"])[None])[:, :, LEAD:]
                 z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen,
-                             a.steps, a.alpha)
+                             a.steps, a.alpha, a.ahead_ms // LATENT_MS)
                 lead = LEAD
             # The vocoder's output lags its latent by LEAD frames; a streaming latent runs that far ahead.
             z = torch.cat([z, z[:, :, -1:].expand(-1, -1, LEAD - lead)], dim=2)
@@ -140,7 +146,7 @@ def main():
             if near:
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
-    what += f", {a.steps} steps, α {a.alpha}"
+    what += f", {a.steps} steps, α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
     print(f"{what}: F1 {ev.f1(totals):.3f}, precision {totals[0] / max(1, totals[1]):.3f}, "
           f"recall {totals[2] / max(1, totals[3]):.3f} ({a.scenes} validation scenes, {a.look})")
     bins = np.arange(0, HOP_MS + 1, HOP_MS // 5)
