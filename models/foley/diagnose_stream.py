@@ -25,7 +25,7 @@ import scenes  # noqa: E402
 
 import evaluate as ev  # noqa: E402
 import vocoder  # noqa: E402
-from common import Frontend, PromptEncoder, latent_stats  # noqa: E402
+from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_stats, silent_latent  # noqa: E402
 from config import CACHE, GUIDANCE, HERE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S  # noqa: E402
 from prepare import shrink  # noqa: E402
 from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, SEMANTIC_N, StreamFoley, sample, weights  # noqa: E402
@@ -96,10 +96,14 @@ def main():
     ap.add_argument("--alpha", type=float, default=GUIDANCE, help="guidance against the empty prompt")
     ap.add_argument("--ahead-ms", type=int, default=AHEAD * LATENT_MS,
                     help="video lookahead the streaming model gets (the rest frozen), up to the layout's")
+    ap.add_argument("--decoder", default="vocoder", choices=["vocoder", "gl"],
+                    help="gl: Griffin-Lim (the windowed package's decoder; no vocoder needed; the "
+                         "windowed model scores the same with either)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     stats = latent_stats()
-    front, voc, enc = Frontend(stats), vocoder.load(), PromptEncoder()
+    front, enc, silence = Frontend(stats), PromptEncoder(), silent_latent(1)
+    voc = GriffinLimDecoder(stats) if a.decoder == "gl" else vocoder.load()
     if a.windowed:
         model = windowed_model(a.package)
     else:
@@ -125,9 +129,14 @@ def main():
                 z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen,
                              a.steps, a.alpha, a.ahead_ms // LATENT_MS)
                 lead = LEAD
-            # The vocoder's output lags its latent by LEAD frames; a streaming latent runs that far ahead.
-            z = torch.cat([z, z[:, :, -1:].expand(-1, -1, LEAD - lead)], dim=2)
-            audio = voc(z)[0].numpy()[(LEAD - lead) * 320:][: len(clip["audio"])]
+            if a.decoder == "gl":
+                # Griffin-Lim has no lag: a streaming latent's frame f is the audio's f + LEAD.
+                z = torch.cat([silence.expand(-1, -1, lead), z], dim=2)[:, :, :LATENT_FRAMES]
+                audio = voc(z)[0].numpy()
+            else:
+                # The vocoder's output lags its latent by LEAD frames; a streaming latent runs that far ahead.
+                z = torch.cat([z, z[:, :, -1:].expand(-1, -1, LEAD - lead)], dim=2)
+                audio = voc(z)[0].numpy()[(LEAD - lead) * 320:][: len(clip["audio"])]
         found = ev.onsets(audio)
         totals += ev.match(found, contacts, heard)
         heard_all += heard
@@ -146,7 +155,7 @@ def main():
             if near:
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
-    what += f", {a.steps} steps, α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
+    what += f", {a.decoder}, {a.steps} steps, α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
     print(f"{what}: F1 {ev.f1(totals):.3f}, precision {totals[0] / max(1, totals[1]):.3f}, "
           f"recall {totals[2] / max(1, totals[3]):.3f} ({a.scenes} validation scenes, {a.look})")
     bins = np.arange(0, HOP_MS + 1, HOP_MS // 5)

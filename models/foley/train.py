@@ -111,9 +111,10 @@ def velocity_loss(model, front, b, gen):
     return flow + 20.0 * aux, flow, aux
 
 
-def fit(model, ema, opt, ckpt, minutes, lr, step_loss, step=0, trained_s=0.0):
-    """The training loop both forms share: warm-up, clipping, the EMA, a log line every 50 steps,
-    a checkpoint every 2 minutes and at the end. `step_loss(step)` returns (loss, flow, aux)."""
+def fit(model, ema, opt, ckpt, minutes, lr, step_loss, step=0, trained_s=0.0, warm_from=0):
+    """The training loop both forms share: warm-up (over 300 steps from `warm_from`, the step a
+    fresh optimiser started at), clipping, the EMA, a log line every 50 steps, a checkpoint every
+    2 minutes and at the end. `step_loss(step)` returns (loss, flow, aux)."""
     start = last_save = time.time()
     losses = []
 
@@ -123,7 +124,7 @@ def fit(model, ema, opt, ckpt, minutes, lr, step_loss, step=0, trained_s=0.0):
 
     while time.time() - start < minutes * 60:
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / 300)
+            g["lr"] = lr * min(1.0, (step + 1 - warm_from) / 300)
         loss, flow, aux = step_loss(step)
         opt.zero_grad()
         loss.backward()

@@ -7,7 +7,7 @@ lookahead's end (the first or last frame where that is outside the clip, as v2ag
 Targets, prompts and the existing-audio condition as in train.py; half the examples denoise a
 longer stretch reaching back into the context (`infill`); with --own-context a share of the
 contexts end in the model's own sample (`own_context`), as every context in a stream does.
-Resumable (.cache/foley-stream.pt).
+Resumable (.cache/foley-stream.pt; on a new machine from the snapshot in git, --from-snapshot).
 
 It starts from a trained windowed package (`--init`, default models/foley as train.py and
 export.py make it): the video and audio encoders and the denoiser's conditioning and blocks are
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import snapshot
 from common import Frontend, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES
 from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, sample, weights
@@ -293,6 +294,9 @@ def main():
                     help="keep the video encoders of the windowed package (--init), untrained")
     ap.add_argument("--init", type=Path, default=HERE,
                     help="windowed package to start from; 'none' starts from pretrain_sync.py's encoder")
+    ap.add_argument("--from-snapshot", type=Path, nargs="?", const=snapshot.STREAM,
+                    help="when the checkpoint is missing, resume from this snapshot (snapshot.py; "
+                         f"without a path {snapshot.STREAM.relative_to(HERE.parent.parent)})")
     a = ap.parse_args()
     ckpt = a.checkpoint
     torch.set_num_threads(2)
@@ -300,7 +304,7 @@ def main():
     data = Data(a.data)
     model, ema = StreamFoley(stats), StreamFoley(stats)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    step, trained_s = 0, 0.0
+    step, trained_s, warm_from = 0, 0.0, 0
     if ckpt.exists():
         ck = torch.load(ckpt)
         model.load_state_dict(weights(ck["model"]))
@@ -308,6 +312,14 @@ def main():
         opt.load_state_dict(ck["opt"])
         step, trained_s = ck["step"], ck["seconds"]
         print(f"resumed at step {step} ({trained_s / 60:.1f} min trained)")
+    elif a.from_snapshot:
+        # The EMA weights only: the model goes on from them with a fresh optimiser, warmed up again.
+        ck = torch.load(a.from_snapshot)
+        model.load_state_dict(weights(ck["ema"]))
+        ema.load_state_dict(weights(ck["ema"]))
+        step, trained_s, warm_from = ck["step"], ck["seconds"], ck["step"]
+        print(f"resumed from the snapshot {a.from_snapshot} at step {step} ({trained_s / 60:.1f} min trained); "
+              "its runs:\n  " + "\n  ".join(ck["runs"]))
     elif str(a.init) != "none":
         init_from_package(model, a.init)
         fit_onset_head(model, data, Frontend(stats), np.random.default_rng(1))
@@ -339,7 +351,7 @@ def main():
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share), gen, a,
                                 data.embed[""]),
-        step, trained_s)
+        step, trained_s, warm_from)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import snapshot
 from common import Frontend, GriffinLimDecoder, latent_stats, log_spectral_distance, silent_latent, stft_basis
 from config import CACHE, HOP, N_FFT, N_MELS, PAD, RATE, VOCODER_LOOKAHEAD
 
@@ -312,6 +313,11 @@ def train(minutes, batch, lr):
         else:  # the strictly causal first version: its weights are a good start
             spent = ck["spent"]
             print(f"starting from a checkpoint with lookahead {ck.get('lookahead', 0)} ({spent / 60:.1f} min)")
+    elif snapshot.VOCODER.exists():  # a new machine: the weights kept in git, a fresh optimiser
+        ck = torch.load(snapshot.VOCODER)
+        model.load_state_dict(ck["model"])
+        step, spent = ck["step"], ck["spent"]
+        print(f"resuming from the snapshot {snapshot.VOCODER.name} at step {step} ({spent / 60:.1f} min)")
     rng = np.random.default_rng(step)
     start, last = time.time(), time.time()
     running = []
@@ -338,8 +344,9 @@ def train(minutes, batch, lr):
 
 
 def load():
+    """The trained vocoder: its checkpoint, or on a machine without one the snapshot in git."""
     model = Vocoder()
-    model.load_state_dict(torch.load(CHECKPOINT)["model"])
+    model.load_state_dict(torch.load(CHECKPOINT if CHECKPOINT.exists() else snapshot.VOCODER)["model"])
     return model.eval()
 
 

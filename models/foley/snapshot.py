@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Keeps a training run that spans sessions in git. A new machine starts without models/*/.cache,
+so a checkpoint kept only there is lost with the machine (run 13 of the streaming model, 7 hours
+of training, was). A snapshot is the checkpoint without the optimiser's state and with its
+weights in float16 (a quarter of the size; buffers stay float32): the streaming model's EMA
+weights (~4 MB) or the vocoder's weights, with the step, the time trained and a line per run.
+
+Every script that reads a checkpoint reads a snapshot as it is (`export_stream.py --checkpoint`,
+`diagnose_stream.py --checkpoint`, `vocoder.load()` when its checkpoint is missing), and the
+training scripts resume from one with a fresh optimiser (`train_stream.py --from-snapshot`,
+`vocoder.py train` when its checkpoint is missing), warming its learning rate up again.
+
+    python models/foley/snapshot.py stream --note "run 1: 40 min, --onset-weight 15 ..."
+    python models/foley/snapshot.py vocoder --note "70 min"
+"""
+
+import argparse
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+SNAPSHOTS = HERE / "snapshots"
+STREAM = SNAPSHOTS / "foley-stream.pt"
+VOCODER = SNAPSHOTS / "vocoder.pt"
+
+
+def slim(state, params):
+    """state's parameters (the names in params) as float16, the rest as they are."""
+    return {k: v.half() if k in params and v.is_floating_point() else v for k, v in state.items()}
+
+
+def runs(path):
+    """The run lines of an existing snapshot (a snapshot's history goes on in the next)."""
+    return torch.load(path)["runs"] if path.exists() else []
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["stream", "vocoder"])
+    ap.add_argument("--checkpoint", type=Path, help="default: the training script's own")
+    ap.add_argument("--note", required=True, help="what this run was (flags, minutes), kept in the snapshot")
+    a = ap.parse_args()
+    if a.what == "stream":
+        from common import latent_stats
+        from config import CACHE
+        from stream import StreamFoley
+        ckpt, out, key = a.checkpoint or CACHE / "foley-stream.pt", STREAM, "ema"
+        params = {k for k, _ in StreamFoley(latent_stats()).named_parameters()}
+        keep = ("step", "seconds")
+    else:
+        import vocoder
+        ckpt, out, key = a.checkpoint or vocoder.CHECKPOINT, VOCODER, "model"
+        params = {k for k, _ in vocoder.Vocoder().named_parameters()}
+        keep = ("step", "spent", "lookahead")
+    ck = torch.load(ckpt)
+    snap = {key: slim(ck[key], params), **{k: ck[k] for k in keep if k in ck},
+            "runs": runs(out) + [f"step {ck['step']}: {a.note}"]}
+    out.parent.mkdir(exist_ok=True)
+    torch.save(snap, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, step {ck['step']}); runs:")
+    for line in snap["runs"]:
+        print(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()
