@@ -47,7 +47,7 @@ from torch import nn
 
 import snapshot
 from common import Frontend, GriffinLimDecoder, latent_stats, log_spectral_distance, silent_latent, stft_basis
-from config import CACHE, HOP, N_FFT, N_MELS, PAD, RATE, VOCODER_LOOKAHEAD
+from config import CACHE, HOP, N_FFT, N_MELS, RATE, VOCODER_LOOKAHEAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import sounds  # noqa: E402
