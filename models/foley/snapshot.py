@@ -7,8 +7,9 @@ weights (~4 MB) or the vocoder's weights, with the step, the time trained and a 
 
 Every script that reads a checkpoint reads a snapshot as it is (`export_stream.py --checkpoint`,
 `diagnose_stream.py --checkpoint`, `vocoder.load()` when its checkpoint is missing), and the
-training scripts resume from one with a fresh optimiser (`train_stream.py --from-snapshot`,
-`vocoder.py train` when its checkpoint is missing), warming its learning rate up again.
+training scripts resume from one with a fresh optimiser (`train_stream.py --from-snapshot`, which
+warms its learning rate up again; `vocoder.py train` when its checkpoint is missing, at its
+constant learning rate as always).
 
     python models/foley/snapshot.py stream --note "run 1: 40 min, --onset-weight 15 ..."
     python models/foley/snapshot.py vocoder --note "70 min"
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
+from config import CACHE, HERE
+
 SNAPSHOTS = HERE / "snapshots"
 STREAM = SNAPSHOTS / "foley-stream.pt"
 VOCODER = SNAPSHOTS / "vocoder.pt"
@@ -43,7 +45,6 @@ def main():
     a = ap.parse_args()
     if a.what == "stream":
         from common import latent_stats
-        from config import CACHE
         from stream import StreamFoley
         ckpt, out, key = a.checkpoint or CACHE / "foley-stream.pt", STREAM, "ema"
         params = {k for k, _ in StreamFoley(latent_stats()).named_parameters()}
