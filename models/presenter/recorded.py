@@ -12,7 +12,9 @@ import numpy as np
 
 import config
 
-PROMPTS = Path("/usr/share/asterisk/sounds/en")
+# The -wav package's own folder: the `en` link to it comes from asterisk-core-sounds-en, which
+# the -wav package only recommends (setup installs without recommends).
+PROMPTS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 GAIN_DB = (-18.0, 4.0)  # quiet to loud passages, against the recordings' own level
 PAUSE_S = (0.4, 2.0)
 
