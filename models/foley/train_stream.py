@@ -272,6 +272,9 @@ def velocity_loss(model, ema, s, gen, a, empty):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=50)
+    ap.add_argument("--keep-every", type=float, default=0.0, metavar="MINUTES",
+                    help="also keep the EMA weights every so often (.cache/foley-stream-saves/), to choose on "
+                         "the validation scenes (diagnose_stream.py --checkpoint)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--data", type=Path, default=CACHE / "dataset.npz")
@@ -351,7 +354,7 @@ def main():
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share), gen, a,
                                 data.embed[""]),
-        step, trained_s, warm_from)
+        step, trained_s, warm_from, a.keep_every)
 
 
 if __name__ == "__main__":
