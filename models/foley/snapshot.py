@@ -32,6 +32,12 @@ def slim(state, params):
     return {k: v.half() if k in params and v.is_floating_point() else v for k, v in state.items()}
 
 
+def pack(key, state, params, runs, **fields):
+    """The snapshot of weights `state` under `key` ("ema" or "model"): its parameters slimmed,
+    the checkpoint's `fields` (step, time trained, ...) and the run lines."""
+    return {key: slim(state, params), **fields, "runs": runs}
+
+
 def runs(path):
     """The run lines of an existing snapshot (a snapshot's history goes on in the next)."""
     return torch.load(path)["runs"] if path.exists() else []
@@ -55,8 +61,8 @@ def main():
         params = {k for k, _ in vocoder.Vocoder().named_parameters()}
         keep = ("step", "spent", "lookahead")
     ck = torch.load(ckpt)
-    snap = {key: slim(ck[key], params), **{k: ck[k] for k in keep if k in ck},
-            "runs": runs(out) + [f"step {ck['step']}: {a.note}"]}
+    snap = pack(key, ck[key], params, runs(out) + [f"step {ck['step']}: {a.note}"],
+                **{k: ck[k] for k in keep if k in ck})
     out.parent.mkdir(exist_ok=True)
     torch.save(snap, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, step {ck['step']}); runs:")

@@ -23,6 +23,7 @@ import torch
 from common import Frontend, PromptEncoder, latent_stats
 from config import CACHE, SEMANTIC_FPS, SYNC_FPS
 from model import Foley
+from snapshot import pack
 
 CKPT = CACHE / "foley.pt"
 SYNC = CACHE / "sync.pt"  # pretrain_sync.py
@@ -127,12 +128,11 @@ def fit(model, ema, opt, ckpt, minutes, lr, step_loss, step=0, trained_s=0.0, wa
                     "step": step, "seconds": trained_s + time.time() - start}, ckpt)
 
     def keep():
-        from snapshot import slim
         saves = ckpt.parent / f"{ckpt.stem}-saves"
         saves.mkdir(exist_ok=True)
         params = {k for k, _ in ema.named_parameters()}
-        torch.save({"ema": slim(ema.state_dict(), params), "step": step,
-                    "seconds": trained_s + time.time() - start, "runs": []}, saves / f"step{step}.pt")
+        torch.save(pack("ema", ema.state_dict(), params, [], step=step,
+                        seconds=trained_s + time.time() - start), saves / f"step{step}.pt")
 
     while time.time() - start < minutes * 60:
         for g in opt.param_groups:
