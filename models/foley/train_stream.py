@@ -294,7 +294,7 @@ def main():
     ap.add_argument("--feature-noise", type=float, default=0.0,
                     help="strength of the video features' weakening (weakened), 0 for none")
     ap.add_argument("--freeze-video", action="store_true",
-                    help="keep the video encoders of the windowed package (--init), untrained")
+                    help="keep the video encoders as they start (--init's, or the checkpoint's), untrained")
     ap.add_argument("--init", type=Path, default=HERE,
                     help="windowed package to start from; 'none' starts from pretrain_sync.py's encoder")
     ap.add_argument("--from-snapshot", type=Path, nargs="?", const=snapshot.STREAM,
@@ -336,14 +336,12 @@ def main():
             print(f"sync encoder from {SYNC.name} (step {sync['step']} of pretrain_sync.py)")
         ema.load_state_dict(model.state_dict())
     if a.freeze_video:
-        # The windowed package's encoders reach sync F1 0.80 on the held-out look; trained on in
-        # the streaming model they drifted (weights moved by 1.5 times their norm) while its
-        # held-out look stayed near 0.5. Kept frozen, the held-out look gained little (README),
-        # but a step costs less and the encoders cannot learn the training looks by heart.
-        w = package_weights(a.init)
+        # The encoders as they start (the windowed package's from --init, or those of the
+        # checkpoint or snapshot, e.g. invariant.py's grafted in), untrained. Trained on in the
+        # streaming model they drifted (weights moved by 1.5 times their norm) while its held-out
+        # look stayed near 0.5; frozen, a step costs less and they cannot learn the training
+        # looks by heart.
         for m in (model, ema):
-            m.sync.load_state_dict(w["video_sync"])
-            m.semantic.load_state_dict(w["video_semantic"])
             for p in [*m.sync.parameters(), *m.semantic.parameters()]:
                 p.requires_grad_(False)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; hop {HOP_F}, "

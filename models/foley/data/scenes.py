@@ -409,6 +409,58 @@ def sketch(frames, rng):
     return np.clip(paper * wash * (1 - ink) + ink * np.array([0.1, 0.12, 0.25]), 0, 1)
 
 
+def shaken(rng, frames):
+    """A hand-held camera's slow wander, in place: a smoothed random walk of up to a few pixels,
+    not per-frame jitter, which no camera has."""
+    walk = np.cumsum(rng.normal(0, 1, (len(frames) + 8, 2)), axis=0)
+    walk = np.stack([np.convolve(walk[:, k], np.ones(8) / 8, "valid")[: len(frames)] for k in range(2)], 1)
+    walk -= walk.mean(0)
+    shake = np.round(walk * rng.uniform(0.5, 3) / max(1e-6, np.abs(walk).max())).astype(int)
+    for f in range(len(frames)):
+        frames[f] = np.roll(frames[f], tuple(shake[f]), axis=(0, 1))
+
+
+def effects(rng, frames):
+    """The varied look's camera, light, resolution, compression and frame-rate effects, each
+    applied to a share of the clips."""
+    for p, effect in ((0.4, camera), (0.4, lighting), (0.25, resolution), (0.3, compress),
+                      (0.25, frame_rate)):
+        if rng.uniform() < p:
+            frames = effect(rng, frames)
+    return frames
+
+
+def paired(seed, seconds=4.0, kind=None, held_out=False):
+    """The same events drawn twice (pictures only): on a gradient background as the plain look
+    draws them, and under the varied look (textured, cluttered backgrounds and the effects), for
+    an encoder that should read both alike (invariant.py). Drawing an object consumes no random
+    draws, so two generators from one seed draw the same objects onto either background; the
+    backgrounds, shake and effects draw from generators of their own. With `held_out`, the
+    sketch look of the first instead of the varied one (to measure only, never to train)."""
+    bg = np.random.default_rng([seed, 1])
+    kind = kind or list(KINDS)[bg.integers(len(KINDS))]
+    t = int(seconds * FPS)
+    # The plain look darkens the sky of rain and thunder (a flash must show); the varied does not.
+    dim = {"rain": 0.6, "thunder": 0.3}.get(kind.split("+")[0], 1.0)
+    out = []
+    for frames in (canvas(bg, t) * dim, None if held_out else canvas_varied(bg, t)):
+        if frames is None:
+            out.append(sketch(out[0], np.random.default_rng([seed, 3])))
+            continue
+        rng = np.random.default_rng([seed, 0])
+        for part in kind.split("+"):
+            frames = (drops if part == "drop" else KINDS[part])(rng, Silence(), seconds, frames)[0]
+        shake = np.random.default_rng([seed, 2])
+        if shake.uniform() < 0.5:
+            shaken(shake, frames)
+        out.append(frames)
+    if not held_out:
+        out[1] = effects(np.random.default_rng([seed, 4]), out[1])
+    noise = np.random.default_rng([seed, 5])
+    return [(np.clip(f + noise.normal(0, noise.uniform(0, 0.04), f.shape), 0, 1) * 255).astype(np.uint8)
+            for f in out]
+
+
 def render(rng, lib, seconds=4.0, kind=None, look="plain"):
     """One clip; `kind` is a scene kind or "a+b" for two sources in one scene. `look`: "plain"
     (the first training look; the evaluation's scenes), "varied" (training: many backgrounds,
@@ -433,17 +485,9 @@ def render(rng, lib, seconds=4.0, kind=None, look="plain"):
     # Camera shake (half the clips: a hand-held camera's slow wander, a smoothed random walk of
     # up to a few pixels, not per-frame jitter, which no camera has) and sensor noise.
     if rng.uniform() < 0.5:
-        walk = np.cumsum(rng.normal(0, 1, (len(frames) + 8, 2)), axis=0)
-        walk = np.stack([np.convolve(walk[:, k], np.ones(8) / 8, "valid")[: len(frames)] for k in range(2)], 1)
-        walk -= walk.mean(0)
-        shake = np.round(walk * rng.uniform(0.5, 3) / max(1e-6, np.abs(walk).max())).astype(int)
-        for f in range(len(frames)):
-            frames[f] = np.roll(frames[f], tuple(shake[f]), axis=(0, 1))
+        shaken(rng, frames)
     if look == "varied":
-        for p, effect in ((0.4, camera), (0.4, lighting), (0.25, resolution), (0.3, compress),
-                          (0.25, frame_rate)):
-            if rng.uniform() < p:
-                frames = effect(rng, frames)
+        frames = effects(rng, frames)
     if look == "sketch":
         frames = sketch(frames, rng)  # drawn from the clean picture: noise is not a line
     frames = np.clip(frames + rng.normal(0, rng.uniform(0, 0.04), frames.shape), 0, 1)

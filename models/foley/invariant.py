@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Look-invariant video encoders. The streaming model keeps the windowed package's encoders
+frozen, and those were trained on the plain look only: on the held-out sketch look their
+features are shifted clip by clip (README), and the streaming denoiser reads such features far
+less well than the plain ones. Here a student copy of each encoder learns to give, for a scene
+under the varied look (textured and cluttered backgrounds, several shapes and sizes, camera
+motion and zoom, light changes, compression, lower resolutions and frame rates), the features
+the package's encoder gives for the same events drawn plainly (`scenes.paired`), and for the
+plain drawing its own features still; the denoiser keeps the feature space it was trained in.
+The sketch look is never rendered for training; `measure` renders it for held-out seeds only.
+
+    python models/foley/invariant.py render --pairs 1200   # .cache/pairs.npz, ~8 min on 2 cores
+    python models/foley/invariant.py train --minutes 10    # .cache/invariant.pt (resumable)
+    python models/foley/invariant.py measure               # 200 held-out pairs: varied and sketch
+    python models/foley/invariant.py graft --checkpoint snapshots/foley-stream.pt --out /tmp/inv.pt
+"""
+
+import argparse
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
+import scenes  # noqa: E402
+
+import snapshot  # noqa: E402
+from config import CACHE, HERE, WINDOW_S  # noqa: E402
+from stream import SYNC_N  # noqa: E402
+from model import VideoEncoder  # noqa: E402
+from prepare import PAIRS, SINGLE, shrink  # noqa: E402
+from train_stream import package_weights  # noqa: E402
+
+PAIRS_NPZ = CACHE / "pairs.npz"
+CKPT = CACHE / "invariant.pt"
+TRAIN_SEED = 30_000_000  # scene seeds of the training pairs (prepare.py, evaluate.py use others)
+HELD_SEED = 31_000_000  # held-out pairs, for `measure` only
+ENCODERS = {"sync": True, "semantic": False}  # name → sees motion (model.VideoEncoder)
+
+
+def kinds(n):
+    return [(SINGLE + PAIRS)[i % (len(SINGLE) + len(PAIRS))] for i in range(n)]
+
+
+def render_one(job):
+    seed, kind, held_out = job
+    return [shrink(f) for f in scenes.paired(seed, WINDOW_S, kind, held_out)]
+
+
+def render(seed0, n, held_out=False):
+    """n pairs [n, 2, 100, 32, 32, 3] uint8: (plain drawing, varied or sketch)."""
+    jobs = [(seed0 + i, k, held_out) for i, k in enumerate(kinds(n))]
+    with Pool(2) as pool:
+        return np.stack([np.stack(p) for p in pool.imap(render_one, jobs, chunksize=8)])
+
+
+def tensor(frames):
+    """uint8 [B, n, 32, 32, 3] → float [B, n, 3, 32, 32] in [0, 1]."""
+    return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
+
+
+def semantic_frames(x):
+    return x[:, ::5]  # the semantic rate (5 fps) from 25 fps
+
+
+def teachers():
+    w = package_weights(HERE)
+    out = {}
+    for name, motion in ENCODERS.items():
+        enc = VideoEncoder(motion)
+        enc.load_state_dict(w[f"video_{name}"])
+        out[name] = enc.eval().requires_grad_(False)
+    return out
+
+
+def features(enc, name, x):
+    return enc(semantic_frames(x) if name == "semantic" else x)
+
+
+def students(path=CKPT):
+    out = {}
+    ck = torch.load(path) if path.exists() else None
+    t = teachers()
+    for name, motion in ENCODERS.items():
+        enc = VideoEncoder(motion)
+        enc.load_state_dict(ck[name] if ck else t[name].state_dict())
+        out[name] = enc
+    return out, ck
+
+
+def batched(fn, x, size=16):
+    with torch.no_grad():
+        return torch.cat([fn(x[i: i + size]) for i in range(0, len(x), size)])
+
+
+def cmd_render(a):
+    t = time.time()
+    pairs = render(TRAIN_SEED, a.pairs)
+    PAIRS_NPZ.parent.mkdir(exist_ok=True)
+    np.savez(PAIRS_NPZ, pairs=pairs)
+    print(f"wrote {PAIRS_NPZ}: {len(pairs)} pairs in {(time.time() - t) / 60:.1f} min")
+
+
+def cmd_train(a):
+    torch.set_num_threads(2)
+    pairs = np.load(PAIRS_NPZ)["pairs"]
+    teach = teachers()
+    # Channels weigh alike: their spread over the package's features of the plain drawings.
+    some = pairs[:64, 0]
+    spread = {n: batched(lambda x, n=n: features(teach[n], n, tensor(x)), some).std(dim=(0, 1), keepdim=True)
+              for n in ENCODERS}
+    stud, ck = students()
+    params = [p for e in stud.values() for p in e.parameters()]
+    opt = torch.optim.Adam(params, lr=a.lr)
+    step, spent = 0, 0.0
+    if ck:
+        opt.load_state_dict(ck["opt"])
+        step, spent = ck["step"], ck["seconds"]
+        print(f"resumed at step {step} ({spent / 60:.1f} min)")
+    rng = np.random.default_rng(step)
+    start = last = time.time()
+    n = pairs.shape[2]
+    log = []
+
+    def save():
+        torch.save({**{n: e.state_dict() for n, e in stud.items()}, "opt": opt.state_dict(), "step": step,
+                    "seconds": spent + time.time() - start}, CKPT)
+
+    while time.time() - start < a.minutes * 60:
+        # A streaming step's span of frames (stream.SYNC_N) from random clips and positions, the
+        # targets the package's features of the same span (its edges as the runtime's).
+        b = rng.integers(len(pairs), size=a.batch)
+        first = int(rng.integers(0, n - SYNC_N + 1))
+        plain, other = (tensor(pairs[b, i, first: first + SYNC_N]) for i in (0, 1))
+        loss, parts = 0.0, []
+        for name, enc in stud.items():
+            with torch.no_grad():
+                target = features(teach[name], name, plain)
+            # The varied drawing towards the plain one's features, the plain one kept where it was.
+            far = (((features(enc, name, other) - target) / spread[name]) ** 2).mean()
+            near = (((features(enc, name, plain) - target) / spread[name]) ** 2).mean()
+            loss = loss + far + near
+            parts += [far.item(), near.item()]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        log.append(parts)
+        if step % 50 == 0:
+            m = np.mean(log, axis=0)
+            log = []
+            print(f"step {step}: sync varied {m[0]:.3f} plain {m[1]:.3f}; semantic varied {m[2]:.3f} "
+                  f"plain {m[3]:.3f} ({(spent + time.time() - start) / 60:.1f} min)", flush=True)
+        if time.time() - last > 120:
+            save()
+            last = time.time()
+    save()
+    print(f"wrote {CKPT} at step {step}")
+
+
+def cmd_measure(a):
+    """Relative squared distance of each encoder's features of the varied (and sketch) drawing
+    from the package's features of the plain drawing of the same events, over held-out pairs
+    (per channel, in units of the plain features' variance), with a bootstrap interval."""
+    torch.set_num_threads(2)
+    teach = teachers()
+    stud, ck = students(a.checkpoint)
+    print(f"student: {a.checkpoint} (step {ck['step'] if ck else 0})")
+    rng = np.random.default_rng(0)
+    for look, held in (("varied", False), ("sketch", True)):
+        pairs = render(HELD_SEED, a.pairs, held)
+        for n in ENCODERS:
+            target = batched(lambda x: features(teach[n], n, tensor(x)), pairs[:, 0])
+            var = target.var(dim=(0, 1), keepdim=True)
+            row = []
+            for who, enc in (("package", teach[n]), ("student", stud[n])):
+                for what, i in (("plain", 0), (look, 1)):
+                    f = batched(lambda x, enc=enc: features(enc, n, tensor(x)), pairs[:, i])
+                    d = (((f - target) ** 2) / var).mean(dim=(1, 2)).numpy()  # per clip
+                    boot = [d[rng.integers(len(d), size=len(d))].mean() for _ in range(1000)]
+                    row.append(f"{who} {what} {d.mean():.3f} [{np.percentile(boot, 2.5):.3f}, "
+                               f"{np.percentile(boot, 97.5):.3f}]")
+            print(f"{n:8s} {look:6s}: " + "; ".join(row), flush=True)
+
+
+def cmd_graft(a):
+    """A streaming checkpoint or snapshot with the student encoders in place of its own, in
+    snapshot form (train_stream.py --from-snapshot, diagnose_stream.py and export_stream.py
+    read it)."""
+    ck = torch.load(a.checkpoint)
+    stud, sk = students(a.student)
+    state = dict(ck["ema"])
+    for n, enc in stud.items():
+        for k, v in enc.state_dict().items():
+            assert f"{n}.{k}" in state, k
+            state[f"{n}.{k}"] = v
+    params = {k for k, v in state.items() if v.is_floating_point() and not k.endswith(("freqs", "mask"))}
+    note = f"video encoders from {a.student.name} (invariant.py, step {sk['step']})"
+    torch.save(snapshot.pack("ema", state, params, ck.get("runs", []) + [note], step=ck["step"],
+                             seconds=ck["seconds"]), a.out)
+    print(f"wrote {a.out}: {a.checkpoint} with {note}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("render")
+    r.add_argument("--pairs", type=int, default=1200)
+    t = sub.add_parser("train")
+    t.add_argument("--minutes", type=float, default=10)
+    t.add_argument("--batch", type=int, default=8)
+    t.add_argument("--lr", type=float, default=3e-4)
+    m = sub.add_parser("measure")
+    m.add_argument("--pairs", type=int, default=200)
+    m.add_argument("--checkpoint", type=Path, default=CKPT)
+    g = sub.add_parser("graft")
+    g.add_argument("--checkpoint", type=Path, required=True)
+    g.add_argument("--student", type=Path, default=CKPT)
+    g.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args()
+    {"render": cmd_render, "train": cmd_train, "measure": cmd_measure, "graft": cmd_graft}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
