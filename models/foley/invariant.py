@@ -176,13 +176,14 @@ def cmd_measure(a):
             target = batched(lambda x: features(teach[n], n, tensor(x)), pairs[:, 0])
             var = target.var(dim=(0, 1), keepdim=True)
             row = []
-            for who, enc in (("package", teach[n]), ("student", stud[n])):
-                for what, i in (("plain", 0), (look, 1)):
-                    f = batched(lambda x, enc=enc: features(enc, n, tensor(x)), pairs[:, i])
-                    d = (((f - target) ** 2) / var).mean(dim=(1, 2)).numpy()  # per clip
-                    boot = [d[rng.integers(len(d), size=len(d))].mean() for _ in range(1000)]
-                    row.append(f"{who} {what} {d.mean():.3f} [{np.percentile(boot, 2.5):.3f}, "
-                               f"{np.percentile(boot, 97.5):.3f}]")
+            # The package's own plain features are the target (distance 0): not measured.
+            for who, what, enc, i in (("package", look, teach[n], 1), ("student", "plain", stud[n], 0),
+                                      ("student", look, stud[n], 1)):
+                f = batched(lambda x, enc=enc: features(enc, n, tensor(x)), pairs[:, i])
+                d = (((f - target) ** 2) / var).mean(dim=(1, 2)).numpy()  # per clip
+                boot = [d[rng.integers(len(d), size=len(d))].mean() for _ in range(1000)]
+                row.append(f"{who} {what} {d.mean():.3f} [{np.percentile(boot, 2.5):.3f}, "
+                           f"{np.percentile(boot, 97.5):.3f}]")
             print(f"{n:8s} {look:6s}: " + "; ".join(row), flush=True)
 
 

@@ -25,6 +25,9 @@ import numpy as np
 
 RATE = 16_000
 FPS = 25
+# The plain look's sky for rain and thunder, darkened so that a flash shows (the varied look's
+# backgrounds are not darkened).
+SKY_DIM = {"rain": 0.6, "thunder": 0.3}
 SIZE = 96
 LIB = Path(__file__).resolve().parent.parent / ".cache" / "sounds"
 
@@ -221,7 +224,7 @@ def splash(rng, lib, seconds, frames=None):
 
 def rain(rng, lib, seconds, frames=None):
     t = int(seconds * FPS)
-    frames = canvas(rng, t) * 0.6 if frames is None else frames
+    frames = canvas(rng, t) * SKY_DIM["rain"] if frames is None else frames
     density = rng.uniform(0.1, 1.0)
     drops = rng.uniform(0, SIZE, (int(200 * density), 2))
     for f in range(t):
@@ -234,7 +237,7 @@ def rain(rng, lib, seconds, frames=None):
 
 def thunder(rng, lib, seconds, frames=None):
     t = int(seconds * FPS)
-    frames = canvas(rng, t) * 0.3 if frames is None else frames
+    frames = canvas(rng, t) * SKY_DIM["thunder"] if frames is None else frames
     flash = rng.uniform(0.2, seconds * 0.4)
     delay = rng.uniform(0.1, 1.5)
     audio = np.zeros(int(seconds * RATE), np.float32)
@@ -440,22 +443,21 @@ def paired(seed, seconds=4.0, kind=None, held_out=False):
     bg = np.random.default_rng([seed, 1])
     kind = kind or list(KINDS)[bg.integers(len(KINDS))]
     t = int(seconds * FPS)
-    # The plain look darkens the sky of rain and thunder (a flash must show); the varied does not.
-    dim = {"rain": 0.6, "thunder": 0.3}.get(kind.split("+")[0], 1.0)
-    out = []
-    for frames in (canvas(bg, t) * dim, None if held_out else canvas_varied(bg, t)):
-        if frames is None:
-            out.append(sketch(out[0], np.random.default_rng([seed, 3])))
-            continue
+
+    def drawn(frames):
         rng = np.random.default_rng([seed, 0])
         for part in kind.split("+"):
             frames = (drops if part == "drop" else KINDS[part])(rng, Silence(), seconds, frames)[0]
         shake = np.random.default_rng([seed, 2])
         if shake.uniform() < 0.5:
             shaken(shake, frames)
-        out.append(frames)
-    if not held_out:
-        out[1] = effects(np.random.default_rng([seed, 4]), out[1])
+        return frames
+
+    plain = drawn(canvas(bg, t) * SKY_DIM.get(kind.split("+")[0], 1.0))
+    if held_out:
+        out = [plain, sketch(plain, np.random.default_rng([seed, 3]))]
+    else:
+        out = [plain, effects(np.random.default_rng([seed, 4]), drawn(canvas_varied(bg, t)))]
     noise = np.random.default_rng([seed, 5])
     return [(np.clip(f + noise.normal(0, noise.uniform(0, 0.04), f.shape), 0, 1) * 255).astype(np.uint8)
             for f in out]
@@ -482,8 +484,7 @@ def render(rng, lib, seconds=4.0, kind=None, look="plain"):
         cls = name if name != "impacts" else (e[0]["class"] if e else None)
         parts.append({"track": name, "caption": c, "class": cls})
     caption = " and ".join(caption)
-    # Camera shake (half the clips: a hand-held camera's slow wander, a smoothed random walk of
-    # up to a few pixels, not per-frame jitter, which no camera has) and sensor noise.
+    # Camera shake (half the clips; `shaken`) and sensor noise.
     if rng.uniform() < 0.5:
         shaken(rng, frames)
     if look == "varied":
