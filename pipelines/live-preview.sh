@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Live preview: a live video source -> v2agen -> video and generated sound played in sync.
-# v2agen reports its latency (window + hop for a windowed package: 7.5 s with the bundled foley,
-# 3.75 s with the fixture; 2 x hop + lookahead for a streaming one: 0.48 s with
-# models/fixtures/foley-stream), so the sinks play both that late, together.
-#   MODEL=models/fixtures/foley-stream pipelines/live-preview.sh     # a streaming package
+# v2agen reports its latency (2 x hop + lookahead for a streaming package: 0.8 s with the
+# bundled foley, 0.48 s with models/fixtures/foley-stream; window + hop for a windowed one:
+# 7.5 s with models/foley-windowed), so the sinks play both that late, together.
+#   MODEL=models/foley-windowed pipelines/live-preview.sh     # the windowed package (7.5 s)
 #   pipelines/live-preview.sh "birds singing"                    # test pattern, Ctrl-C to stop
 #   SOURCE="v4l2src device=/dev/video0" pipelines/live-preview.sh "keyboard typing"
 #   VSINK=fakesink ASINK=fakesink BUFFERS=150 pipelines/live-preview.sh   # headless, 6 s

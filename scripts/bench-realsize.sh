@@ -48,7 +48,7 @@ say "Building the runtime benchmark"
 cargo bench --locked -q -p diffusion-runtime --bench package --no-run 2>&1 | grep -v "^\s*Executable" || true
 
 rows=()
-for pkg in "$out/mmaudio-s-16k" "$out/ditto-lmdm" models/foley models/presenter; do
+for pkg in "$out/mmaudio-s-16k" "$out/ditto-lmdm" models/foley-windowed models/presenter; do
   name=$(basename "$pkg")
   [ -z "$only" ] || [ "$only" = "$name" ] || continue
   [ -f "$pkg/model.toml" ] || { echo "skipping $pkg: no model.toml" >&2; continue; }

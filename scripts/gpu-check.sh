@@ -150,7 +150,7 @@ engine_rows=()
 if [ -n "$trt_dir" ]; then
   say "TensorRT engine cache: build, reuse, rebuild for a new shape"
   cache=$(mktemp -d)
-  for pkg in models/foley "target/realsize/mmaudio-s-16k"; do
+  for pkg in models/foley-windowed "target/realsize/mmaudio-s-16k"; do
     [ -f "$pkg/model.toml" ] || "$PY" models/tools/make_realsize.py target/realsize >/dev/null
     for run in "first start" "second start" "3 branches" "3 branches again"; do
       args=(--provider tensorrt --engine-cache-dir "$cache" --iters 1 --warmup 0)
@@ -185,10 +185,10 @@ for p in "${providers[@]}"; do
   m="$out/miragegen-$p.log" v="$out/v2agen-$p.log"
   cargo bench --locked -q -p gst-generative-tests --bench miragegen -- models/presenter --provider "$p" \
     --seconds $((quick ? 5 : 20)) >"$m" 2>&1 || echo "miragegen bench failed: $m"
-  cargo bench --locked -q -p gst-generative-tests --bench v2agen -- models/foley --provider "$p" \
+  cargo bench --locked -q -p gst-generative-tests --bench v2agen -- models/foley-windowed --provider "$p" \
     --seconds $((quick ? 10 : 30)) >"$v" 2>&1 || echo "v2agen bench failed: $v"
   element_rows+=("| miragegen (models/presenter) | $p | $(figure 'first-frame latency' "$m") | $(figure 'file real-time factor' "$m") |")
-  element_rows+=("| v2agen (models/foley) | $p | — | $(figure 'per-window real-time factor' "$v") |")
+  element_rows+=("| v2agen (models/foley-windowed) | $p | — | $(figure 'per-window real-time factor' "$v") |")
 done
 
 say "Report ($gpu, driver $driver; also in $report)"

@@ -78,9 +78,9 @@ for f in soundtrack pvn/prompt pvn/prompt-and-negative foley; do
 done
 VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 bash pipelines/live-preview.sh "birds" >/dev/null
 echo "live-preview.sh: ran 2 s headless"
-MODEL="$REPO_ROOT/models/fixtures/foley-stream" VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 \
+MODEL="$REPO_ROOT/models/foley-windowed" VSINK=fakesink ASINK=fakesink BUFFERS=50 timeout 60 \
   bash pipelines/live-preview.sh "birds" >/dev/null
-echo "live-preview.sh with a streaming package: ran 2 s headless"
+echo "live-preview.sh with the windowed package: ran 2 s headless"
 # The MP4s' shared audio encoder (pipelines/common.sh) must not put the sound late: ticks
 # through it and back, compared with the same ticks raw (AAC priming is recorded nowhere in an
 # MP4; avenc_aac at 48 kHz measures 21 ms, voaacenc at 16 kHz 100 ms).
@@ -114,13 +114,14 @@ loads_bundled() {
   grep -m1 "model package $package " "$log" | sed "s/^.*<${element}0> /  /"
 }
 
-say "The bundled foley package: v2agen loads it by default, and its sync on the held-out scenes meets the bar"
+say "The bundled foley package: v2agen loads it by default, and its sync on the held-out scenes stays above CI's floor"
 loads_bundled v2agen videotestsrc foley
 # The held-out recordings (Debian packages, sha256-pinned) render the scenes' true contact times.
 bash models/foley/data/fetch.sh
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/data/sounds.py >/dev/null
-# Onset F1 at ±50 ms on the 48 evaluation drop scenes, through v2agen, against the bar 0.8
-# (measured 0.862; models/foley/README.md). About a minute.
+# Onset F1 at ±50 ms on the 48 evaluation drop scenes, through v2agen (streaming, 200 ms hops),
+# against a floor of 0.75 (measured 0.802; issue 16's bar 0.85 is not met yet:
+# models/foley/README.md). About a minute and a half.
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/evaluate.py --quick > "$tmp/foley-eval.txt" \
   || { cat "$tmp/foley-eval.txt" >&2; exit 1; }
 tail -1 "$tmp/foley-eval.txt" | sed 's/^/  /'

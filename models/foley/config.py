@@ -5,6 +5,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
+# The windowed package (train.py, export.py): offline, 4 s windows; the streaming model starts
+# from it (train_stream.py --init). models/foley itself is the bundled streaming package.
+WINDOWED = HERE.parent / "foley-windowed"
 RATE = 16_000
 FPS = 25
 WINDOW_S = 4

@@ -4,7 +4,7 @@ package (8 Euler steps, time shift 12, α = 1.5 against the empty prompt, 200 ms
 vocoder), on the validation drop scenes, with a chosen context, and prints onset precision,
 recall and F1 (evaluate.py's detector and matching), where the missed contacts fall within the
 hop and how far found onsets are from their contacts. `--windowed` samples the windowed package
-(models/foley or --package) the same way, whole 4 s windows, as the reference.
+(models/foley-windowed or --package) the same way, whole 4 s windows, as the reference.
 
 Contexts: `own` (what v2agen does: the latent it generated), `teacher` (the true audio's latent),
 `zero` (every hop as at a stream start), `last:N` (its own, only the last N frames kept).
@@ -14,6 +14,7 @@ Contexts: `own` (what v2agen does: the latent it generated), `teacher` (the true
 """
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -26,23 +27,30 @@ import scenes  # noqa: E402
 import evaluate as ev  # noqa: E402
 import vocoder  # noqa: E402
 from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_stats, silent_latent  # noqa: E402
-from config import CACHE, GUIDANCE, HERE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S  # noqa: E402
+from config import CACHE, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
 from prepare import shrink  # noqa: E402
 from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, SEMANTIC_N, StreamFoley, sample, weights  # noqa: E402
 from train_stream import package_weights, span_frames  # noqa: E402
 
 
 def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD):
-    """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD
+    """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1], or a pair (sync's,
+    semantic's) to feed the two encoders different renderings of the scene). With `ahead` < AHEAD
     latent frames the video past the hop's end + `ahead` is frozen at its last frame before: how
     much the contacts found owe to the lookahead."""
+    sync_frames, sem_frames = frames if isinstance(frames, tuple) else (frames, frames)
     hist = torch.zeros(1, N_MELS, CTX)
     seen = (CTX + HOP_F + ahead) // 2  # video frames (25 fps, two latent frames each) kept
+
+    def span_of(f, h):
+        span = span_frames(f, h)[0][None]
+        span[:, seen:] = span[:, seen - 1: seen]
+        return span
+
     for k in range(LATENT_FRAMES // HOP_F):
         h = k * HOP_F
-        span = span_frames(frames, h)[0][None]
-        span[:, seen:] = span[:, seen - 1: seen]
-        sync, sem = model.sync(span), model.semantic(span[:, ::5][:, :SEMANTIC_N])
+        sync = model.sync(span_of(sync_frames, h))
+        sem = model.semantic(span_of(sem_frames, h)[:, ::5][:, :SEMANTIC_N])
         if context == "teacher":
             # The true latent after CTX zero frames (a stream's start): the CTX frames before h.
             ctx = torch.cat([torch.zeros(1, N_MELS, CTX), true], dim=2)[:, :, h: h + CTX]
@@ -74,7 +82,8 @@ def windowed_model(package):
 
 
 def windowed(model, frames, text, empty, gen, steps=STEPS, alpha=GUIDANCE):
-    sync, sem = model.sync(frames[None]), model.semantic(frames[None, ::5])
+    sync_frames, sem_frames = frames if isinstance(frames, tuple) else (frames, frames)
+    sync, sem = model.sync(sync_frames[None]), model.semantic(sem_frames[None, ::5])
 
     def velocity(x, t):
         v = model.denoiser(x.expand(2, -1, -1), torch.full((2,), t), torch.cat([text, empty]),
@@ -89,9 +98,13 @@ def main():
     ap.add_argument("--checkpoint", type=Path, default=CACHE / "foley-stream.pt")
     ap.add_argument("--context", default="own", help="own, teacher, zero or last:N")
     ap.add_argument("--windowed", action="store_true", help="the windowed package instead")
-    ap.add_argument("--package", type=Path, default=HERE)
+    ap.add_argument("--package", type=Path, default=WINDOWED)
     ap.add_argument("--scenes", type=int, default=32)
     ap.add_argument("--look", default="plain")
+    ap.add_argument("--sync-look", default=None,
+                    help="render the sync encoder's frames in this look instead (the same scene's events): "
+                         "which encoder's reading of --look costs the F1")
+    ap.add_argument("--semantic-look", default=None, help="the same for the semantic encoder")
     ap.add_argument("--steps", type=int, default=STEPS, help="Euler steps (the package's default)")
     ap.add_argument("--alpha", type=float, default=GUIDANCE, help="guidance against the empty prompt")
     ap.add_argument("--ahead-ms", type=int, default=AHEAD * LATENT_MS,
@@ -113,11 +126,18 @@ def main():
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(ev.VALIDATION_SEED)
     totals, missed, heard_all, offsets, false, why = np.zeros(4), [], [], [], [], []
+    as_input = lambda c: torch.from_numpy(shrink(c["frames"])).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
     for i in range(a.scenes):
+        state = copy.deepcopy(rng)  # the same scene in another look: the looks draw their events alike
         clip = scenes.render(rng, lib, WINDOW_S, "drop", a.look)
         contacts = ev.impact_times(clip)
         heard = ev.audible(clip["audio"], contacts)
-        frames = torch.from_numpy(shrink(clip["frames"])).permute(0, 3, 1, 2).float() / 255.0
+        frames = as_input(clip)
+        if a.sync_look or a.semantic_look:
+            other = {look: as_input(scenes.render(copy.deepcopy(state), lib, WINDOW_S, "drop", look))
+                     for look in {a.sync_look, a.semantic_look} - {None, a.look}}
+            other[a.look] = frames
+            frames = (other[a.sync_look or a.look], other[a.semantic_look or a.look])
         gen = torch.Generator().manual_seed(i)
         with torch.no_grad():
             text, empty = (torch.from_numpy(enc(c))[None] for c in (clip["caption"], ""))
@@ -156,6 +176,8 @@ def main():
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
     what += f", {a.decoder}, {a.steps} steps, α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
+    what += "".join(f", {enc} from the {look} look" for enc, look in (("sync", a.sync_look), ("semantic", a.semantic_look))
+                    if look)
     print(f"{what}: F1 {ev.f1(totals):.3f}, precision {totals[0] / max(1, totals[1]):.3f}, "
           f"recall {totals[2] / max(1, totals[3]):.3f} ({a.scenes} validation scenes, {a.look})")
     bins = np.arange(0, HOP_MS + 1, HOP_MS // 5)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Exports the trained foley model (the EMA weights in .cache/foley.pt) as the schema-1 package in
-models/foley/: the graphs, the manifest. The prompt encoder is fetched, not exported
-(fetch-text-encoder.sh).
+"""Exports the trained windowed foley model (the EMA weights in .cache/foley.pt) as the schema-1
+package in models/foley-windowed/: the graphs, the manifest. The prompt encoder is fetched, not
+exported (fetch-text-encoder.sh). The bundled package, models/foley, is the streaming model
+(export_stream.py).
 
     python models/foley/export.py
 """
@@ -12,21 +13,21 @@ from pathlib import Path
 import torch
 
 from common import GriffinLimDecoder, latent_stats
-from config import (CACHE, FEAT, GUIDANCE, HERE, LATENT_FRAMES, N_MELS, NEGATIVE_AUDIO, OVERLAP_MS, RATE,
+from config import (CACHE, FEAT, GUIDANCE, LATENT_FRAMES, N_MELS, NEGATIVE_AUDIO, OVERLAP_MS, RATE,
                     SAMPLES, SEMANTIC_FPS, SEMANTIC_SIZE, STEPS, SYNC_FPS, SYNC_SIZE, TEXT_DIM, TIME_SHIFT,
-                    WINDOW_S)
+                    WINDOW_S, WINDOWED)
 import vocoder
 from model import Foley
 
 
 def manifest(*, timing, frames, sync_frames, semantic_frames, samples, context=0, made_by="train.py and export.py",
-             version="0.1.0", kind=""):
+             version="0.1.0", kind="", name="foley-windowed", role="The windowed (offline) foley model"):
     """The package's model.toml: a windowed package (`timing` window_ms / overlap_ms, the
     window's latent `frames`) or a streaming one (hop_ms / context_ms / lookahead_ms, the hop's
     `frames`, and the `context` frames of previous latent on the denoiser and the decoder)."""
     prev = (f'  {{ slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", {N_MELS}, {context}] }},\n'
             if context else "")
-    return f"""# The bundled foley model: trained on procedural scenes (README). Written by
+    return f"""# {role}: trained on procedural scenes (models/foley/README.md). Written by
 # models/foley/{made_by}; do not edit by hand. The weights are trained on recorded
 # sounds under CC-BY-SA-3.0/4.0, CC-BY-3.0, GPL-2+, BSD-3-Clause and CC0 (per file in the
 # README); the prompt encoder (all-MiniLM-L6-v2) is Apache-2.0.
@@ -34,7 +35,7 @@ def manifest(*, timing, frames, sync_frames, semantic_frames, samples, context=0
 schema = 1
 
 [package]
-name = "foley"
+name = "{name}"
 version = "{version}"
 task = "video-to-audio"
 license = "CC-BY-SA-4.0 AND GPL-2.0-or-later AND Apache-2.0"
@@ -147,7 +148,7 @@ def export(module, args, path, inputs, outputs, dynamic):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--out", type=Path, default=WINDOWED)
     ap.add_argument("--checkpoint", type=Path, default=CACHE / "foley.pt")
     a = ap.parse_args()
     stats = latent_stats()

@@ -53,7 +53,8 @@ def main():
     (out / "model.toml").write_text(manifest(
         timing=f"hop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}", frames=HOP_F,
         sync_frames=SYNC_N, semantic_frames=SEMANTIC_N, samples=HOP_SAMPLES, context=CTX,
-        made_by="train_stream.py and export_stream.py", version="0.2.0", kind="streaming "))
+        made_by="train_stream.py and export_stream.py", version="0.2.0", kind="streaming ",
+        name="foley", role="The bundled foley model, streaming"))
     print(f"wrote {out / 'model.toml'} (rate {RATE}, sync {SYNC_FPS} fps, semantic {SEMANTIC_FPS} fps)")
 
 

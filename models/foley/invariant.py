@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import scenes  # noqa: E402
 
 import snapshot  # noqa: E402
-from config import CACHE, HERE, WINDOW_S  # noqa: E402
+from config import CACHE, WINDOW_S, WINDOWED  # noqa: E402
 from stream import SYNC_N  # noqa: E402
 from model import VideoEncoder  # noqa: E402
 from prepare import PAIRS, SINGLE, shrink  # noqa: E402
@@ -67,7 +67,7 @@ def semantic_frames(x):
 
 
 def teachers():
-    w = package_weights(HERE)
+    w = package_weights(WINDOWED)
     out = {}
     for name, motion in ENCODERS.items():
         enc = VideoEncoder(motion)

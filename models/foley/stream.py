@@ -28,12 +28,14 @@ from common import silent_latent
 from config import FEAT, GUIDANCE, N_MELS, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD
 from model import AudioEncoder, Denoiser, OnsetHead, VideoEncoder
 
-HOP_MS, CONTEXT_MS, LOOKAHEAD_MS = 200, 1600, 80
+# 400 ms of lookahead (latency 2 × 200 + 400 = 800 ms): the held-out sketch look reads a contact
+# better from the rebound after it (run E against D's 80 ms; models/foley/README.md).
+HOP_MS, CONTEXT_MS, LOOKAHEAD_MS = 200, 1600, 400
 LATENT_MS = 20
 HOP_F, CTX, AHEAD = HOP_MS // LATENT_MS, CONTEXT_MS // LATENT_MS, LOOKAHEAD_MS // LATENT_MS
-SPAN = CTX + HOP_F + AHEAD  # 94 latent frames
-SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 47 frames at 25 fps
-SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 9 frames at 5 fps
+SPAN = CTX + HOP_F + AHEAD  # 110 latent frames
+SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 55 frames at 25 fps
+SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 11 frames at 5 fps
 HOP_SAMPLES = HOP_MS * 16  # 3200 at 16 kHz
 LEAD = VOCODER_LOOKAHEAD  # latent frames the latent runs ahead of the audio
 

@@ -9,7 +9,7 @@ longer stretch reaching back into the context (`infill`); with --own-context a s
 contexts end in the model's own sample (`own_context`), as every context in a stream does.
 Resumable (.cache/foley-stream.pt; on a new machine from the snapshot in git, --from-snapshot).
 
-It starts from a trained windowed package (`--init`, default models/foley as train.py and
+It starts from a trained windowed package (`--init`, default models/foley-windowed as train.py and
 export.py make it): the video and audio encoders and the denoiser's conditioning and blocks are
 the same modules, so they carry over; the denoiser's input takes the noisy hop where the
 windowed one took the window (the clean context and the mask start at zero) and the pooled
@@ -27,7 +27,7 @@ import torch
 
 import snapshot
 from common import Frontend, latent_stats, silent_latent
-from config import CACHE, HERE, LATENT_FRAMES, SAMPLES
+from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
 from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, sample, weights
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
@@ -295,7 +295,7 @@ def main():
                     help="strength of the video features' weakening (weakened), 0 for none")
     ap.add_argument("--freeze-video", action="store_true",
                     help="keep the video encoders as they start (--init's, or the checkpoint's), untrained")
-    ap.add_argument("--init", type=Path, default=HERE,
+    ap.add_argument("--init", type=Path, default=WINDOWED,
                     help="windowed package to start from; 'none' starts from pretrain_sync.py's encoder")
     ap.add_argument("--from-snapshot", type=Path, nargs="?", const=snapshot.STREAM,
                     help="when the checkpoint is missing, resume from this snapshot (snapshot.py; "

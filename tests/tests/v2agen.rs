@@ -663,23 +663,33 @@ fn flush_case(package: &str) {
 #[test]
 fn latency_is_window_plus_hop_in_live_pipelines() {
     // 2 s window + 1.75 s hop over videotestsrc's own (one frame).
-    latency_case("foley", 3750 + 40);
+    latency_case(&format!("model={}", fixture("foley").display()), 3750 + 40);
 }
 
 /// A streaming package: its hop, its lookahead and the budget of one hop (0.2 + 0.08 + 0.2 s).
 #[test]
 fn streaming_latency_is_two_hops_plus_lookahead() {
-    latency_case("foley-stream", 480 + 40);
+    latency_case(
+        &format!("model={}", fixture("foley-stream").display()),
+        480 + 40,
+    );
 }
 
-fn latency_case(package: &str, want_ms: u64) {
+/// The bundled package (no `model`) is the streaming one, within the issue's 1.0 s: 0.2 s hop,
+/// 0.4 s lookahead, one hop's budget.
+#[test]
+fn bundled_package_latency_is_under_one_second() {
+    latency_case("", 800 + 40);
+}
+
+/// `model`: the element's model property (`model=DIR`), empty for the bundled package.
+fn latency_case(model: &str, want_ms: u64) {
     let ep = common::ep();
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=25/1 ! \
-         v2agen name=g model={} execution-provider={ep} \
-         g.src ! fakesink name=v g.audio_src ! fakesink",
-        fixture(package).display()
+         v2agen name=g {model} execution-provider={ep} \
+         g.src ! fakesink name=v g.audio_src ! fakesink"
     ))
     .unwrap()
     .downcast::<gst::Pipeline>()

@@ -90,8 +90,9 @@
 //! ## Model and ONNX Runtime
 //!
 //! `model` names a package directory; left empty, the bundled `foley` package is used (a small
-//! flow-matching model trained on procedural scenes: impacts, engines, splashes, rain, thunder;
-//! 4 s windows, 0.5 s overlap; see `models/foley/README.md`). ONNX Runtime is loaded when the element goes to READY
+//! streaming flow-matching model trained on procedural scenes: impacts, engines, splashes, rain,
+//! thunder; 200 ms hops, 400 ms lookahead, latency 0.8 s; see `models/foley/README.md`; its
+//! windowed predecessor, 4 s windows, is `models/foley-windowed`). ONNX Runtime is loaded when the element goes to READY
 //! (never at plugin load, so `gst-inspect-1.0` works without it), from `ort-library`, else
 //! `ORT_DYLIB_PATH`, else the copy `scripts/setup.sh` installs, else the system loader.
 //! `execution-provider=auto` tries TensorRT, then CUDA, then CPU and logs which one each graph
@@ -166,7 +167,7 @@ pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 const MODEL_BLURB: &str = "Directory of a video-to-audio model package (model.toml + graphs). Empty = the bundled foley package (models/foley, installed by setup or meson). Loaded at READY; changes apply after the next NULL->READY";
 /// The element description `gst-inspect-1.0 v2agen` prints: enough to use the element.
 const MANUAL: &str = "Passes video through unchanged on src and adds a generated, synchronized soundtrack on audio_src (F32LE mono at the model's rate, sample-exact from the first video timestamp to the end of the last frame), from an ONNX diffusion model steered by prompt / negative-prompt and, from an existing soundtrack on the request pad audio_sink, by negative audio guidance (mixed in with mix-existing=true). \
-Latency = window + hop for a windowed package (7.5 s with the bundled foley package, 4 s windows, 0.5 s overlap); 2 x hop + lookahead for a streaming package (hop_ms, context_ms, lookahead_ms in its model.toml; 0.48 s with the streaming test fixture): reported in the latency query. \
+Latency = 2 x hop + lookahead for a streaming package (hop_ms, context_ms, lookahead_ms in its model.toml; 0.8 s with the bundled foley package, 200 ms hops and 400 ms lookahead); window + hop for a windowed package (7.5 s with models/foley-windowed, 4 s windows, 0.5 s overlap): reported in the latency query. \
 Model: the model property names a package directory (model.toml + ONNX graphs, see models/README.md); empty = the bundled foley package. ONNX Runtime is loaded at READY from ort-library, ORT_DYLIB_PATH, the copy scripts/setup.sh installs, or the system. \
 Stacking (step-by-step foley): a.audio_src ! tee name=t ! queue ! b.audio_sink, with a queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 on any other tee branch that ends in a synced sink. \
 Example: gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! v2agen name=g prompt=\"rain\" g.src ! queue ! x264enc ! mux. g.audio_src ! queue ! audioconvert ! avenc_aac ! mux. mp4mux name=mux ! filesink location=out.mp4";
