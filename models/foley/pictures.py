@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Spectrogram pictures for the README: for held-out scenes, the true soundtrack (real
 recordings placed at the true event times) above the soundtrack v2agen generated from the
-pictures alone (prompted with the scene's caption). Writes docs/spectrograms.png (PNG written
-with zlib: no plotting library needed).
+pictures alone (prompted with the scene's caption). Writes docs/spectrograms-stream.png for the
+bundled streaming package, docs/spectrograms.png for the windowed one (PNG written with zlib: no
+plotting library needed).
 
     python models/foley/pictures.py
+    python models/foley/pictures.py --windowed   # models/foley-windowed
     python models/foley/pictures.py --looks      # docs/looks.png: the scenes' looks
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import scenes  # noqa: E402
 
-from config import HERE, RATE, WINDOW_S  # noqa: E402
+from config import HERE, RATE, WINDOW_S, WINDOWED  # noqa: E402
 from evaluate import SEED, run_v2agen  # noqa: E402
 
 
@@ -52,20 +54,20 @@ def write_png(path, rgb):
     path.write_bytes(png)
 
 
-def main():
+def main(package=HERE, name="spectrograms-stream.png"):
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(SEED + 10)
     tiles = []
     for i, kind in enumerate(["drop", "vehicle", "splash", "thunder", "rain+drop"]):
         clip = scenes.render(rng, lib, WINDOW_S, kind)
-        gen, _ = run_v2agen(clip["frames"], str(HERE), prompt=clip["caption"], seed=i)
+        gen, _ = run_v2agen(clip["frames"], str(package), prompt=clip["caption"], seed=i)
         pair = [spectrogram(clip["audio"]), spectrogram(gen[: len(clip["audio"])])]
         tile = np.concatenate([pair[0], np.ones((4, pair[0].shape[1])), pair[1]], 0)
         tiles.append(tile)
         print(f"{kind}: {clip['caption']!r}")
     gap = np.ones((tiles[0].shape[0], 6))
     img = np.concatenate(sum([[t, gap] for t in tiles], [])[:-1], 1)
-    out = HERE / "docs" / "spectrograms.png"
+    out = HERE / "docs" / name
     out.parent.mkdir(exist_ok=True)
     write_png(out, colour(img))
     print(f"wrote {out} ({RATE // 2} Hz top, {WINDOW_S} s per tile; top row real, bottom generated)")
@@ -93,5 +95,7 @@ def looks():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--looks"]:
         looks()
+    elif sys.argv[1:] == ["--windowed"]:
+        main(WINDOWED, "spectrograms.png")
     else:
         main()
