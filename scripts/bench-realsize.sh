@@ -60,7 +60,7 @@ for pkg in "$out/mmaudio-s-16k" "$out/ditto-lmdm" models/foley-windowed models/p
       --provider "$provider" | tee "$rust"
     "$PY" models/tools/bench_python_loop.py "$pkg" --iters "$iters" --warmup 1 --provider "$provider" | tee "$py"
     steps=$(awk '/^steps /{ print $2 "x" $4; exit }' "$rust")
-    unit=$(grep -q "end-to-end window" "$rust" && echo window || echo chunk)
+    unit=$(awk '/^end-to-end /{ print $2; exit }' "$rust")  # window, chunk or hop
     r_steps+=("$(field "denoiser per step" "$rust")") p_steps+=("$(field "denoiser per step" "$py")")
     r_wins+=("$(field "end-to-end $unit" "$rust")") p_wins+=("$(field "end-to-end $unit" "$py")")
     rtfs+=("$(field "real-time factor" "$rust")") ovhs+=("$(field "runtime overhead" "$rust" | tr -d %)")

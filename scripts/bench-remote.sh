@@ -38,7 +38,7 @@ for p in "${packages[@]}"; do
       [ "$where" = remote ] && extra=(--inference-server "$TRITON_URL")
       cargo bench --locked -q -p diffusion-runtime --bench package -- "$p" --iters "$iters" --warmup 1 \
         --provider cpu "${extra[@]}" >"$tmp/$where.txt"
-      unit=$(grep -q "end-to-end window" "$tmp/$where.txt" && echo window || echo chunk)
+      unit=$(awk '/^end-to-end /{ print $2; exit }' "$tmp/$where.txt")  # window, chunk or hop
       if [ "$where" = local ]; then
         ls+=("$(field "denoiser per step" "$tmp/local.txt")") lu+=("$(field "end-to-end $unit" "$tmp/local.txt")")
       else
