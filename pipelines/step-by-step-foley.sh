@@ -11,8 +11,8 @@ first=${3:-rain}
 second=${4:-footsteps}
 # The first track reaches audiomixer directly and through the second v2agen, which delays it
 # by its latency (0.8 s with the bundled package, 7.5 s with a windowed one): the direct
-# branch's queue must hold that much, so it is unbounded. (With mix-existing=true on the second instance, its audio_src alone carries the
-# mix and audiomixer is not needed.)
+# branch's queue must hold that much, so it is unbounded. (With mix-existing=true on the second
+# instance, its audio_src alone carries the mix and audiomixer is not needed.)
 gst-launch-1.0 -e \
   filesrc location="$in" ! decodebin ! videoconvert \
     ! v2agen name=first "${MODEL_PROP[@]}" prompt="$first" \

@@ -34,11 +34,11 @@ from train_stream import package_weights, span_frames  # noqa: E402
 
 
 def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD):
-    """The clip's latent hop by hop (frames [n, 3, 32, 32] in [0, 1], or a pair (sync's,
-    semantic's) to feed the two encoders different renderings of the scene). With `ahead` < AHEAD
-    latent frames the video past the hop's end + `ahead` is frozen at its last frame before: how
-    much the contacts found owe to the lookahead."""
-    sync_frames, sem_frames = frames if isinstance(frames, tuple) else (frames, frames)
+    """The clip's latent hop by hop (frames: the sync encoder's and the semantic encoder's
+    renderings of the scene, each [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD latent frames
+    the video past the hop's end + `ahead` is frozen at its last frame before: how much the
+    contacts found owe to the lookahead."""
+    sync_frames, sem_frames = frames
     hist = torch.zeros(1, N_MELS, CTX)
     seen = (CTX + HOP_F + ahead) // 2  # video frames (25 fps, two latent frames each) kept
 
@@ -82,7 +82,7 @@ def windowed_model(package):
 
 
 def windowed(model, frames, text, empty, gen, steps=STEPS, alpha=GUIDANCE):
-    sync_frames, sem_frames = frames if isinstance(frames, tuple) else (frames, frames)
+    sync_frames, sem_frames = frames  # as in streamed
     sync, sem = model.sync(sync_frames[None]), model.semantic(sem_frames[None, ::5])
 
     def velocity(x, t):
@@ -132,12 +132,10 @@ def main():
         clip = scenes.render(rng, lib, WINDOW_S, "drop", a.look)
         contacts = ev.impact_times(clip)
         heard = ev.audible(clip["audio"], contacts)
-        frames = as_input(clip)
-        if a.sync_look or a.semantic_look:
-            other = {look: as_input(scenes.render(copy.deepcopy(state), lib, WINDOW_S, "drop", look))
-                     for look in {a.sync_look, a.semantic_look} - {None, a.look}}
-            other[a.look] = frames
-            frames = (other[a.sync_look or a.look], other[a.semantic_look or a.look])
+        drawn = {a.look: as_input(clip)}
+        for look in {a.sync_look, a.semantic_look} - {None, a.look}:
+            drawn[look] = as_input(scenes.render(copy.deepcopy(state), lib, WINDOW_S, "drop", look))
+        frames = (drawn[a.sync_look or a.look], drawn[a.semantic_look or a.look])
         gen = torch.Generator().manual_seed(i)
         with torch.no_grad():
             text, empty = (torch.from_numpy(enc(c))[None] for c in (clip["caption"], ""))
