@@ -8,9 +8,12 @@ motion and zoom, light changes, compression, lower resolutions and frame rates),
 the package's encoder gives for the same events drawn plainly (`scenes.paired`), and for the
 plain drawing its own features still; the denoiser keeps the feature space it was trained in.
 The sketch look is never rendered for training; `measure` renders it for held-out seeds only.
+With `--styles`, the drawings are also restyled as no scene renderer draws them (grey, inverted,
+channels swapped, tone curves, posterised, blurred, sharpened: `styled`; none an edge map).
 
     python models/foley/invariant.py render --pairs 1200   # .cache/pairs.npz, ~8 min on 2 cores
     python models/foley/invariant.py train --minutes 10    # .cache/invariant.pt (resumable)
+    python models/foley/invariant.py train --minutes 15 --encoders sync --styles --out .cache/invariant-styles.pt
     python models/foley/invariant.py measure               # 200 held-out pairs: varied and sketch
     python models/foley/invariant.py graft --checkpoint snapshots/foley-stream.pt --out /tmp/inv.pt
 """
@@ -62,6 +65,35 @@ def tensor(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
+def styled(x, rng):
+    """Picture styles no scene renderer draws, one draw per clip held over its frames: grey,
+    inverted, channels swapped, gamma, contrast, posterised, blurred or sharpened. They teach the
+    student that colour, tone and edge sharpness say nothing about when a contact happens. None
+    draws an edge map (the held-out sketch look is one); x: float [B, n, 3, H, W] in [0, 1]."""
+    out = []
+    for clip in x:
+        if rng.uniform() < 0.25:
+            clip = clip.mean(dim=1, keepdim=True).expand_as(clip)
+        if rng.uniform() < 0.3:
+            clip = clip[:, torch.from_numpy(rng.permutation(3))]
+        if rng.uniform() < 0.25:
+            clip = 1 - clip
+        if rng.uniform() < 0.3:
+            clip = clip.clamp(1e-4, 1) ** float(np.exp(rng.uniform(-0.8, 0.8)))
+        if rng.uniform() < 0.3:
+            clip = ((clip - clip.mean()) * rng.uniform(0.3, 1.5) + clip.mean()).clamp(0, 1)
+        if rng.uniform() < 0.15:
+            levels = int(rng.integers(3, 7))
+            clip = torch.round(clip * (levels - 1)) / (levels - 1)
+        r = rng.uniform()
+        if r < 0.3:
+            soft = torch.nn.functional.avg_pool2d(clip, 3, stride=1, padding=1, count_include_pad=False)
+            # Blurred (r < 0.15) or sharpened by an unsharp mask.
+            clip = soft if r < 0.15 else (clip + rng.uniform(0.5, 1.5) * (clip - soft)).clamp(0, 1)
+        out.append(clip)
+    return torch.stack(out)
+
+
 def semantic_frames(x):
     return x[:, ::5]  # the semantic rate (5 fps) from 25 fps
 
@@ -78,6 +110,22 @@ def teachers():
 
 def features(enc, name, x):
     return enc(semantic_frames(x) if name == "semantic" else x)
+
+
+def change(f):
+    return f[:, 1:] - f[:, :-1]
+
+
+def distance(f, target, spread, spread_d, weight, salient):
+    """Squared distance in units of the features' spread, each frame weighted 1 + salient × its
+    target's change (relative to the span's mean change): a contact's frames weigh more."""
+    d = ((f - target) / spread) ** 2
+    if salient:
+        s = (change(target) / spread_d).pow(2).mean(-1)
+        s = torch.cat([s[:, :1], s], dim=1)  # frame t's change from t - 1
+        d = d * (1 + salient * s / s.mean(dim=1, keepdim=True))[..., None]
+    d = d.mean()
+    return d + weight * (((change(f) - change(target)) / spread_d) ** 2).mean() if weight else d
 
 
 def students(path=CKPT):
@@ -110,10 +158,13 @@ def cmd_train(a):
     teach = teachers()
     # Channels weigh alike: their spread over the package's features of the plain drawings.
     some = pairs[:64, 0]
-    spread = {n: batched(lambda x, n=n: features(teach[n], n, tensor(x)), some).std(dim=(0, 1), keepdim=True)
-              for n in ENCODERS}
-    stud, ck = students()
-    params = [p for e in stud.values() for p in e.parameters()]
+    plain_f = {n: batched(lambda x, n=n: features(teach[n], n, tensor(x)), some) for n in ENCODERS}
+    spread = {n: f.std(dim=(0, 1), keepdim=True) for n, f in plain_f.items()}
+    # The same for the features' frame-to-frame change, which is where a contact shows.
+    spread_d = {n: change(f).std(dim=(0, 1), keepdim=True) for n, f in plain_f.items()}
+    stud, ck = students(a.out)
+    names = a.encoders.split(",")
+    params = [p for n in names for p in stud[n].parameters()]
     opt = torch.optim.Adam(params, lr=a.lr)
     step, spent = 0, 0.0
     if ck:
@@ -127,7 +178,7 @@ def cmd_train(a):
 
     def save():
         torch.save({**{n: e.state_dict() for n, e in stud.items()}, "opt": opt.state_dict(), "step": step,
-                    "seconds": spent + time.time() - start}, CKPT)
+                    "seconds": spent + time.time() - start}, a.out)
 
     while time.time() - start < a.minutes * 60:
         # A streaming step's span of frames (stream.SYNC_N) from random clips and positions, the
@@ -135,13 +186,20 @@ def cmd_train(a):
         b = rng.integers(len(pairs), size=a.batch)
         first = int(rng.integers(0, n - SYNC_N + 1))
         plain, other = (tensor(pairs[b, i, first: first + SYNC_N]) for i in (0, 1))
+        if a.styles:
+            # Half the batch: the plain drawing restyled (the varied one too, in the other half).
+            half = a.batch // 2
+            other = torch.cat([styled(plain[:half], rng), styled(other[half:], rng)])
         loss, parts = 0.0, []
-        for name, enc in stud.items():
+        for name in names:
+            enc = stud[name]
             with torch.no_grad():
                 target = features(teach[name], name, plain)
             # The varied drawing towards the plain one's features, the plain one kept where it was.
-            far = (((features(enc, name, other) - target) / spread[name]) ** 2).mean()
-            near = (((features(enc, name, plain) - target) / spread[name]) ** 2).mean()
+            # A contact is a few frames of a span, so its features' change is matched as well:
+            # the plain term alone lets the student blur what the denoiser reads an onset from.
+            far, near = (distance(features(enc, name, x), target, spread[name], spread_d[name], a.change, a.salient)
+                         for x in (other, plain))
             loss = loss + far + near
             parts += [far.item(), near.item()]
         opt.zero_grad()
@@ -152,13 +210,13 @@ def cmd_train(a):
         if step % 50 == 0:
             m = np.mean(log, axis=0)
             log = []
-            print(f"step {step}: sync varied {m[0]:.3f} plain {m[1]:.3f}; semantic varied {m[2]:.3f} "
-                  f"plain {m[3]:.3f} ({(spent + time.time() - start) / 60:.1f} min)", flush=True)
+            parts = "; ".join(f"{n} varied {m[2 * i]:.3f} plain {m[2 * i + 1]:.3f}" for i, n in enumerate(names))
+            print(f"step {step}: {parts} ({(spent + time.time() - start) / 60:.1f} min)", flush=True)
         if time.time() - last > 120:
             save()
             last = time.time()
     save()
-    print(f"wrote {CKPT} at step {step}")
+    print(f"wrote {a.out} at step {step}")
 
 
 def cmd_measure(a):
@@ -172,7 +230,7 @@ def cmd_measure(a):
     rng = np.random.default_rng(0)
     for look, held in (("varied", False), ("sketch", True)):
         pairs = render(HELD_SEED, a.pairs, held)
-        for n in ENCODERS:
+        for n in a.encoders.split(","):
             target = batched(lambda x: features(teach[n], n, tensor(x)), pairs[:, 0])
             var = target.var(dim=(0, 1), keepdim=True)
             row = []
@@ -214,9 +272,15 @@ def main():
     t.add_argument("--minutes", type=float, default=10)
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--lr", type=float, default=3e-4)
+    t.add_argument("--out", type=Path, default=CKPT, help="the students' checkpoint (resumed if there)")
+    t.add_argument("--encoders", default="sync,semantic", help="which students learn (the others stay the package's)")
+    t.add_argument("--styles", action="store_true", help="also restyle the drawings (styled())")
+    t.add_argument("--change", type=float, default=0.0, help="weight of the features' frame-to-frame change")
+    t.add_argument("--salient", type=float, default=0.0, help="extra weight of frames whose target changes")
     m = sub.add_parser("measure")
     m.add_argument("--pairs", type=int, default=200)
     m.add_argument("--checkpoint", type=Path, default=CKPT)
+    m.add_argument("--encoders", default="sync,semantic")
     g = sub.add_parser("graft")
     g.add_argument("--checkpoint", type=Path, required=True)
     g.add_argument("--student", type=Path, default=CKPT)
