@@ -210,8 +210,8 @@ def cmd_train(a):
         if step % 50 == 0:
             m = np.mean(log, axis=0)
             log = []
-            parts = "; ".join(f"{n} varied {m[2 * i]:.3f} plain {m[2 * i + 1]:.3f}" for i, n in enumerate(names))
-            print(f"step {step}: {parts} ({(spent + time.time() - start) / 60:.1f} min)", flush=True)
+            line = "; ".join(f"{n} varied {m[2 * i]:.3f} plain {m[2 * i + 1]:.3f}" for i, n in enumerate(names))
+            print(f"step {step}: {line} ({(spent + time.time() - start) / 60:.1f} min)", flush=True)
         if time.time() - last > 120:
             save()
             last = time.time()
