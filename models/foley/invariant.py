@@ -158,12 +158,12 @@ def cmd_train(a):
     teach = teachers()
     # Channels weigh alike: their spread over the package's features of the plain drawings.
     some = pairs[:64, 0]
-    plain_f = {n: batched(lambda x, n=n: features(teach[n], n, tensor(x)), some) for n in ENCODERS}
+    names = a.encoders.split(",")
+    plain_f = {n: batched(lambda x, n=n: features(teach[n], n, tensor(x)), some) for n in names}
     spread = {n: f.std(dim=(0, 1), keepdim=True) for n, f in plain_f.items()}
     # The same for the features' frame-to-frame change, which is where a contact shows.
     spread_d = {n: change(f).std(dim=(0, 1), keepdim=True) for n, f in plain_f.items()}
     stud, ck = students(a.out)
-    names = a.encoders.split(",")
     params = [p for n in names for p in stud[n].parameters()]
     opt = torch.optim.Adam(params, lr=a.lr)
     step, spent = 0, 0.0
@@ -219,10 +219,23 @@ def cmd_train(a):
     print(f"wrote {a.out} at step {step}")
 
 
+def at_contacts(f, target, var, share=0.05):
+    """At the frames where the target changes most (the top `share`: a contact's) against the
+    rest: the squared distance (in units of var) and the features' change there relative to the
+    target's (below 1: the contact's transient flattened, what the denoiser reads an onset from)."""
+    dt, df = change(target), change(f)
+    salience = (dt ** 2 / dt.var(dim=(0, 1), keepdim=True)).mean(-1)
+    top = salience > torch.quantile(salience.flatten(), 1 - share)
+    err = (((f - target) ** 2) / var).mean(-1)[:, 1:]  # frame t + 1 is where change t lands
+    ratio = (df.norm(dim=-1)[top] / dt.norm(dim=-1)[top]).mean()
+    return err[top].mean().item(), err[~top].mean().item(), ratio.item()
+
+
 def cmd_measure(a):
     """Relative squared distance of each encoder's features of the varied (and sketch) drawing
     from the package's features of the plain drawing of the same events, over held-out pairs
-    (per channel, in units of the plain features' variance), with a bootstrap interval."""
+    (per channel, in units of the plain features' variance), with a bootstrap interval; and the
+    same at contact frames against the rest (at_contacts)."""
     torch.set_num_threads(2)
     teach = teachers()
     stud, ck = students(a.checkpoint)
@@ -233,7 +246,7 @@ def cmd_measure(a):
         for n in a.encoders.split(","):
             target = batched(lambda x: features(teach[n], n, tensor(x)), pairs[:, 0])
             var = target.var(dim=(0, 1), keepdim=True)
-            row = []
+            row, contacts = [], []
             # The package's own plain features are the target (distance 0): not measured.
             for who, what, enc, i in (("package", look, teach[n], 1), ("student", "plain", stud[n], 0),
                                       ("student", look, stud[n], 1)):
@@ -242,7 +255,9 @@ def cmd_measure(a):
                 boot = [d[rng.integers(len(d), size=len(d))].mean() for _ in range(1000)]
                 row.append(f"{who} {what} {d.mean():.3f} [{np.percentile(boot, 2.5):.3f}, "
                            f"{np.percentile(boot, 97.5):.3f}]")
+                contacts.append("{} {} {:.2f} / {:.2f}, change x{:.2f}".format(who, what, *at_contacts(f, target, var)))
             print(f"{n:8s} {look:6s}: " + "; ".join(row), flush=True)
+            print(f"{'':8s} {'':6s}  at contacts / elsewhere: " + "; ".join(contacts), flush=True)
 
 
 def cmd_graft(a):
