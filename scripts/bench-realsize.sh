@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The runtime at the scale of real exports: per denoiser step and per window/chunk for the
+# The runtime at the scale of real exports: per denoiser step and per window/chunk/hop for the
 # real-size benchmark packages (models/tools/make_realsize.py: MMAudio-S-shaped and
-# LMDM-shaped denoisers, random weights) and both bundled packages, the runtime's overhead
-# outside Session::run, and the same work driven by a plain Python onnxruntime loop
-# (models/tools/bench_python_loop.py) in the same run, as a ratio. Prints one table.
+# LMDM-shaped denoisers, random weights), both bundled packages (the streaming foley one per
+# hop) and the windowed foley package, the runtime's overhead outside Session::run, and the same
+# work driven by a plain Python onnxruntime loop (models/tools/bench_python_loop.py) in the same
+# run, as a ratio. Prints one table.
 #
 #   bash scripts/bench-realsize.sh [--provider cpu|cuda|tensorrt] [--iters N] [--rounds R] [--tiny] [--only NAME]
 #
@@ -48,7 +49,7 @@ say "Building the runtime benchmark"
 cargo bench --locked -q -p diffusion-runtime --bench package --no-run 2>&1 | grep -v "^\s*Executable" || true
 
 rows=()
-for pkg in "$out/mmaudio-s-16k" "$out/ditto-lmdm" models/foley-windowed models/presenter; do
+for pkg in "$out/mmaudio-s-16k" "$out/ditto-lmdm" models/foley models/foley-windowed models/presenter; do
   name=$(basename "$pkg")
   [ -z "$only" ] || [ "$only" = "$name" ] || continue
   [ -f "$pkg/model.toml" ] || { echo "skipping $pkg: no model.toml" >&2; continue; }

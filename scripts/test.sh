@@ -28,7 +28,7 @@ for pkg in presenter foley; do
 done
 
 say "The real-size benchmark packages at CI width, through the runtime and the Python loop (scripts/bench-realsize.sh --tiny)"
-bash scripts/bench-realsize.sh --tiny --iters 1 | tail -6
+bash scripts/bench-realsize.sh --tiny --iters 1 | tail -7
 
 if ! command -v nvidia-smi >/dev/null 2>&1; then
   say "scripts/gpu-check.sh refuses at once without a GPU"

@@ -9,7 +9,7 @@ the package's encoder gives for the same events drawn plainly (`scenes.paired`),
 plain drawing its own features still; the denoiser keeps the feature space it was trained in.
 The sketch look is never rendered for training; `measure` renders it for held-out seeds only.
 With `--styles`, the drawings are also restyled as no scene renderer draws them (grey, inverted,
-channels swapped, tone curves, posterised, blurred, sharpened: `styled`; none an edge map).
+channels swapped, tone curves, posterised, blurred, sharpened: `styles.py`; none an edge map).
 
     python models/foley/invariant.py render --pairs 1200   # .cache/pairs.npz, ~8 min on 2 cores
     python models/foley/invariant.py train --minutes 10    # .cache/invariant.pt (resumable)
@@ -35,6 +35,7 @@ from config import CACHE, WINDOW_S, WINDOWED  # noqa: E402
 from stream import SYNC_N  # noqa: E402
 from model import VideoEncoder  # noqa: E402
 from prepare import PAIRS, SINGLE, shrink  # noqa: E402
+from styles import styled  # noqa: E402
 from train_stream import package_weights  # noqa: E402
 
 PAIRS_NPZ = CACHE / "pairs.npz"
@@ -63,35 +64,6 @@ def render(seed0, n, held_out=False):
 def tensor(frames):
     """uint8 [B, n, 32, 32, 3] → float [B, n, 3, 32, 32] in [0, 1]."""
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
-
-
-def styled(x, rng):
-    """Picture styles no scene renderer draws, one draw per clip held over its frames: grey,
-    inverted, channels swapped, gamma, contrast, posterised, blurred or sharpened. They teach the
-    student that colour, tone and edge sharpness say nothing about when a contact happens. None
-    draws an edge map (the held-out sketch look is one); x: float [B, n, 3, H, W] in [0, 1]."""
-    out = []
-    for clip in x:
-        if rng.uniform() < 0.25:
-            clip = clip.mean(dim=1, keepdim=True).expand_as(clip)
-        if rng.uniform() < 0.3:
-            clip = clip[:, torch.from_numpy(rng.permutation(3))]
-        if rng.uniform() < 0.25:
-            clip = 1 - clip
-        if rng.uniform() < 0.3:
-            clip = clip.clamp(1e-4, 1) ** float(np.exp(rng.uniform(-0.8, 0.8)))
-        if rng.uniform() < 0.3:
-            clip = ((clip - clip.mean()) * rng.uniform(0.3, 1.5) + clip.mean()).clamp(0, 1)
-        if rng.uniform() < 0.15:
-            levels = int(rng.integers(3, 7))
-            clip = torch.round(clip * (levels - 1)) / (levels - 1)
-        r = rng.uniform()
-        if r < 0.3:
-            soft = torch.nn.functional.avg_pool2d(clip, 3, stride=1, padding=1, count_include_pad=False)
-            # Blurred (r < 0.15) or sharpened by an unsharp mask.
-            clip = soft if r < 0.15 else (clip + rng.uniform(0.5, 1.5) * (clip - soft)).clamp(0, 1)
-        out.append(clip)
-    return torch.stack(out)
 
 
 def semantic_frames(x):

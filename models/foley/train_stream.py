@@ -29,6 +29,7 @@ import snapshot
 from common import Frontend, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
 from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, sample, weights
+from styles import styled
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
 CKPT = CACHE / "foley-stream.pt"
@@ -54,8 +55,13 @@ def span_frames(frames, h):
     return frames[np.clip(idx, 0, len(frames) - 1)], (idx >= 0) & (idx < len(frames))
 
 
-def stream_batch(data, rng, size, front, start_share=START_SHARE):
+def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0):
     b = data.batch(rng, size)
+    if styles:
+        # A share of the clips in a picture style no renderer draws (styles.py), over all frames.
+        pick = torch.from_numpy(np.flatnonzero(rng.random(size) < styles))
+        if len(pick):
+            b["sync"][pick] = styled(b["sync"][pick], rng)
     hs = hop_starts(rng, size, start_share)
     with torch.no_grad():
         # The latent LEAD frames ahead of the audio (stream.py): frame f is the audio's f + LEAD.
@@ -295,6 +301,12 @@ def main():
                     help="strength of the video features' weakening (weakened), 0 for none")
     ap.add_argument("--freeze-video", action="store_true",
                     help="keep the video encoders as they start (--init's, or the checkpoint's), untrained")
+    ap.add_argument("--train-only", metavar="MODULES",
+                    help="train only these of the model's modules (comma-separated: sync, semantic, audio, denoiser, "
+                         "onset); the rest stays as it starts, e.g. 'sync,onset' fits the sync encoder to what the "
+                         "trained denoiser reads")
+    ap.add_argument("--styles", type=float, default=0.0,
+                    help="share of clips restyled as no scene renderer draws them (styles.py)")
     ap.add_argument("--init", type=Path, default=WINDOWED,
                     help="windowed package to start from; 'none' starts from pretrain_sync.py's encoder")
     ap.add_argument("--from-snapshot", type=Path, nargs="?", const=snapshot.STREAM,
@@ -344,14 +356,22 @@ def main():
         for m in (model, ema):
             for p in [*m.sync.parameters(), *m.semantic.parameters()]:
                 p.requires_grad_(False)
+    if a.train_only:
+        keep = a.train_only.split(",")
+        modules = {n for n, _ in model.named_children()}
+        if not set(keep) <= modules:
+            ap.error(f"--train-only {a.train_only}: the model's modules are {', '.join(sorted(modules))}")
+        for m in (model, ema):
+            for name, child in m.named_children():
+                child.requires_grad_(name in keep)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; hop {HOP_F}, "
           f"context {CTX}, lookahead {AHEAD} latent frames", flush=True)
     front = Frontend(stats)
     rng = np.random.default_rng(step)
     gen = torch.Generator().manual_seed(step)
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
-        lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share), gen, a,
-                                data.embed[""]),
+        lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles),
+                                gen, a, data.embed[""]),
         step, trained_s, warm_from, a.keep_every)
 
 

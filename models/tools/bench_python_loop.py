@@ -8,10 +8,12 @@ Usage:
 
 It reads the package's `model.toml`, opens one session per graph with ONNX Runtime's default
 options (as the runtime does), and times what `cargo bench -p diffusion-runtime --bench package`
-times for the same package: per 8 s window (video-to-audio) the video encoders, the audio
+times for the same package: per window (video-to-audio) the video encoders, the audio
 encoder when a third branch needs it, `steps` denoiser calls with the guidance branches batched
 in one call, the sampler update in numpy, and the decoder; per chunk (audio-to-video) the audio
-encoder, the denoiser loop and the renderer. Prompts are encoded once before timing, as the
+encoder, the denoiser loop and the renderer. A streaming video-to-audio package's unit is a hop:
+the encoders over its context, hop and lookahead, the denoiser and decoder fed the latent before
+the hop (`previous_latent`; zeros here, as at a stream's start). Prompts are encoded once before timing, as the
 runtime's prompt cache does after the first window. It prints the same figure names as the Rust
 benchmark, so `scripts/bench-realsize.sh` can put both in one table.
 """
@@ -89,6 +91,7 @@ class Loop:
         self.rng = np.random.default_rng(0)
         scale, neg = s.get("guidance_scale", 1.0), s.get("negative_audio_scale", 0.0)
         self.v2a = self.m["package"]["task"] == "video-to-audio"
+        self.stream = self.v2a and "hop_ms" in self.m["timing"]
         if args.branches:
             self.branches = args.branches
             scale = scale if scale != 1.0 else 4.0
@@ -117,14 +120,18 @@ class Loop:
         """One window or chunk end to end; returns (total seconds, per denoiser call seconds)."""
         rng = self.rng
         if self.v2a:
-            window_ms = self.m["timing"]["window_ms"]
+            t = self.m["timing"]
+            # The video a window sees; a streaming step's: its context, hop and lookahead.
+            window_ms = t["context_ms"] + t["hop_ms"] + t["lookahead_ms"] if self.stream else t["window_ms"]
             video = {}
             for enc in self.role("video_encoder"):
                 num, _, den = str(enc.spec["fps"]).partition("/")
                 n = int(window_ms * int(num) // (1000 * int(den or 1)))
                 frames = noise(rng, (1, n, 3, enc.spec["height"], enc.spec["width"]), 0.2, 0.5).clip(0, 1)
                 video[enc] = frames
-            samples = window_ms * self.m["audio"]["rate"] // 1000
+            # The existing audio negative guidance hears: a streaming step's context and hop.
+            heard_ms = t["context_ms"] + t["hop_ms"] if self.stream else window_ms
+            samples = heard_ms * self.m["audio"]["rate"] // 1000
             track = noise(rng, (1, samples), 0.1) if self.branches == 3 else None
         else:
             t = self.m["timing"]
@@ -139,6 +146,8 @@ class Loop:
             common = {f"video:{enc.spec['name']}": enc.run({"frames": f}, "features") for enc, f in video.items()}
             dim = self.den.fixed("audio", -1) if self.den.name("audio") else None
             silent = np.zeros((1, dim), np.float32) if dim else None
+            if self.stream:
+                common["previous_latent"] = self.previous()
             c = dict(common, text=self.prompts[0], audio=silent)
             conds.append(c)
             if self.branches >= 2:
@@ -158,12 +167,17 @@ class Loop:
         calls = []
         x = self.sample(x, batched, b, calls)
         if self.v2a:
-            self.role("decoder")[0].run({"latent": x}, "waveform")
+            dec = {"latent": x, "previous_latent": self.previous()} if self.stream else {"latent": x}
+            self.role("decoder")[0].run(dec, "waveform")
         else:
             s = self.m["video"]["width"]
             portrait = np.full((s, s, 3), 0.5, np.float32)
             self.role("decoder")[0].run({"motion": x[0], "reference_image": portrait}, "frames")
         return time.perf_counter() - start, calls
+
+    def previous(self) -> np.ndarray:
+        """A streaming step's latent before its hop: zeros, as the runtime gives at a stream's start."""
+        return np.zeros((1, self.latent_shape[1], self.den.fixed("previous_latent", -1)), np.float32)
 
     def predict(self, x, t, batched, b, calls) -> np.ndarray:
         xb = np.concatenate([x] * b)
@@ -225,7 +239,7 @@ def main() -> int:
     runs = [loop.window() for _ in range(max(1, args.iters))]
     total = statistics.median(r[0] for r in runs) * 1e3
     step = statistics.median(statistics.median(r[1]) for r in runs) * 1e3
-    unit = "window" if loop.v2a else "chunk"
+    unit = "hop" if loop.stream else "window" if loop.v2a else "chunk"
     print(f"package            {loop.m['package']['name']} ({args.package})")
     print(f"onnx runtime       {ort.__version__} (Python) on {args.provider}, {len(runs)} iterations (median)")
     print(f"steps              {loop.steps} × {loop.branches} guidance branch(es)")
