@@ -11,11 +11,12 @@ options (as the runtime does), and times what `cargo bench -p diffusion-runtime 
 times for the same package: per window (video-to-audio) the video encoders, the audio
 encoder when a third branch needs it, `steps` denoiser calls with the guidance branches batched
 in one call, the sampler update in numpy, and the decoder; per chunk (audio-to-video) the audio
-encoder, the denoiser loop and the renderer. A streaming video-to-audio package's unit is a hop:
-the encoders over its context, hop and lookahead, the denoiser and decoder fed the latent before
-the hop (`previous_latent`; zeros here, as at a stream's start). Prompts are encoded once before timing, as the
-runtime's prompt cache does after the first window. It prints the same figure names as the Rust
-benchmark, so `scripts/bench-realsize.sh` can put both in one table.
+encoder, the denoiser loop and the renderer. A streaming video-to-audio package's unit is a
+hop: the encoders over its context, hop and lookahead, the denoiser and decoder fed the latent
+before the hop (`previous_latent`; zeros here, as at a stream's start). Prompts are encoded
+once before timing, as the runtime's prompt cache does after the first window. It prints the
+same figure names as the Rust benchmark, so `scripts/bench-realsize.sh` can put both in one
+table.
 """
 
 from __future__ import annotations
