@@ -182,13 +182,17 @@ figure() { # figure TEXT FILE: the bench's line for TEXT, or why there is none
 }
 element_rows=()
 for p in "${providers[@]}"; do
-  m="$out/miragegen-$p.log" v="$out/v2agen-$p.log"
+  m="$out/miragegen-$p.log"
   cargo bench --locked -q -p gst-generative-tests --bench miragegen -- models/presenter --provider "$p" \
     --seconds $((quick ? 5 : 20)) >"$m" 2>&1 || echo "miragegen bench failed: $m"
-  cargo bench --locked -q -p gst-generative-tests --bench v2agen -- models/foley-windowed --provider "$p" \
-    --seconds $((quick ? 10 : 30)) >"$v" 2>&1 || echo "v2agen bench failed: $v"
   element_rows+=("| miragegen (models/presenter) | $p | $(figure 'first-frame latency' "$m") | $(figure 'file real-time factor' "$m") |")
-  element_rows+=("| v2agen (models/foley-windowed) | $p | — | $(figure 'per-window real-time factor' "$v") |")
+  # The bundled streaming package (per 200 ms hop) and the windowed one (per 4 s window).
+  for pkg in models/foley models/foley-windowed; do
+    v="$out/v2agen-$(basename "$pkg")-$p.log"
+    cargo bench --locked -q -p gst-generative-tests --bench v2agen -- "$pkg" --provider "$p" \
+      --seconds $((quick ? 10 : 30)) >"$v" 2>&1 || echo "v2agen bench failed: $v"
+    element_rows+=("| v2agen ($pkg) | $p | — | $(figure 'per-window real-time factor' "$v") |")
+  done
 done
 
 say "Report ($gpu, driver $driver; also in $report)"

@@ -519,13 +519,9 @@ impl V2aGen {
         input
             .scheduler
             .push_frame((pts - base).nseconds(), duration.nseconds(), id);
-        input.pickable.push_back((
-            id,
-            Frame {
-                buffer: buffer.clone(),
-                info,
-            },
-        ));
+        input
+            .pickable
+            .push_back((id, Frame::new(buffer.clone(), info)));
         self.streaming.work.push(Item::Video(buffer))?;
         while let Some(w) = input.scheduler.ready() {
             self.queue_window(input, w, u64::MAX)?;
