@@ -347,23 +347,22 @@ def main():
             model.onset.load_state_dict(sync["onset"])
             print(f"sync encoder from {SYNC.name} (step {sync['step']} of pretrain_sync.py)")
         ema.load_state_dict(model.state_dict())
-    if a.freeze_video:
-        # The encoders as they start (the windowed package's from --init, or those of the
-        # checkpoint or snapshot, e.g. invariant.py's grafted in), untrained. Trained on in the
-        # streaming model they drifted (weights moved by 1.5 times their norm) while its held-out
-        # look stayed near 0.5; frozen, a step costs less and they cannot learn the training
-        # looks by heart.
-        for m in (model, ema):
-            for p in [*m.sync.parameters(), *m.semantic.parameters()]:
-                p.requires_grad_(False)
+    # Modules kept as they start. --freeze-video: the encoders (the windowed package's from --init,
+    # or those of the checkpoint or snapshot, e.g. invariant.py's grafted in). Trained on in the
+    # streaming model they drifted (weights moved by 1.5 times their norm) while its held-out look
+    # stayed near 0.5; frozen, a step costs less and they cannot learn the training looks by heart.
+    # --train-only names the modules that train instead (it overrides --freeze-video).
+    modules = {n for n, _ in model.named_children()}
+    frozen = {"sync", "semantic"} if a.freeze_video else set()
     if a.train_only:
-        keep = a.train_only.split(",")
-        modules = {n for n, _ in model.named_children()}
-        if not set(keep) <= modules:
+        keep = set(a.train_only.split(","))
+        if not keep <= modules:
             ap.error(f"--train-only {a.train_only}: the model's modules are {', '.join(sorted(modules))}")
-        for m in (model, ema):
-            for name, child in m.named_children():
-                child.requires_grad_(name in keep)
+        frozen = modules - keep
+    for m in (model, ema):
+        for name, child in m.named_children():
+            if name in frozen:
+                child.requires_grad_(False)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; hop {HOP_F}, "
           f"context {CTX}, lookahead {AHEAD} latent frames", flush=True)
     front = Frontend(stats)

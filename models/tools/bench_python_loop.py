@@ -7,8 +7,8 @@ Usage:
                                                [--branches 1|2|3] [--provider cpu|cuda|tensorrt]
 
 It reads the package's `model.toml`, opens one session per graph with ONNX Runtime's default
-options (the runtime's differ in one: idle threads block instead of spinning), and times what `cargo bench -p diffusion-runtime --bench package`
-times for the same package: per window (video-to-audio) the video encoders, the audio
+options (the runtime's differ in one: idle threads block instead of spinning), and times what
+`cargo bench -p diffusion-runtime --bench package` times for the same package: per window (video-to-audio) the video encoders, the audio
 encoder when a third branch needs it, `steps` denoiser calls with the guidance branches batched
 in one call, the sampler update in numpy, and the decoder; per chunk (audio-to-video) the audio
 encoder, the denoiser loop and the renderer. A streaming video-to-audio package's unit is a

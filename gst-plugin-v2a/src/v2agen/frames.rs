@@ -123,11 +123,17 @@ impl FrameConverter {
                 continue;
             }
             let out = &mut data[dst..dst + 3 * plane];
-            match last.remove(&frame.key) {
-                Some(converted) => out.copy_from_slice(&converted),
-                None => self.convert(e, frame, out)?,
-            }
-            kept.insert(frame.key, out.to_vec());
+            let converted = match last.remove(&frame.key) {
+                Some(converted) => {
+                    out.copy_from_slice(&converted);
+                    converted
+                }
+                None => {
+                    self.convert(e, frame, out)?;
+                    out.to_vec()
+                }
+            };
+            kept.insert(frame.key, converted);
             done.insert(*id, k);
         }
         // Only this window's frames are kept: the next window's overlap with it.
