@@ -8,6 +8,9 @@ hop and how far found onsets are from their contacts. `--windowed` samples the w
 
 Contexts: `own` (what v2agen does: the latent it generated), `teacher` (the true audio's latent),
 `zero` (every hop as at a stream start), `last:N` (its own, only the last N frames kept).
+Guidance variants: what the unconditional branch sees (`--weak-gain`: sync features with less of
+their change over time; `--uncond-context silence`), or a third branch against weakened sync
+features (`--video-guidance`).
 
     python models/foley/diagnose_stream.py --checkpoint models/foley/.cache/foley-stream.pt --context own
     python models/foley/diagnose_stream.py --windowed
@@ -33,11 +36,25 @@ from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, SEMANTIC_N, Strea
 from train_stream import package_weights, span_frames  # noqa: E402
 
 
-def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD):
+def weak_sync(sync, gain):
+    """Sync features [B, n, FEAT] with their deviation from their mean over the n frames scaled by
+    `gain`: the timing evidence made fainter (0: none left), train_stream.weakened without its noise."""
+    if gain == 1.0:
+        return sync
+    mean = sync.mean(dim=1, keepdim=True)
+    return mean + gain * (sync - mean)
+
+
+def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD,
+             weak_gain=1.0, video_guidance=0.0, uncond_context="same"):
     """The clip's latent hop by hop (frames: the sync encoder's and the semantic encoder's
     renderings of the scene, each [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD latent frames
     the video past the hop's end + `ahead` is frozen at its last frame before: how much the
-    contacts found owe to the lookahead."""
+    contacts found owe to the lookahead. With `weak_gain` < 1 the guidance's negative side sees
+    the sync features weakened (weak_sync): with `video_guidance` 0 in the unconditional branch
+    (still two branches), else in a third branch, u(∅) + α(u(c) − u(∅)) + γ(u(c) − u(c, weak)).
+    With `uncond_context` "silence" the unconditional branch sees silence as its previous latent
+    (a stream's start)."""
     sync_frames, sem_frames = frames
     hist = torch.zeros(1, N_MELS, CTX)
     seen = (CTX + HOP_F + ahead) // 2  # video frames (25 fps, two latent frames each) kept
@@ -61,10 +78,20 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
             if context.startswith("last:"):
                 ctx[:, :, : CTX - int(context[5:])] = 0
 
-        def velocity(x, t, ctx=ctx, sync=sync, sem=sem):
-            v = model.denoiser(x.expand(2, -1, -1), torch.full((2,), t), torch.cat([text, empty]),
-                               sync.expand(2, -1, -1), sem.expand(2, -1, -1), torch.zeros(2, 64),
-                               ctx.expand(2, -1, -1))
+        if video_guidance == 0:
+            texts, syncs = torch.cat([text, empty]), torch.cat([sync, weak_sync(sync, weak_gain)])
+        else:
+            texts, syncs = torch.cat([text, empty, text]), torch.cat([sync, sync, weak_sync(sync, weak_gain)])
+        b = texts.shape[0]
+        ctxs = ctx.expand(b, -1, -1).clone()
+        if uncond_context == "silence":
+            ctxs[1] = 0  # all-zero frames: silence (stream.silence_before_stream)
+
+        def velocity(x, t, ctxs=ctxs, sem=sem, texts=texts, syncs=syncs, b=b):
+            v = model.denoiser(x.expand(b, -1, -1), torch.full((b,), t), texts, syncs,
+                               sem.expand(b, -1, -1), torch.zeros(b, 64), ctxs)
+            if b == 3:  # sample() forms v_u + α(v_c − v_u); fold γ(v_c − v_w) into v_c
+                return v[:1] + video_guidance / alpha * (v[:1] - v[2:]), v[1:2]
             return v[:1], v[1:]
 
         hist = torch.cat([hist, sample(velocity, torch.randn((1, N_MELS, HOP_F), generator=gen), steps, alpha)], dim=2)
@@ -109,6 +136,14 @@ def main():
     ap.add_argument("--alpha", type=float, default=GUIDANCE, help="guidance against the empty prompt")
     ap.add_argument("--ahead-ms", type=int, default=AHEAD * LATENT_MS,
                     help="video lookahead the streaming model gets (the rest frozen), up to the layout's")
+    ap.add_argument("--weak-gain", type=float, default=1.0,
+                    help="the guidance's negative side sees the sync features with their deviation from "
+                         "their mean scaled by this (see --video-guidance; 1, the default: as v2agen)")
+    ap.add_argument("--video-guidance", type=float, default=0.0,
+                    help="0: the unconditional branch sees the weakened features; γ > 0: a third branch, "
+                         "+ γ(u(c) − u(c, weak))")
+    ap.add_argument("--uncond-context", default="same", choices=["same", "silence"],
+                    help="silence: the unconditional branch's previous latent is silence")
     ap.add_argument("--decoder", default="vocoder", choices=["vocoder", "gl"],
                     help="gl: Griffin-Lim (the windowed package's decoder; no vocoder needed; the "
                          "windowed model scores the same with either)")
@@ -145,7 +180,8 @@ def main():
             else:
                 true = front(torch.tensor(clip["audio"])[None])[:, :, LEAD:]
                 z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen,
-                             a.steps, a.alpha, a.ahead_ms // LATENT_MS)
+                             a.steps, a.alpha, a.ahead_ms // LATENT_MS, a.weak_gain, a.video_guidance,
+                             a.uncond_context)
                 lead = LEAD
             if a.decoder == "gl":
                 # Griffin-Lim has no lag: a streaming latent's frame f is the audio's f + LEAD.
@@ -174,6 +210,11 @@ def main():
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
     what += f", {a.decoder}, {a.steps} steps, α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
+    if a.weak_gain != 1.0 and not a.windowed:
+        what += (f", weak sync (gain {a.weak_gain}) " + ("in the unconditional branch" if a.video_guidance == 0
+                 else f"in a third branch, γ {a.video_guidance}"))
+    if not a.windowed:
+        what += ", silence as the unconditional branch's context" if a.uncond_context == "silence" else ""
     what += "".join(f", {enc} from the {look} look" for enc, look in (("sync", a.sync_look), ("semantic", a.semantic_look))
                     if look)
     print(f"{what}: F1 {ev.f1(totals):.3f}, precision {totals[0] / max(1, totals[1]):.3f}, "
