@@ -210,11 +210,11 @@ def main():
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
     what += f", {a.decoder}, {a.steps} steps, α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
-    if a.weak_gain != 1.0 and not a.windowed:
+    if not a.windowed and a.weak_gain != 1.0:
         what += (f", weak sync (gain {a.weak_gain}) " + ("in the unconditional branch" if a.video_guidance == 0
                  else f"in a third branch, γ {a.video_guidance}"))
-    if not a.windowed:
-        what += ", silence as the unconditional branch's context" if a.uncond_context == "silence" else ""
+    if not a.windowed and a.uncond_context == "silence":
+        what += ", silence as the unconditional branch's context"
     what += "".join(f", {enc} from the {look} look" for enc, look in (("sync", a.sync_look), ("semantic", a.semantic_look))
                     if look)
     print(f"{what}: F1 {ev.f1(totals):.3f}, precision {totals[0] / max(1, totals[1]):.3f}, "

@@ -168,7 +168,8 @@ class Loop:
         calls = []
         x = self.sample(x, batched, b, calls)
         if self.v2a:
-            dec = {"latent": x, "previous_latent": self.previous()} if self.stream else {"latent": x}
+            # The decoder reads the same latent before the hop as the denoiser (the contract's context).
+            dec = {"latent": x, "previous_latent": common["previous_latent"]} if self.stream else {"latent": x}
             self.role("decoder")[0].run(dec, "waveform")
         else:
             s = self.m["video"]["width"]
