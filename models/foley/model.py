@@ -10,32 +10,33 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import Frontend
-from config import FEAT, LATENT_FRAMES, N_MELS, SEMANTIC_FPS, SYNC_FPS, TEXT_DIM, WINDOW_S
+from config import FEAT, LATENT_FRAMES, N_MELS, SEMANTIC_FPS, SYNC_FPS, SYNC_SIZE, TEXT_DIM, WINDOW_S
 
 
 class FrameCnn(nn.Module):
-    """[N, C, 32, 32] → [N, FEAT]."""
+    """[N, C, size, size] → [N, FEAT] (size a multiple of 8: three stride-2 convolutions)."""
 
-    def __init__(self, channels):
+    def __init__(self, channels, size=SYNC_SIZE):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(channels, 16, 3, 2, 1), nn.GELU(),
             nn.Conv2d(16, 32, 3, 2, 1), nn.GELU(),
             nn.Conv2d(32, 64, 3, 2, 1), nn.GELU())
-        self.fc = nn.Linear(64 * 16, FEAT)
+        self.fc = nn.Linear(64 * (size // 8) ** 2, FEAT)
 
     def forward(self, x):
         return self.fc(self.net(x).flatten(1))
 
 
 class VideoEncoder(nn.Module):
-    """frames [B, n, 3, 32, 32] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees each
-    frame's difference from the previous one (motion), and both mix neighbouring frames."""
+    """frames [B, n, 3, size, size] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees
+    each frame's difference from the previous one (motion), and both mix neighbouring frames.
+    `size` other than SYNC_SIZE only for resolution_gate.py's comparison."""
 
-    def __init__(self, motion):
+    def __init__(self, motion, size=SYNC_SIZE):
         super().__init__()
         self.motion = motion
-        self.cnn = FrameCnn(12 if motion else 3)
+        self.cnn = FrameCnn(12 if motion else 3, size)
         self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
 
     def forward(self, frames):

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Would a sharper sync input read the contacts the streaming model misses? The contacts it
+misses are mostly later bounces, a pixel or two of travel in the 32×32 frames v2agen hands the
+sync encoder (README, "Where the evaluation scenes lose against the validation ones"). This gate
+answers that before any retrain: it renders one set of training clips (the varied look,
+prepare.py's mix of kinds) and one set of validation drop scenes (plain and sketch looks,
+evaluate.py's validation seeds, the held-out sound split), area-averages the same 96×96 renders
+to each size in --sizes, pretrains the sync encoder with its onset head on each
+(pretrain_sync.py's objective, the same steps for every size), and scores the head's peaks
+against the true contacts at ±50 ms (evaluate.py's matching): precision, recall on first
+contacts and on later ones, F1 with a bootstrap interval. The threshold is chosen per size on
+the plain look (the best F1) and kept for the sketch look; the true audio's onset strength
+through the same peak picking is the ceiling. Resumable: the renders and every size's encoder
+are cached (.cache/gate*).
+
+    python models/foley/resolution_gate.py --clips 2000 --steps 1500     # ~40 min on 2 cores
+"""
+
+import argparse
+import copy
+import time
+from multiprocessing import Pool
+
+import numpy as np
+import torch
+
+import evaluate as ev
+from common import Frontend, latent_stats
+from config import CACHE, FPS, SAMPLES, WINDOW_S
+from model import OnsetHead, VideoEncoder
+from prepare import PAIRS, SINGLE, scenes
+from train import onset_strength
+
+DATA = CACHE / "gate.npz"
+N_VAL = 200  # the last training clips, held out for the explained variance (pretrain_sync.py)
+
+
+def area(frames, size):
+    """[T, 96, 96, 3] uint8 → [T, size, size, 3] uint8 by area averaging (prepare.shrink)."""
+    f, t = scenes.SIZE // size, len(frames)
+    return np.round(frames.reshape(t, size, f, size, f, 3).astype(np.float32).mean((2, 4))).astype(np.uint8)
+
+
+def render_train(job):
+    seed, kinds, sizes = job
+    lib, rng = scenes.Library("train"), np.random.default_rng(seed)
+    out = []
+    for kind in kinds:
+        clip = scenes.render(rng, lib, WINDOW_S, kind, "varied")
+        mix = sum(clip["tracks"].values())[:SAMPLES].astype(np.float16)
+        out.append(([area(clip["frames"], s) for s in sizes], mix))
+    return out
+
+
+def render(clips, scenes_per_look, sizes):
+    kinds = [SINGLE[i % len(SINGLE)] for i in range(clips * 2 // 3)]
+    kinds += [PAIRS[i % len(PAIRS)] for i in range(clips - len(kinds))]
+    jobs = [(9_000_000 + i, kinds[i: i + 50], sizes) for i in range(0, clips, 50)]
+    train = []
+    with Pool(2) as pool:
+        for part in pool.imap(render_train, jobs):
+            train += part
+            print(f"{len(train)}/{clips} training clips", flush=True)
+    out = {f"train{s}": np.stack([c[0][k] for c in train]) for k, s in enumerate(sizes)}
+    out["mix"] = np.stack([c[1] for c in train])
+    # Validation: drop scenes, each drawn in the plain and the sketch look with the same events.
+    lib, rng = scenes.Library("heldout"), np.random.default_rng(ev.VALIDATION_SEED)
+    contacts, heard, audio = [], [], []
+    val = {(look, s): [] for look in ("plain", "sketch") for s in sizes}
+    for i in range(scenes_per_look):
+        state = copy.deepcopy(rng)
+        clip = scenes.render(rng, lib, WINDOW_S, "drop", "plain")
+        sketch = scenes.render(state, lib, WINDOW_S, "drop", "sketch")
+        contacts.append(ev.impact_times(clip))
+        heard.append(ev.audible(clip["audio"], contacts[-1]))
+        audio.append(clip["audio"])
+        for s in sizes:
+            val["plain", s].append(area(clip["frames"], s))
+            val["sketch", s].append(area(sketch["frames"], s))
+    for (look, s), v in val.items():
+        out[f"{look}{s}"] = np.stack(v)
+    out["val_audio"] = np.stack(audio)
+    for key, times in (("contacts", contacts), ("heard", heard)):
+        out[key] = np.empty(len(times), dtype=object)
+        out[key][:] = times
+    DATA.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(DATA, **out)
+
+
+def as_input(frames):
+    return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
+
+
+def pretrain(size, frames, onset, steps):
+    """pretrain_sync.py's loop at one size, to a fixed step count (resumable)."""
+    ckpt = CACHE / f"gate{size}.pt"
+    enc, head = VideoEncoder(motion=True, size=size), OnsetHead()
+    opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
+    step = 0
+    if ckpt.exists():
+        ck = torch.load(ckpt)
+        enc.load_state_dict(ck["sync"])
+        head.load_state_dict(ck["onset"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+    rng = np.random.default_rng([size, step])
+    n = len(frames) - min(N_VAL, len(frames) // 5)
+    start = time.time()
+    while step < steps:
+        b = rng.integers(n, size=16)
+        loss = torch.mean((head(enc(as_input(frames[b]))) - onset[b]) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 250 == 0 or step == steps:
+            with torch.no_grad():
+                vl = np.mean([torch.mean((head(enc(as_input(frames[i: i + 50]))) - onset[i: i + 50]) ** 2).item()
+                              for i in range(n, len(frames), 50)])
+            print(f"  {size}×{size} step {step} train {loss.item():.4f} held-out {vl:.4f} (explained "
+                  f"{1 - vl / onset[n:].var().item():.1%}; {(time.time() - start) / 60:.1f} min)", flush=True)
+            torch.save({"sync": enc.state_dict(), "onset": head.state_dict(),
+                        "opt": opt.state_dict(), "step": step}, ckpt)
+    enc.eval()
+    return lambda x: torch.cat([head(enc(as_input(x[i: i + 32]))) for i in range(0, len(x), 32)])
+
+
+def peaks(strength, threshold, offset):
+    """Peak times (s) of a per-frame onset strength: local maxima at or above the threshold, at
+    least 100 ms apart (evaluate.onsets' spacing)."""
+    out, last = [], -1.0
+    for f in range(1, len(strength) - 1):
+        t = f / FPS + offset
+        if strength[f] >= threshold and strength[f] >= strength[f - 1] and strength[f] >= strength[f + 1] \
+                and t - last > 0.1:
+            out.append(t)
+            last = t
+    return out
+
+
+def score(strength, contacts, heard, threshold, offset):
+    """Per-scene evaluate.match counts, and the audible first / later contacts found."""
+    per_scene, first, later = [], [0, 0], [0, 0]
+    for s, c, h in zip(strength, contacts, heard):
+        found = peaks(s, threshold, offset)
+        per_scene.append(ev.match(found, list(c), list(h)))
+        for t in h:
+            hit = any(abs(t - u) <= ev.TOLERANCE for u in found)
+            bucket = first if len(c) and t == c[0] else later
+            bucket[0] += hit
+            bucket[1] += 1
+    return np.array(per_scene), first, later
+
+
+def best(strength, contacts, heard, offsets):
+    """The threshold (and time offset) of the best F1 over a grid of the strength's quantiles."""
+    grid = np.quantile(strength, np.linspace(0.80, 0.995, 40))
+    return max(((ev.f1(score(strength, contacts, heard, th, o)[0].sum(0)), th, o) for th in grid for o in offsets))
+
+
+def report(name, strength_by_look, contacts, heard, offsets):
+    f1, th, off = best(strength_by_look["plain"], contacts, heard, offsets)
+    for look, strength in strength_by_look.items():
+        m, first, later = score(strength, contacts, heard, th, off)
+        c = m.sum(0)
+        lo, hi = ev.bootstrap_f1(m)
+        print(f"{name:>12} {look:>6}: F1 {ev.f1(c):.3f} [{lo:.3f}, {hi:.3f}]  precision {c[0] / max(1, c[1]):.2f}  "
+              f"recall {c[2] / max(1, c[3]):.2f}  first contacts {first[0]}/{first[1]}  "
+              f"later {later[0]}/{later[1]} ({later[0] / max(1, later[1]):.2f})", flush=True)
+    return off
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", type=int, default=2000, help="training clips (varied look)")
+    ap.add_argument("--scenes", type=int, default=128, help="validation drop scenes per look")
+    ap.add_argument("--steps", type=int, default=1500, help="pretraining steps per size (batch 16)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[32, 48])
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    if not DATA.exists():
+        render(a.clips, a.scenes, a.sizes)
+    d = np.load(DATA, allow_pickle=True)
+    contacts, heard = list(d["contacts"]), list(d["heard"])
+    front = Frontend(latent_stats())
+    with torch.no_grad():
+        onset = torch.cat([onset_strength(front, torch.from_numpy(d["mix"][i: i + 256]).float())
+                           for i in range(0, len(d["mix"]), 256)])
+    # The ceiling: the true audio's onset strength, through the same peak picking. It also fixes
+    # the time a frame's peak stands for (the frame's start, middle or end).
+    with torch.no_grad():
+        truth = onset_strength(front, torch.from_numpy(d["val_audio"])).numpy()
+    offset = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
+    for size in a.sizes:
+        head = pretrain(size, d[f"train{size}"], onset, a.steps)
+        with torch.no_grad():
+            strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
+        report(f"{size}×{size}", strength, contacts, heard, [offset])
+
+
+if __name__ == "__main__":
+    main()
