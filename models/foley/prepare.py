@@ -26,11 +26,12 @@ SINGLE = ["drop", *scenes.KINDS]
 PAIRS = ["+".join(p) for p in scenes.PAIRS]
 
 
-def shrink(frames):
-    """[T, 96, 96, 3] uint8 → [T, 32, 32, 3] uint8 by area averaging."""
-    f = scenes.SIZE // SYNC_SIZE
+def shrink(frames, size=SYNC_SIZE):
+    """[T, 96, 96, 3] uint8 → [T, size, size, 3] uint8 by area averaging (the encoders' 32×32;
+    resolution_gate.py compares other sizes)."""
+    f = scenes.SIZE // size
     t = len(frames)
-    x = frames.reshape(t, SYNC_SIZE, f, SYNC_SIZE, f, 3).astype(np.float32).mean((2, 4))
+    x = frames.reshape(t, size, f, size, f, 3).astype(np.float32).mean((2, 4))
     return np.round(x).astype(np.uint8)
 
 

@@ -16,11 +16,31 @@ import numpy as np
 import torch
 
 from common import Frontend, latent_stats
-from config import CACHE
+from config import CACHE, SYNC_SIZE
 from model import OnsetHead, VideoEncoder
 from train import onset_strength
 
 CKPT = CACHE / "sync.pt"
+
+
+def resumed(ckpt, size=SYNC_SIZE):
+    """The sync encoder at `size`, its onset head, their optimiser and the step count, resumed
+    from `ckpt` when it exists."""
+    enc, head = VideoEncoder(motion=True, size=size), OnsetHead()
+    opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
+    step = 0
+    if ckpt.exists():
+        ck = torch.load(ckpt)
+        enc.load_state_dict(ck["sync"])
+        head.load_state_dict(ck["onset"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+    return enc, head, opt, step
+
+
+def save(ckpt, enc, head, opt, step):
+    torch.save({"sync": enc.state_dict(), "onset": head.state_dict(),
+                "opt": opt.state_dict(), "step": step}, ckpt)
 
 
 def main():
@@ -38,15 +58,7 @@ def main():
     onset = torch.cat(onset)
     n_val = 200
     val = slice(len(frames) - n_val, None)
-    enc, head = VideoEncoder(motion=True), OnsetHead()
-    opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
-    step = 0
-    if CKPT.exists():
-        ck = torch.load(CKPT)
-        enc.load_state_dict(ck["sync"])
-        head.load_state_dict(ck["onset"])
-        opt.load_state_dict(ck["opt"])
-        step = ck["step"]
+    enc, head, opt, step = resumed(CKPT)
     rng = np.random.default_rng(step)
     start = time.time()
 
@@ -67,8 +79,7 @@ def main():
             var = onset[val].var().item()
             print(f"step {step} train {loss.item():.4f} held-out {vl:.4f} "
                   f"(explained {1 - vl / var:.1%})", flush=True)
-            torch.save({"sync": enc.state_dict(), "onset": head.state_dict(),
-                        "opt": opt.state_dict(), "step": step}, CKPT)
+            save(CKPT, enc, head, opt, step)
 
 
 if __name__ == "__main__":

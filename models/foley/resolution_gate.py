@@ -27,18 +27,12 @@ import torch
 import evaluate as ev
 from common import Frontend, latent_stats
 from config import CACHE, FPS, SAMPLES, WINDOW_S
-from model import OnsetHead, VideoEncoder
-from prepare import PAIRS, SINGLE, scenes
+from prepare import PAIRS, SINGLE, scenes, shrink
+from pretrain_sync import resumed, save
 from train import onset_strength
 
 DATA = CACHE / "gate.npz"
 N_VAL = 200  # the last training clips, held out for the explained variance (pretrain_sync.py)
-
-
-def area(frames, size):
-    """[T, 96, 96, 3] uint8 → [T, size, size, 3] uint8 by area averaging (prepare.shrink)."""
-    f, t = scenes.SIZE // size, len(frames)
-    return np.round(frames.reshape(t, size, f, size, f, 3).astype(np.float32).mean((2, 4))).astype(np.uint8)
 
 
 def render_train(job):
@@ -48,7 +42,7 @@ def render_train(job):
     for kind in kinds:
         clip = scenes.render(rng, lib, WINDOW_S, kind, "varied")
         mix = sum(clip["tracks"].values())[:SAMPLES].astype(np.float16)
-        out.append(([area(clip["frames"], s) for s in sizes], mix))
+        out.append(([shrink(clip["frames"], s) for s in sizes], mix))
     return out
 
 
@@ -75,8 +69,8 @@ def render(clips, scenes_per_look, sizes):
         heard.append(ev.audible(clip["audio"], contacts[-1]))
         audio.append(clip["audio"])
         for s in sizes:
-            val["plain", s].append(area(clip["frames"], s))
-            val["sketch", s].append(area(sketch["frames"], s))
+            val["plain", s].append(shrink(clip["frames"], s))
+            val["sketch", s].append(shrink(sketch["frames"], s))
     for (look, s), v in val.items():
         out[f"{look}{s}"] = np.stack(v)
     out["val_audio"] = np.stack(audio)
@@ -94,15 +88,7 @@ def as_input(frames):
 def pretrain(size, frames, onset, steps):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable)."""
     ckpt = CACHE / f"gate{size}.pt"
-    enc, head = VideoEncoder(motion=True, size=size), OnsetHead()
-    opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
-    step = 0
-    if ckpt.exists():
-        ck = torch.load(ckpt)
-        enc.load_state_dict(ck["sync"])
-        head.load_state_dict(ck["onset"])
-        opt.load_state_dict(ck["opt"])
-        step = ck["step"]
+    enc, head, opt, step = resumed(ckpt, size)
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
     start = time.time()
@@ -119,8 +105,7 @@ def pretrain(size, frames, onset, steps):
                               for i in range(n, len(frames), 50)])
             print(f"  {size}×{size} step {step} train {loss.item():.4f} held-out {vl:.4f} (explained "
                   f"{1 - vl / onset[n:].var().item():.1%}; {(time.time() - start) / 60:.1f} min)", flush=True)
-            torch.save({"sync": enc.state_dict(), "onset": head.state_dict(),
-                        "opt": opt.state_dict(), "step": step}, ckpt)
+            save(ckpt, enc, head, opt, step)
     enc.eval()
     return lambda x: torch.cat([head(enc(as_input(x[i: i + 32]))) for i in range(0, len(x), 32)])
 
