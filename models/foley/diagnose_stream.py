@@ -32,7 +32,7 @@ import vocoder  # noqa: E402
 from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_stats, silent_latent  # noqa: E402
 from config import CACHE, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
 from prepare import shrink  # noqa: E402
-from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, SEMANTIC_N, StreamFoley, sample, weights  # noqa: E402
+from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, SEMANTIC_N, loaded, sample  # noqa: E402
 from train_stream import package_weights, span_frames  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def weak_sync(sync, gain):
 
 
 def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD,
-             weak_gain=1.0, video_guidance=0.0, uncond_context="same"):
+             weak_gain=1.0, video_guidance=0.0, uncond_context="same", method="euler"):
     """The clip's latent hop by hop (frames: the sync encoder's and the semantic encoder's
     renderings of the scene, each [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD latent frames
     the video past the hop's end + `ahead` is frozen at its last frame before: how much the
@@ -94,7 +94,7 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
                 return v[:1] + video_guidance / alpha * (v[:1] - v[2:]), v[1:2]
             return v[:1], v[1:]
 
-        hist = torch.cat([hist, sample(velocity, torch.randn((1, N_MELS, HOP_F), generator=gen), steps, alpha)], dim=2)
+        hist = torch.cat([hist, sample(velocity, torch.randn((1, N_MELS, HOP_F), generator=gen), steps, alpha, method)], dim=2)
     return hist[:, :, CTX:]
 
 
@@ -133,6 +133,8 @@ def main():
                          "which encoder's reading of --look costs the F1")
     ap.add_argument("--semantic-look", default=None, help="the same for the semantic encoder")
     ap.add_argument("--steps", type=int, default=STEPS, help="Euler steps (the package's default)")
+    ap.add_argument("--sampler", default="euler", choices=["euler", "heun"],
+                    help="heun: steps / 2 Heun steps, the same model calls")
     ap.add_argument("--alpha", type=float, default=GUIDANCE, help="guidance against the empty prompt")
     ap.add_argument("--ahead-ms", type=int, default=AHEAD * LATENT_MS,
                     help="video lookahead the streaming model gets (the rest frozen), up to the layout's")
@@ -155,9 +157,7 @@ def main():
     if a.windowed:
         model = windowed_model(a.package)
     else:
-        model = StreamFoley(stats)
-        model.load_state_dict(weights(torch.load(a.checkpoint)["ema"]))
-        model.eval()
+        model = loaded(stats, torch.load(a.checkpoint)["ema"]).eval()
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(ev.VALIDATION_SEED)
     totals, missed, heard_all, offsets, false, why = np.zeros(4), [], [], [], [], []
@@ -181,7 +181,7 @@ def main():
                 true = front(torch.tensor(clip["audio"])[None])[:, :, LEAD:]
                 z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen,
                              a.steps, a.alpha, a.ahead_ms // LATENT_MS, a.weak_gain, a.video_guidance,
-                             a.uncond_context)
+                             a.uncond_context, a.sampler)
                 lead = LEAD
             if a.decoder == "gl":
                 # Griffin-Lim has no lag: a streaming latent's frame f is the audio's f + LEAD.
@@ -209,7 +209,7 @@ def main():
             if near:
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
-    what += f", {a.decoder}, {a.steps} steps, α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
+    what += f", {a.decoder}, {a.steps} calls ({a.sampler}), α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
     if not a.windowed and a.weak_gain != 1.0:
         what += (f", weak sync (gain {a.weak_gain}) " + ("in the unconditional branch" if a.video_guidance == 0
                  else f"in a third branch, γ {a.video_guidance}"))

@@ -17,7 +17,7 @@ from common import latent_stats
 from config import CACHE, FEAT, HERE, N_MELS, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
 from export import export, manifest
 from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, SEMANTIC_N, SYNC_N,
-                    StreamDecoder, StreamFoley, weights)
+                    StreamDecoder, loaded)
 
 
 def main():
@@ -27,9 +27,7 @@ def main():
     a = ap.parse_args()
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
-    model = StreamFoley(latent_stats())
-    model.load_state_dict(weights(torch.load(a.checkpoint)["ema"]))
-    model.eval()
+    model = loaded(latent_stats(), torch.load(a.checkpoint)["ema"]).eval()
     with torch.no_grad():
         dyn = {"frames": {0: "batch", 1: "n"}, "features": {0: "batch", 1: "n"}}
         export(model.sync, (torch.rand(1, SYNC_N, 3, SYNC_SIZE, SYNC_SIZE),), out / "video_sync.onnx",

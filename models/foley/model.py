@@ -106,21 +106,23 @@ class Denoiser(nn.Module):
     """One flow-matching velocity over a window: x [B, N_MELS, 200], t [B] in [0, 1), pooled prompt
     [B, 384], sync features [B, 100, FEAT], semantic [B, 20, FEAT], existing audio [B, FEAT]."""
 
-    DILATIONS = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16)
+    CYCLE = (1, 2, 4, 8, 16)  # one cycle's receptive field: 63 frames
+    BLOCKS = 10
 
-    def __init__(self, width=128):
+    def __init__(self, width=128, blocks=BLOCKS):
         super().__init__()
         self.width = width
+        self.dilations = tuple(self.CYCLE[i % len(self.CYCLE)] for i in range(blocks))
         self.inp = nn.Conv1d(N_MELS, width, 3, padding=1)
         self.sync = nn.Conv1d(FEAT, width, 3, padding=1)
         self.semantic = nn.Conv1d(FEAT, width, 1)
         self.time = nn.Sequential(nn.Linear(64, width), nn.GELU(), nn.Linear(width, width))
         self.text = nn.Sequential(nn.Linear(TEXT_DIM, width), nn.GELU(), nn.Linear(width, width))
         self.audio = nn.Sequential(nn.Linear(FEAT, width), nn.GELU(), nn.Linear(width, width))
-        self.film = nn.Linear(width, 2 * width * len(self.DILATIONS))
-        self.blocks = nn.ModuleList(Block(width, d) for d in self.DILATIONS)
+        self.film = nn.Linear(width, 2 * width * len(self.dilations))
+        self.blocks = nn.ModuleList(Block(width, d) for d in self.dilations)
         # The sync features again at every block, so that timing reaches deep layers directly.
-        self.sync_in = nn.ModuleList(nn.Conv1d(FEAT, width, 1) for _ in self.DILATIONS)
+        self.sync_in = nn.ModuleList(nn.Conv1d(FEAT, width, 1) for _ in self.dilations)
         for conv in self.sync_in:
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)

@@ -51,9 +51,9 @@ def main():
     a = ap.parse_args()
     if a.what == "stream":
         from common import latent_stats
-        from stream import StreamFoley
+        from stream import StreamFoley, blocks_of
         ckpt, out, key = a.checkpoint or CACHE / "foley-stream.pt", STREAM, "ema"
-        params = {k for k, _ in StreamFoley(latent_stats()).named_parameters()}
+        params = {k for k, _ in StreamFoley(latent_stats(), blocks_of(torch.load(ckpt)[key])).named_parameters()}
         keep = ("step", "seconds")
     else:
         import vocoder

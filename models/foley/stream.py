@@ -46,14 +46,24 @@ def flow_time(k, n=STEPS, s=TIME_SHIFT):
     return s * u / (1 + (s - 1) * u)
 
 
-def sample(velocity, x, n=STEPS, alpha=GUIDANCE):
-    """Euler steps from the noise x; velocity(x, t) → (conditional, unconditional), the latter
-    None to sample without guidance."""
+def sample(velocity, x, n=STEPS, alpha=GUIDANCE, method="euler"):
+    """n model calls from the noise x; velocity(x, t) → (conditional, unconditional), the latter
+    None to sample without guidance. `euler`: n Euler steps; `heun`: n / 2 Heun steps (each an
+    Euler step corrected by the velocity at its end), the same number of calls."""
+    def guided(x, t):
+        v_c, v_u = velocity(x, t)
+        return v_c if v_u is None else v_u + alpha * (v_c - v_u)
+
+    if method == "heun":
+        m = n // 2
+        for k in range(m):
+            t, t1 = flow_time(k, m), flow_time(k + 1, m)
+            v = guided(x, t)
+            x = x + (t1 - t) * 0.5 * (v + guided(x + (t1 - t) * v, t1))
+        return x
     for k in range(n):
         t = flow_time(k, n)
-        v_c, v_u = velocity(x, t)
-        v = v_c if v_u is None else v_u + alpha * (v_c - v_u)
-        x = x + (flow_time(k + 1, n) - t) * v
+        x = x + (flow_time(k + 1, n) - t) * guided(x, t)
     return x
 
 
@@ -73,8 +83,8 @@ class StreamDenoiser(Denoiser):
     The windowed denoiser's blocks and conditioning; its input takes the noisy hop, the clean
     context and the hop's mask, and the semantic features are pooled into the FiLM."""
 
-    def __init__(self, width=128):
-        super().__init__(width)
+    def __init__(self, width=128, blocks=Denoiser.BLOCKS):
+        super().__init__(width, blocks)
         self.inp = nn.Conv1d(2 * N_MELS + 1, width, 3, padding=1)
         self.semantic = nn.Sequential(nn.Linear(FEAT, width), nn.GELU(), nn.Linear(width, width))
         mask = torch.zeros(1, 1, SPAN)
@@ -110,15 +120,46 @@ def weights(state):
     return {k: v for k, v in state.items() if not k.endswith("denoiser.mask")}
 
 
+def blocks_of(state):
+    """The denoiser's depth in a StreamFoley state dict."""
+    return sum(1 for k in state if k.startswith("denoiser.blocks.") and k.endswith(".mix.weight"))
+
+
+def loaded(stats, state):
+    """A StreamFoley as deep as the state dict's denoiser, with its weights."""
+    model = StreamFoley(stats, blocks_of(state))
+    model.load_state_dict(weights(state))
+    return model
+
+
+def deepened(state, stats, blocks):
+    """The state dict with blocks appended to the denoiser's stack that leave its output as it was:
+    each new block's last convolution and its sync input start at zero (a residual block that adds
+    nothing until it learns to), its FiLM rows at zero; their other weights as a fresh model's."""
+    grown = StreamFoley(stats, blocks).state_dict()
+    state = weights(state)
+    for k, v in grown.items():
+        if k not in state:
+            if k.endswith(".mix.weight") or k.endswith(".mix.bias") or k.startswith("denoiser.sync_in."):
+                v.zero_()
+            state[k] = v
+        elif state[k].shape != v.shape:  # the FiLM projection: rows for the new blocks
+            assert k.startswith("denoiser.film."), k
+            v.zero_()
+            v[: state[k].shape[0]] = state[k]
+            state[k] = v
+    return state
+
+
 class StreamFoley(nn.Module):
     """Everything trained together (the video and audio encoders as in the windowed model)."""
 
-    def __init__(self, stats):
+    def __init__(self, stats, blocks=Denoiser.BLOCKS):
         super().__init__()
         self.sync = VideoEncoder(motion=True)
         self.semantic = VideoEncoder(motion=False)
         self.audio = AudioEncoder(stats)
-        self.denoiser = StreamDenoiser()
+        self.denoiser = StreamDenoiser(blocks=blocks)
         self.onset = OnsetHead()
 
 

@@ -28,7 +28,8 @@ import torch
 import snapshot
 from common import Frontend, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
-from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, sample, weights
+from model import Denoiser
+from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, sample, weights
 from styles import styled
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
@@ -307,6 +308,9 @@ def main():
                          "trained denoiser reads")
     ap.add_argument("--styles", type=float, default=0.0,
                     help="share of clips restyled as no scene renderer draws them (styles.py)")
+    ap.add_argument("--blocks", type=int, default=None,
+                    help=f"the denoiser's residual blocks (default: the resumed weights', else "
+                         f"{Denoiser.BLOCKS}); above a snapshot's, its stack is deepened")
     ap.add_argument("--init", type=Path, default=WINDOWED,
                     help="windowed package to start from; 'none' starts from pretrain_sync.py's encoder")
     ap.add_argument("--from-snapshot", type=Path, nargs="?", const=snapshot.STREAM,
@@ -317,21 +321,27 @@ def main():
     torch.set_num_threads(2)
     stats = latent_stats()
     data = Data(a.data)
-    model, ema = StreamFoley(stats), StreamFoley(stats)
+    ck = torch.load(ckpt) if ckpt.exists() else torch.load(a.from_snapshot) if a.from_snapshot else None
+    blocks = blocks_of(ck["ema"]) if ck else Denoiser.BLOCKS
+    depth = a.blocks or blocks
+    if depth < blocks or (ckpt.exists() and depth != blocks):
+        ap.error(f"--blocks {depth}: the weights resumed have {blocks} (a snapshot can be deepened, "
+                 "a checkpoint resumes as it is)")
+    model, ema = StreamFoley(stats, depth), StreamFoley(stats, depth)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, trained_s, warm_from = 0, 0.0, 0
     if ckpt.exists():
-        ck = torch.load(ckpt)
         model.load_state_dict(weights(ck["model"]))
         ema.load_state_dict(weights(ck["ema"]))
         opt.load_state_dict(ck["opt"])
         step, trained_s = ck["step"], ck["seconds"]
         print(f"resumed at step {step} ({trained_s / 60:.1f} min trained)")
     elif a.from_snapshot:
-        # The EMA weights only: the model goes on from them with a fresh optimiser, warmed up again.
-        ck = torch.load(a.from_snapshot)
-        model.load_state_dict(weights(ck["ema"]))
-        ema.load_state_dict(weights(ck["ema"]))
+        # The EMA weights only: the model goes on from them with a fresh optimiser, warmed up again
+        # (with --blocks above the snapshot's, deepened: the same output until the new blocks learn).
+        state = deepened(ck["ema"], stats, depth) if depth > blocks else weights(ck["ema"])
+        model.load_state_dict(state)
+        ema.load_state_dict(state)
         step, trained_s, warm_from = ck["step"], ck["seconds"], ck["step"]
         print(f"resumed from the snapshot {a.from_snapshot} at step {step} ({trained_s / 60:.1f} min trained); "
               "its runs:\n  " + "\n  ".join(ck["runs"]))
