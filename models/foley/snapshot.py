@@ -53,14 +53,15 @@ def main():
         from common import latent_stats
         from stream import StreamFoley, blocks_of
         ckpt, out, key = a.checkpoint or CACHE / "foley-stream.pt", STREAM, "ema"
-        params = {k for k, _ in StreamFoley(latent_stats(), blocks_of(torch.load(ckpt)[key])).named_parameters()}
+        model = lambda state: StreamFoley(latent_stats(), blocks_of(state))  # noqa: E731 (as deep as its weights)
         keep = ("step", "seconds")
     else:
         import vocoder
         ckpt, out, key = a.checkpoint or vocoder.CHECKPOINT, VOCODER, "model"
-        params = {k for k, _ in vocoder.Vocoder().named_parameters()}
+        model = lambda state: vocoder.Vocoder()  # noqa: E731
         keep = ("step", "spent", "lookahead")
     ck = torch.load(ckpt)
+    params = {k for k, _ in model(ck[key]).named_parameters()}
     snap = pack(key, ck[key], params, runs(out) + [f"step {ck['step']}: {a.note}"],
                 **{k: ck[k] for k in keep if k in ck})
     out.parent.mkdir(exist_ok=True)
