@@ -309,15 +309,36 @@ fn sampler_settings_out_of_range() {
         &load_error(&d),
         &["sampler.time_shift: 0 is outside 0.1..=20"],
     );
+    let d = copy_fixture("presenter");
+    edit_manifest(&d, "eta = 0.0", "eta = 0.0\nnoise_scale = 0.5");
+    assert_has(
+        &load_error(&d),
+        &["sampler.noise_scale: applies to flow-euler only"],
+    );
+    for bad in ["1.5", "-0.1", "nan"] {
+        let d = copy_fixture("foley");
+        edit_manifest(
+            &d,
+            r#"kind = "flow-euler""#,
+            &format!("kind = \"flow-euler\"\nnoise_scale = {bad}"),
+        );
+        assert_has(
+            &load_error(&d),
+            &["sampler.noise_scale: ", "is outside 0..=1"],
+        );
+    }
 }
 
 #[test]
-fn flow_time_shift_is_read_from_the_manifest() {
+fn flow_time_shift_and_noise_scale_are_read_from_the_manifest() {
     let d = copy_fixture("foley");
     let kind = |d: &Path| ModelPackage::open(d).unwrap().sampler.kind;
     assert_eq!(
         kind(&d),
-        SamplerKind::FlowEuler { shift: 1.0 },
+        SamplerKind::FlowEuler {
+            shift: 1.0,
+            noise_scale: 1.0
+        },
         "default: uniform"
     );
     edit_manifest(
@@ -325,7 +346,25 @@ fn flow_time_shift_is_read_from_the_manifest() {
         r#"kind = "flow-euler""#,
         "kind = \"flow-euler\"\ntime_shift = 3.0",
     );
-    assert_eq!(kind(&d), SamplerKind::FlowEuler { shift: 3.0 });
+    assert_eq!(
+        kind(&d),
+        SamplerKind::FlowEuler {
+            shift: 3.0,
+            noise_scale: 1.0
+        }
+    );
+    edit_manifest(
+        &d,
+        "time_shift = 3.0",
+        "time_shift = 3.0\nnoise_scale = 0.6",
+    );
+    assert_eq!(
+        kind(&d),
+        SamplerKind::FlowEuler {
+            shift: 3.0,
+            noise_scale: 0.6
+        }
+    );
 }
 
 #[test]

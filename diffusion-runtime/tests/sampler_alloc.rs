@@ -90,7 +90,13 @@ fn sampling_loop_does_not_allocate() {
         train_steps: 1000,
         eta: 0.5,
     };
-    for kind in [SamplerKind::FlowEuler { shift: 1.0 }, ddim] {
+    for kind in [
+        SamplerKind::FlowEuler {
+            shift: 1.0,
+            noise_scale: 1.0,
+        },
+        ddim,
+    ] {
         assert_eq!(allocations_during(kind.clone(), 5), 0, "{kind:?}");
         assert_eq!(allocations_during(kind.clone(), 200), 0, "{kind:?}");
     }
@@ -115,7 +121,14 @@ fn onnx_allocations(n: usize, steps: usize) -> (usize, usize) {
     };
     let mu = |v: f32| vec![("mu".to_string(), ArrayD::from_elem(IxDyn(&[1, n]), v))];
     let mut den = OnnxDenoiser::new(session, io, &[n], &[mu(1.0), mu(0.0), mu(-1.0)]).unwrap();
-    let mut sampler = Sampler::new(SamplerKind::FlowEuler { shift: 1.0 }, n, den.branches());
+    let mut sampler = Sampler::new(
+        SamplerKind::FlowEuler {
+            shift: 1.0,
+            noise_scale: 1.0,
+        },
+        n,
+        den.branches(),
+    );
     let mut x = vec![0.0; n];
     let g = Guidance {
         scale: 2.0,

@@ -152,7 +152,10 @@ fn flow_euler_recovers_gaussian() {
     assert_gaussian(
         &sample(
             "flow_velocity.onnx",
-            SamplerKind::FlowEuler { shift: 1.0 },
+            SamplerKind::FlowEuler {
+                shift: 1.0,
+                noise_scale: 1.0,
+            },
             STEPS,
             5,
         ),
@@ -166,11 +169,35 @@ fn flow_euler_with_time_shift_recovers_gaussian() {
     assert_gaussian(
         &sample(
             "flow_velocity.onnx",
-            SamplerKind::FlowEuler { shift: 3.0 },
+            SamplerKind::FlowEuler {
+                shift: 3.0,
+                noise_scale: 1.0,
+            },
             STEPS,
             6,
         ),
         "flow Euler, time shift 3",
+    );
+}
+
+/// For Gaussian data the flow carries the noise affinely (x1 = μ + s·x0), so starting from
+/// noise of standard deviation 0.5 must land on the same mean with half the spread.
+#[test]
+fn flow_euler_noise_scale_narrows_the_sample_around_the_same_mean() {
+    let x = sample(
+        "flow_velocity.onnx",
+        SamplerKind::FlowEuler {
+            shift: 3.0,
+            noise_scale: 0.5,
+        },
+        STEPS,
+        6,
+    );
+    let (m, s) = mean_std(&x);
+    assert!(
+        (m - MU as f64).abs() <= TOL && (s - 0.5 * S).abs() <= TOL,
+        "noise scale 0.5: sampled mean {m:.4} std {s:.4}, want {MU} ± {TOL} and {} ± {TOL}",
+        0.5 * S
     );
 }
 
@@ -221,7 +248,14 @@ fn guidance_branches_match_hand_computation() {
         &[mu(c), mu(u), mu(neg)],
     )
     .unwrap();
-    let mut sampler = Sampler::new(SamplerKind::FlowEuler { shift: 1.0 }, N, den_branches(&den));
+    let mut sampler = Sampler::new(
+        SamplerKind::FlowEuler {
+            shift: 1.0,
+            noise_scale: 1.0,
+        },
+        N,
+        den_branches(&den),
+    );
     let mut x = vec![0.0; N];
     sampler
         .sample(&mut den, &mut NoiseRng::new(9), 1, g, &mut x)
@@ -268,7 +302,14 @@ fn branch_index_input_numbers_the_guidance_branches() {
         &[mu(0.0), mu(0.0), mu(0.0)],
     )
     .unwrap();
-    let mut sampler = Sampler::new(SamplerKind::FlowEuler { shift: 1.0 }, N, den_branches(&den));
+    let mut sampler = Sampler::new(
+        SamplerKind::FlowEuler {
+            shift: 1.0,
+            noise_scale: 1.0,
+        },
+        N,
+        den_branches(&den),
+    );
     let mut x = vec![0.0; N];
     sampler
         .sample(&mut den, &mut NoiseRng::new(5), 1, g, &mut x)

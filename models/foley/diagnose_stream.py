@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Why the streaming model misses contacts: it samples a checkpoint in torch as v2agen samples a
-package (8 Euler steps, time shift 12, α = 1.5 against the empty prompt, 200 ms hops, the causal
+package (8 Euler steps, time shift 12, α = 1.5 against the empty prompt, its noise scale, 200 ms hops, the causal
 vocoder), on the validation drop scenes, with a chosen context, and prints onset precision,
 recall and F1 (evaluate.py's detector and matching), where the missed contacts fall within the
 hop and how far found onsets are from their contacts. `--windowed` samples the windowed package
@@ -32,7 +32,7 @@ import vocoder  # noqa: E402
 from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_stats, silent_latent  # noqa: E402
 from config import CACHE, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
 from prepare import shrink  # noqa: E402
-from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, SEMANTIC_N, loaded, sample  # noqa: E402
+from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, loaded, sample  # noqa: E402
 from train_stream import package_weights, span_frames  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def weak_sync(sync, gain):
 
 
 def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD,
-             weak_gain=1.0, video_guidance=0.0, uncond_context="same", method="euler"):
+             weak_gain=1.0, video_guidance=0.0, uncond_context="same", method="euler", noise_scale=NOISE_SCALE):
     """The clip's latent hop by hop (frames: the sync encoder's and the semantic encoder's
     renderings of the scene, each [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD latent frames
     the video past the hop's end + `ahead` is frozen at its last frame before: how much the
@@ -94,7 +94,8 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
                 return v[:1] + video_guidance / alpha * (v[:1] - v[2:]), v[1:2]
             return v[:1], v[1:]
 
-        hist = torch.cat([hist, sample(velocity, torch.randn((1, N_MELS, HOP_F), generator=gen), steps, alpha, method)], dim=2)
+        noise = noise_scale * torch.randn((1, N_MELS, HOP_F), generator=gen)
+        hist = torch.cat([hist, sample(velocity, noise, steps, alpha, method)], dim=2)
     return hist[:, :, CTX:]
 
 
@@ -136,6 +137,8 @@ def main():
     ap.add_argument("--sampler", default="euler", choices=["euler", "heun"],
                     help="heun: steps / 2 Heun steps, the same model calls")
     ap.add_argument("--alpha", type=float, default=GUIDANCE, help="guidance against the empty prompt")
+    ap.add_argument("--noise-scale", type=float, default=NOISE_SCALE,
+                    help="the starting noise's standard deviation (the package's sampler.noise_scale)")
     ap.add_argument("--ahead-ms", type=int, default=AHEAD * LATENT_MS,
                     help="video lookahead the streaming model gets (the rest frozen), up to the layout's")
     ap.add_argument("--weak-gain", type=float, default=1.0,
@@ -181,7 +184,7 @@ def main():
                 true = front(torch.tensor(clip["audio"])[None])[:, :, LEAD:]
                 z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen,
                              a.steps, a.alpha, a.ahead_ms // LATENT_MS, a.weak_gain, a.video_guidance,
-                             a.uncond_context, a.sampler)
+                             a.uncond_context, a.sampler, a.noise_scale)
                 lead = LEAD
             if a.decoder == "gl":
                 # Griffin-Lim has no lag: a streaming latent's frame f is the audio's f + LEAD.
@@ -209,7 +212,8 @@ def main():
             if near:
                 offsets.append(min(near, key=abs))
     what = f"windowed {a.package}" if a.windowed else f"{a.checkpoint.name}, context {a.context}"
-    what += f", {a.decoder}, {a.steps} calls ({a.sampler}), α {a.alpha}" + ("" if a.windowed else f", lookahead {a.ahead_ms} ms")
+    what += f", {a.decoder}, {a.steps} calls ({a.sampler}), α {a.alpha}" + ("" if a.windowed else
+                                                                            f", noise scale {a.noise_scale}, lookahead {a.ahead_ms} ms")
     if not a.windowed and a.weak_gain != 1.0:
         what += (f", weak sync (gain {a.weak_gain}) " + ("in the unconditional branch" if a.video_guidance == 0
                  else f"in a third branch, γ {a.video_guidance}"))

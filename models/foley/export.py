@@ -21,7 +21,8 @@ from model import Foley
 
 
 def manifest(*, timing, frames, sync_frames, semantic_frames, samples, context=0, made_by="train.py and export.py",
-             version="0.1.0", kind="", name="foley-windowed", role="The windowed (offline) foley model"):
+             version="0.1.0", kind="", name="foley-windowed", role="The windowed (offline) foley model",
+             noise_scale=1.0):
     """The package's model.toml: a windowed package (`timing` window_ms / overlap_ms, the
     window's latent `frames`) or a streaming one (hop_ms / context_ms / lookahead_ms, the hop's
     `frames`, and the `context` frames of previous latent on the denoiser and the decoder)."""
@@ -56,6 +57,7 @@ kind = "flow-euler"
 prediction = "velocity"
 steps = {STEPS}
 time_shift = {TIME_SHIFT}
+noise_scale = {noise_scale}
 guidance_scale = {GUIDANCE}
 negative_audio_scale = {NEGATIVE_AUDIO}
 

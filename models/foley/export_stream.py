@@ -16,8 +16,8 @@ import vocoder
 from common import latent_stats
 from config import CACHE, FEAT, HERE, N_MELS, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
 from export import export, manifest
-from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, SEMANTIC_N, SYNC_N,
-                    StreamDecoder, loaded)
+from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, NOISE_SCALE, SEMANTIC_N,
+                    SYNC_N, StreamDecoder, loaded)
 
 
 def main():
@@ -52,7 +52,7 @@ def main():
         timing=f"hop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}", frames=HOP_F,
         sync_frames=SYNC_N, semantic_frames=SEMANTIC_N, samples=HOP_SAMPLES, context=CTX,
         made_by="train_stream.py and export_stream.py", version="0.2.0", kind="streaming ",
-        name="foley", role="The bundled foley model, streaming"))
+        name="foley", role="The bundled foley model, streaming", noise_scale=NOISE_SCALE))
     print(f"wrote {out / 'model.toml'} (rate {RATE}, sync {SYNC_FPS} fps, semantic {SEMANTIC_FPS} fps)")
 
 

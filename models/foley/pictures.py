@@ -8,10 +8,14 @@ plotting library needed).
     python models/foley/pictures.py
     python models/foley/pictures.py --windowed   # models/foley-windowed
     python models/foley/pictures.py --looks      # docs/looks.png: the scenes' looks
+    python models/foley/pictures.py --noise-scales  # docs/noise-scale.png: the sampler's noise scale
 """
 
+import re
+import shutil
 import struct
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -73,6 +77,31 @@ def main(package=HERE, name="spectrograms-stream.png"):
     print(f"wrote {out} ({RATE // 2} Hz top, {WINDOW_S} s per tile; top row real, bottom generated)")
 
 
+def noise_scales(scales=(1.0, 0.6, 0.2)):
+    """docs/noise-scale.png: the same held-out scenes as spectrograms-stream.png, the true
+    soundtrack on top, then the bundled package's with its manifest's sampler.noise_scale set to
+    each of `scales` in turn (copies in a temporary folder; half the time resolution)."""
+    lib = scenes.Library("heldout")
+    rng = np.random.default_rng(SEED + 10)
+    clips = [scenes.render(rng, lib, WINDOW_S, kind) for kind in ["drop", "vehicle", "splash", "thunder", "rain+drop"]]
+    rows = [[spectrogram(c["audio"], hop=256) for c in clips]]
+    with tempfile.TemporaryDirectory() as d:
+        for s in scales:
+            package = Path(d) / f"foley-{s}"
+            shutil.copytree(HERE, package, ignore=shutil.ignore_patterns(".cache", "__pycache__", "docs", "snapshots", "data", "*.py", "*.md"))
+            toml = package / "model.toml"
+            toml.write_text(re.sub(r"(?m)^noise_scale = .*$", f"noise_scale = {s}", toml.read_text()))
+            gens = [run_v2agen(c["frames"], str(package), prompt=c["caption"], seed=i)[0] for i, c in enumerate(clips)]
+            rows.append([spectrogram(g[: len(c["audio"])], hop=256) for g, c in zip(gens, clips)])
+            print(f"noise scale {s}: done")
+    tiles = [np.concatenate(sum([[r[i], np.ones((4, r[i].shape[1]))] for r in rows], [])[:-1], 0)
+             for i in range(len(clips))]
+    gap = np.ones((tiles[0].shape[0], 6))
+    out = HERE / "docs" / "noise-scale.png"
+    write_png(out, colour(np.concatenate(sum([[t, gap] for t in tiles], [])[:-1], 1)))
+    print(f"wrote {out} (top the true soundtrack, then noise scale {', '.join(map(str, scales))})")
+
+
 def looks():
     """docs/looks.png: one frame of each scene kind, in rows: the plain look (the first
     training set and the evaluation), two rows of the varied training look, and the held-out
@@ -95,6 +124,8 @@ def looks():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--looks"]:
         looks()
+    elif sys.argv[1:] == ["--noise-scales"]:
+        noise_scales()
     elif sys.argv[1:] == ["--windowed"]:
         main(WINDOWED, "spectrograms.png")
     else:

@@ -38,6 +38,9 @@ SYNC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 25 // 1000  # 55 frames at 25 fp
 SEMANTIC_N = (CONTEXT_MS + HOP_MS + LOOKAHEAD_MS) * 5 // 1000  # 11 frames at 5 fps
 HOP_SAMPLES = HOP_MS * 16  # 3200 at 16 kHz
 LEAD = VOCODER_LOOKAHEAD  # latent frames the latent runs ahead of the audio
+# The starting noise's standard deviation (the package's sampler.noise_scale, export_stream.py):
+# a sampling temperature, chosen on the validation scenes (README, "Noise scale").
+NOISE_SCALE = 0.6
 
 
 def flow_time(k, n=STEPS, s=TIME_SHIFT):

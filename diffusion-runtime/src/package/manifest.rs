@@ -84,6 +84,7 @@ pub struct RawSampler {
     pub beta_end: Option<f64>,
     pub eta: Option<f64>,
     pub time_shift: Option<f64>,
+    pub noise_scale: Option<f64>,
 }
 
 /// `guidance_scale` when omitted: 1 = the conditional prediction only.

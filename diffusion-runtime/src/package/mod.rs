@@ -335,7 +335,10 @@ mod tests {
     #[test]
     fn zero_steps_and_negative_scales_mean_the_package_default() {
         let d = SamplerDefaults {
-            kind: SamplerKind::FlowEuler { shift: 1.0 },
+            kind: SamplerKind::FlowEuler {
+                shift: 1.0,
+                noise_scale: 1.0,
+            },
             steps: 8,
             guidance_scale: 1.5,
             negative_audio_scale: 0.5,

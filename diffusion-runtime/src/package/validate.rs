@@ -415,8 +415,16 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
                     format!("{shift} is outside 0.1..=20 (1 = uniform steps)"),
                 ));
             }
+            let noise_scale = s.noise_scale.unwrap_or(1.0);
+            if !(noise_scale.is_finite() && (0.0..=1.0).contains(&noise_scale)) {
+                return Err(e(
+                    "noise_scale",
+                    format!("{noise_scale} is outside 0..=1 (1 = the trained noise)"),
+                ));
+            }
             SamplerKind::FlowEuler {
                 shift: shift as f32,
+                noise_scale: noise_scale as f32,
             }
         }
         _ => {
@@ -428,6 +436,9 @@ fn sampler(ctx: &Ctx, s: &RawSampler) -> Result<SamplerDefaults, PackageError> {
                 };
             if s.time_shift.is_some() {
                 return Err(e("time_shift", "applies to flow-euler only".into()));
+            }
+            if s.noise_scale.is_some() {
+                return Err(e("noise_scale", "applies to flow-euler only".into()));
             }
             let missing = |field: &str| e(field, "missing (required for ddim)".into());
             let train_steps = s.train_steps.ok_or_else(|| missing("train_steps"))?;

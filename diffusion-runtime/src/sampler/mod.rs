@@ -35,7 +35,10 @@ pub enum SamplerKind {
     /// `t = s·u / (1 + (s − 1)·u)` with `u = k / n` and `s = shift` ([`flow_time`]): 1 is uniform;
     /// above 1 the steps crowd towards the data end, where short, sharp detail (an impact's
     /// attack) is decided, and the first step takes a longer stride out of the noise.
-    FlowEuler { shift: f32 },
+    /// `noise_scale` is the starting noise's standard deviation (1 = the distribution the model
+    /// was trained to transport): below 1 the path starts nearer the noise's mean and ends
+    /// nearer the model's most likely output, a sampling temperature (Glow-TTS, VITS).
+    FlowEuler { shift: f32, noise_scale: f32 },
 }
 
 /// Start time of step `k` of `steps` on a flow path warped by `shift` (see
@@ -101,7 +104,8 @@ impl Sampler {
         }
     }
 
-    /// Draws `x` from N(0, I) with `rng` and denoises it in `steps` steps. `x` holds the sample
+    /// Draws `x` from N(0, I) with `rng` (scaled by a flow sampler's `noise_scale`) and denoises
+    /// it in `steps` steps. `x` holds the sample
     /// on return. Same seed, inputs and graph → the same bits on CPU.
     pub fn sample(
         &mut self,
@@ -128,7 +132,10 @@ impl Sampler {
         }
         rng.fill_normal(x);
         match self.kind.clone() {
-            SamplerKind::FlowEuler { shift } => {
+            SamplerKind::FlowEuler { shift, noise_scale } => {
+                if noise_scale != 1.0 {
+                    x.iter_mut().for_each(|xi| *xi *= noise_scale);
+                }
                 for k in 0..steps {
                     let (t, dt) = flow_step(k, steps, shift);
                     denoiser.predict(x, t, &mut self.pred)?;
