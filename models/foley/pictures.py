@@ -58,22 +58,36 @@ def write_png(path, rgb):
     path.write_bytes(png)
 
 
-def main(package=HERE, name="spectrograms-stream.png"):
+def held_out_clips():
+    """The pictures' five held-out scenes: a drop, a vehicle, a splash, thunder, rain with a drop."""
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(SEED + 10)
-    tiles = []
-    for i, kind in enumerate(["drop", "vehicle", "splash", "thunder", "rain+drop"]):
-        clip = scenes.render(rng, lib, WINDOW_S, kind)
-        gen, _ = run_v2agen(clip["frames"], str(package), prompt=clip["caption"], seed=i)
-        pair = [spectrogram(clip["audio"]), spectrogram(gen[: len(clip["audio"])])]
-        tile = np.concatenate([pair[0], np.ones((4, pair[0].shape[1])), pair[1]], 0)
-        tiles.append(tile)
-        print(f"{kind}: {clip['caption']!r}")
+    return [scenes.render(rng, lib, WINDOW_S, kind) for kind in ["drop", "vehicle", "splash", "thunder", "rain+drop"]]
+
+
+def generated(clips, package, hop=128):
+    """Spectrograms of what v2agen generates for each clip with `package`, prompted by its caption."""
+    gens = [run_v2agen(c["frames"], str(package), prompt=c["caption"], seed=i)[0] for i, c in enumerate(clips)]
+    return [spectrogram(g[: len(c["audio"])], hop=hop) for g, c in zip(gens, clips)]
+
+
+def sheet(rows):
+    """rows: lists of spectrograms, one per clip; the clips side by side, each with its rows
+    stacked top to bottom."""
+    tiles = [np.concatenate(sum([[r[i], np.ones((4, r[i].shape[1]))] for r in rows], [])[:-1], 0)
+             for i in range(len(rows[0]))]
     gap = np.ones((tiles[0].shape[0], 6))
-    img = np.concatenate(sum([[t, gap] for t in tiles], [])[:-1], 1)
+    return colour(np.concatenate(sum([[t, gap] for t in tiles], [])[:-1], 1))
+
+
+def main(package=HERE, name="spectrograms-stream.png"):
+    clips = held_out_clips()
+    rows = [[spectrogram(c["audio"]) for c in clips], generated(clips, package)]
+    for c in clips:
+        print(f"{c['kind']}: {c['caption']!r}")
     out = HERE / "docs" / name
     out.parent.mkdir(exist_ok=True)
-    write_png(out, colour(img))
+    write_png(out, sheet(rows))
     print(f"wrote {out} ({RATE // 2} Hz top, {WINDOW_S} s per tile; top row real, bottom generated)")
 
 
@@ -81,9 +95,7 @@ def noise_scales(scales=(1.0, 0.6, 0.2)):
     """docs/noise-scale.png: the same held-out scenes as spectrograms-stream.png, the true
     soundtrack on top, then the bundled package's with its manifest's sampler.noise_scale set to
     each of `scales` in turn (copies in a temporary folder; half the time resolution)."""
-    lib = scenes.Library("heldout")
-    rng = np.random.default_rng(SEED + 10)
-    clips = [scenes.render(rng, lib, WINDOW_S, kind) for kind in ["drop", "vehicle", "splash", "thunder", "rain+drop"]]
+    clips = held_out_clips()
     rows = [[spectrogram(c["audio"], hop=256) for c in clips]]
     with tempfile.TemporaryDirectory() as d:
         for s in scales:
@@ -91,14 +103,10 @@ def noise_scales(scales=(1.0, 0.6, 0.2)):
             shutil.copytree(HERE, package, ignore=shutil.ignore_patterns(".cache", "__pycache__", "docs", "snapshots", "data", "*.py", "*.md"))
             toml = package / "model.toml"
             toml.write_text(re.sub(r"(?m)^noise_scale = .*$", f"noise_scale = {s}", toml.read_text()))
-            gens = [run_v2agen(c["frames"], str(package), prompt=c["caption"], seed=i)[0] for i, c in enumerate(clips)]
-            rows.append([spectrogram(g[: len(c["audio"])], hop=256) for g, c in zip(gens, clips)])
+            rows.append(generated(clips, package, hop=256))
             print(f"noise scale {s}: done")
-    tiles = [np.concatenate(sum([[r[i], np.ones((4, r[i].shape[1]))] for r in rows], [])[:-1], 0)
-             for i in range(len(clips))]
-    gap = np.ones((tiles[0].shape[0], 6))
     out = HERE / "docs" / "noise-scale.png"
-    write_png(out, colour(np.concatenate(sum([[t, gap] for t in tiles], [])[:-1], 1)))
+    write_png(out, sheet(rows))
     print(f"wrote {out} (top the true soundtrack, then noise scale {', '.join(map(str, scales))})")
 
 

@@ -105,8 +105,8 @@ impl Sampler {
     }
 
     /// Draws `x` from N(0, I) with `rng` (scaled by a flow sampler's `noise_scale`) and denoises
-    /// it in `steps` steps. `x` holds the sample
-    /// on return. Same seed, inputs and graph → the same bits on CPU.
+    /// it in `steps` steps. `x` holds the sample on return. Same seed, inputs and graph → the
+    /// same bits on CPU.
     pub fn sample(
         &mut self,
         denoiser: &mut dyn Denoise,
