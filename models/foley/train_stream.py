@@ -190,13 +190,14 @@ def hop_region(first, end):
     return (torch.arange(end)[None] >= first[:, None]).float()[:, None]
 
 
-def own_context(ema, s, sync, semantic, empty, gen, share, steps=4):
+def own_context(ema, s, sync, semantic, empty, gen, share, steps=4, noise_scale=1.0):
     """In `share` of the examples, the context's last frames (a random stretch of one hop up to
     all of its in-clip frames) become the model's own sample of them, made as v2agen makes them
-    (after the true context before them, the same video, 4 guided Euler steps with the EMA
-    weights, which are what a package exports). A stream's context is what the model generated,
-    and its own sound held at a level from hop to hop is what buried later contacts
-    (diagnose_stream.py): the target after such a context is still the true audio."""
+    (after the true context before them, the same video, `steps` guided Euler steps from noise of
+    deviation `noise_scale` with the EMA weights, which are what a package exports). A stream's
+    context is what the model generated, and its own sound held at a level from hop to hop is
+    what buried later contacts (diagnose_stream.py): the target after such a context is still
+    the true audio."""
     b = s["ctx"].shape[0]
     k = torch.minimum(s["real"], HOP_F + (torch.rand(b, generator=gen) * (CTX - HOP_F + 1)).long())
     own = (torch.rand(b, generator=gen) < share) & (k > 0)
@@ -219,7 +220,7 @@ def own_context(ema, s, sync, semantic, empty, gen, share, steps=4):
                                   sync2, semantic2, audio)
             return v[:n], v[n:]
 
-        x = sample(velocity, torch.randn(clean.shape, generator=gen), steps)
+        x = sample(velocity, noise_scale * torch.randn(clean.shape, generator=gen), steps)
     mine = torch.where(region[:, :, :CTX] > 0, x[:, :, :CTX], s["ctx"][i])
     out["ctx"] = s["ctx"].index_copy(0, i, mine)
     return out
@@ -258,7 +259,7 @@ def weakened(f, gen, strength):
 def velocity_loss(model, ema, s, gen, a, empty):
     sync = weakened(model.sync(s["sync"]), gen, a.feature_noise)
     semantic = weakened(model.semantic(s["semantic"]), gen, a.feature_noise)
-    s = own_context(ema, s, sync.detach(), semantic.detach(), empty, gen, a.own_context)
+    s = own_context(ema, s, sync.detach(), semantic.detach(), empty, gen, a.own_context, a.own_steps, a.own_noise)
     target, region, clean = infill(s, gen, a.infill)
     x0, t, xt = noised(target, gen)
     ahead = torch.zeros(target.shape[0], target.shape[1], AHEAD)
@@ -296,6 +297,10 @@ def main():
                     help="extra flow-loss weight per unit of the latent's rise (train.py's 5)")
     ap.add_argument("--own-context", type=float, default=0.0,
                     help="share of examples whose context's last frames the model samples itself")
+    ap.add_argument("--own-steps", type=int, default=4,
+                    help="Euler steps of the own contexts' samples (the package samples with stream.STEPS)")
+    ap.add_argument("--own-noise", type=float, default=1.0,
+                    help="starting noise's deviation of the own contexts' samples (the package's: stream.NOISE_SCALE)")
     ap.add_argument("--own-ramp", type=int, default=0,
                     help="hop frames over which the loss after an own context rises from 0 (hop_start_weight)")
     ap.add_argument("--feature-noise", type=float, default=0.0,
