@@ -31,12 +31,15 @@ class FrameCnn(nn.Module):
 class VideoEncoder(nn.Module):
     """frames [B, n, 3, size, size] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees
     each frame's difference from the previous one (motion), and both mix neighbouring frames.
-    `size` other than SYNC_SIZE only for resolution_gate.py's comparison."""
+    `size` other than SYNC_SIZE and `still=False` only for resolution_gate.py's comparisons:
+    without the still frame the sync encoder sees the motion alone, each clip's differences
+    divided by their spread, so a look's colours and contrast (ink on paper, a disc on a
+    gradient) reach it only as the shape of what moves."""
 
-    def __init__(self, motion, size=SYNC_SIZE):
+    def __init__(self, motion, size=SYNC_SIZE, still=True):
         super().__init__()
-        self.motion = motion
-        self.cnn = FrameCnn(12 if motion else 3, size)
+        self.motion, self.still = motion, still
+        self.cnn = FrameCnn((12 if still else 9) if motion else 3, size)
         self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
 
     def forward(self, frames):
@@ -51,10 +54,13 @@ class VideoEncoder(nn.Module):
             prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
             nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
             d_in, d_out = 4.0 * (x - prev), 4.0 * (nxt - x)
+            if not self.still:
+                spread = d_in.flatten(1).std(dim=1).view(b, 1, 1, 1, 1)
+                d_in, d_out = d_in / (spread + 0.02), d_out / (spread + 0.02)
             mag_in = torch.abs(d_in).sum(dim=2, keepdim=True)
             mag_out = torch.abs(d_out).sum(dim=2, keepdim=True)
             turn = (d_in * d_out).sum(dim=2, keepdim=True)
-            x = torch.cat([x, d_in, d_out, mag_in, mag_out, turn], dim=2)
+            x = torch.cat(([x] if self.still else []) + [d_in, d_out, mag_in, mag_out, turn], dim=2)
         f = self.cnn(x.reshape(b * n, x.shape[2], x.shape[3], x.shape[4])).reshape(b, n, FEAT)
         f = f + self.temporal(F.gelu(f).transpose(1, 2)).transpose(1, 2)
         return f

@@ -10,10 +10,13 @@ to each size in --sizes, pretrains the sync encoder with its onset head on each
 against the true contacts at ±50 ms (evaluate.py's matching): precision, recall on first
 contacts and on later ones, F1 with a bootstrap interval. The threshold is chosen per size on
 the plain look (the best F1) and kept for the sketch look; the true audio's onset strength
-through the same peak picking is the ceiling. Resumable: the renders and every size's encoder
-are cached (.cache/gate*).
+through the same peak picking is the ceiling. `--inputs still motion` compares, at each size,
+the input as shipped with the motion alone (model.VideoEncoder(still=False)). Resumable: the
+renders and every size's and input's encoder are cached (.cache/gate*; delete gate.npz to
+render again with other --clips or --sizes).
 
     python models/foley/resolution_gate.py --clips 2000 --steps 1500     # ~40 min on 2 cores
+    python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still motion
 """
 
 import argparse
@@ -85,10 +88,10 @@ def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
-def pretrain(size, frames, onset, steps):
+def pretrain(size, frames, onset, steps, still=True):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable)."""
-    ckpt = CACHE / f"gate{size}.pt"
-    enc, head, opt, step = resumed(ckpt, size)
+    ckpt = CACHE / f"gate{size}{'' if still else '-motion'}.pt"
+    enc, head, opt, step = resumed(ckpt, size, still)
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
     start = time.time()
@@ -161,6 +164,9 @@ def main():
     ap.add_argument("--scenes", type=int, default=128, help="validation drop scenes per look")
     ap.add_argument("--steps", type=int, default=1500, help="pretraining steps per size (batch 16)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 48])
+    ap.add_argument("--inputs", nargs="+", choices=["still", "motion"], default=["still"],
+                    help="the sync encoder's input: the still frame and its motion (as shipped), or "
+                         "the motion alone, scaled by each clip's spread (model.VideoEncoder)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     if not DATA.exists():
@@ -177,10 +183,11 @@ def main():
         truth = onset_strength(front, torch.from_numpy(d["val_audio"])).numpy()
     offset = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
     for size in a.sizes:
-        head = pretrain(size, d[f"train{size}"], onset, a.steps)
-        with torch.no_grad():
-            strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
-        report(f"{size}×{size}", strength, contacts, heard, [offset])
+        for inputs in a.inputs:
+            head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs == "still")
+            with torch.no_grad():
+                strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
+            report(f"{size}×{size} {inputs}", strength, contacts, heard, [offset])
 
 
 if __name__ == "__main__":
