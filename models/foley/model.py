@@ -14,15 +14,16 @@ from config import FEAT, LATENT_FRAMES, N_MELS, SEMANTIC_FPS, SYNC_FPS, SYNC_SIZ
 
 
 class FrameCnn(nn.Module):
-    """[N, C, size, size] → [N, FEAT] (size a multiple of 8: three stride-2 convolutions)."""
+    """[N, C, size, size] → [N, FEAT] (size a multiple of 8: three stride-2 convolutions of
+    width, 2 × width and 4 × width channels)."""
 
-    def __init__(self, channels, size=SYNC_SIZE):
+    def __init__(self, channels, size=SYNC_SIZE, width=16):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels, 16, 3, 2, 1), nn.GELU(),
-            nn.Conv2d(16, 32, 3, 2, 1), nn.GELU(),
-            nn.Conv2d(32, 64, 3, 2, 1), nn.GELU())
-        self.fc = nn.Linear(64 * (size // 8) ** 2, FEAT)
+            nn.Conv2d(channels, width, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(width, 2 * width, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(2 * width, 4 * width, 3, 2, 1), nn.GELU())
+        self.fc = nn.Linear(4 * width * (size // 8) ** 2, FEAT)
 
     def forward(self, x):
         return self.fc(self.net(x).flatten(1))
@@ -31,15 +32,16 @@ class FrameCnn(nn.Module):
 class VideoEncoder(nn.Module):
     """frames [B, n, 3, size, size] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees
     each frame's difference from the previous one (motion), and both mix neighbouring frames.
-    `size` other than SYNC_SIZE and `still=False` only for resolution_gate.py's comparisons:
+    `size` other than SYNC_SIZE, `still=False` and `width` other than 16 (FrameCnn) only for
+    resolution_gate.py's comparisons:
     without the still frame the sync encoder sees the motion alone, each clip's differences
     divided by their spread, so a look's colours and contrast (ink on paper, a disc on a
     gradient) reach it only as the shape of what moves."""
 
-    def __init__(self, motion, size=SYNC_SIZE, still=True):
+    def __init__(self, motion, size=SYNC_SIZE, still=True, width=16):
         super().__init__()
         self.motion, self.still = motion, still
-        self.cnn = FrameCnn((12 if still else 9) if motion else 3, size)
+        self.cnn = FrameCnn((12 if still else 9) if motion else 3, size, width)
         self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
 
     def forward(self, frames):

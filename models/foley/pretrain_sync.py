@@ -23,10 +23,10 @@ from train import onset_strength
 CKPT = CACHE / "sync.pt"
 
 
-def resumed(ckpt, size=SYNC_SIZE, still=True):
-    """The sync encoder at `size` (`still`: model.VideoEncoder), its onset head, their optimiser
-    and the step count, resumed from `ckpt` when it exists."""
-    enc, head = VideoEncoder(motion=True, size=size, still=still), OnsetHead()
+def resumed(ckpt, size=SYNC_SIZE, still=True, width=16):
+    """The sync encoder at `size` (`still`, `width`: model.VideoEncoder), its onset head, their
+    optimiser and the step count, resumed from `ckpt` when it exists."""
+    enc, head = VideoEncoder(motion=True, size=size, still=still, width=width), OnsetHead()
     opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
     step = 0
     if ckpt.exists():

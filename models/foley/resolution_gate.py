@@ -11,7 +11,8 @@ against the true contacts at ±50 ms (evaluate.py's matching): precision, recall
 contacts and on later ones, F1 with a bootstrap interval. The threshold is chosen per size on
 the plain look (the best F1) and kept for the sketch look; the true audio's onset strength
 through the same peak picking is the ceiling. `--inputs still motion` compares, at each size,
-the input as shipped with the motion alone (model.VideoEncoder(still=False)). Resumable: the
+the input as shipped with the motion alone (model.VideoEncoder(still=False)), `--widths` the
+encoder's capacity (model.FrameCnn). Resumable: the
 renders and every size's and input's encoder are cached (.cache/gate*; delete gate.npz to
 render again with other --clips or --sizes).
 
@@ -88,10 +89,10 @@ def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
-def pretrain(size, frames, onset, steps, still=True):
+def pretrain(size, frames, onset, steps, still=True, width=16):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable)."""
-    ckpt = CACHE / f"gate{size}{'' if still else '-motion'}.pt"
-    enc, head, opt, step = resumed(ckpt, size, still)
+    ckpt = CACHE / f"gate{size}{'' if still else '-motion'}{'' if width == 16 else f'-w{width}'}.pt"
+    enc, head, opt, step = resumed(ckpt, size, still, width)
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
     start = time.time()
@@ -167,6 +168,8 @@ def main():
     ap.add_argument("--inputs", nargs="+", choices=["still", "motion"], default=["still"],
                     help="the sync encoder's input: the still frame and its motion (as shipped), or "
                          "the motion alone, scaled by each clip's spread (model.VideoEncoder)")
+    ap.add_argument("--widths", type=int, nargs="+", default=[16],
+                    help="the sync encoder's first convolution's channels (model.FrameCnn; 16 ships)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     if not DATA.exists():
@@ -184,10 +187,11 @@ def main():
     offset = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
     for size in a.sizes:
         for inputs in a.inputs:
-            head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs == "still")
-            with torch.no_grad():
-                strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
-            report(f"{size}×{size} {inputs}", strength, contacts, heard, [offset])
+            for width in a.widths:
+                head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs == "still", width)
+                with torch.no_grad():
+                    strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
+                report(f"{size} {inputs} w{width}", strength, contacts, heard, [offset])
 
 
 if __name__ == "__main__":
