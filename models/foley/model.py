@@ -17,7 +17,9 @@ class FrameCnn(nn.Module):
     """[N, C, size, size] → [N, FEAT] (size a multiple of 8: three stride-2 convolutions of
     width, 2 × width and 4 × width channels)."""
 
-    def __init__(self, channels, size=SYNC_SIZE, width=16):
+    WIDTH = 16  # every shipped encoder's; others only for resolution_gate.py's comparison
+
+    def __init__(self, channels, size=SYNC_SIZE, width=WIDTH):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(channels, width, 3, 2, 1), nn.GELU(),
@@ -32,13 +34,12 @@ class FrameCnn(nn.Module):
 class VideoEncoder(nn.Module):
     """frames [B, n, 3, size, size] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees
     each frame's difference from the previous one (motion), and both mix neighbouring frames.
-    `size` other than SYNC_SIZE, `still=False` and `width` other than 16 (FrameCnn) only for
-    resolution_gate.py's comparisons:
-    without the still frame the sync encoder sees the motion alone, each clip's differences
-    divided by their spread, so a look's colours and contrast (ink on paper, a disc on a
-    gradient) reach it only as the shape of what moves."""
+    `size` other than SYNC_SIZE, `still=False` and `width` other than FrameCnn.WIDTH only for
+    resolution_gate.py's comparisons: without the still frame the sync encoder sees the motion
+    alone, each clip's differences divided by their spread, so a look's colours and contrast
+    (ink on paper, a disc on a gradient) reach it only as the shape of what moves."""
 
-    def __init__(self, motion, size=SYNC_SIZE, still=True, width=16):
+    def __init__(self, motion, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH):
         super().__init__()
         self.motion, self.still = motion, still
         self.cnn = FrameCnn((12 if still else 9) if motion else 3, size, width)
@@ -57,8 +58,8 @@ class VideoEncoder(nn.Module):
             nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
             d_in, d_out = 4.0 * (x - prev), 4.0 * (nxt - x)
             if not self.still:
-                spread = d_in.flatten(1).std(dim=1).view(b, 1, 1, 1, 1)
-                d_in, d_out = d_in / (spread + 0.02), d_out / (spread + 0.02)
+                gain = 1.0 / (d_in.flatten(1).std(dim=1).view(b, 1, 1, 1, 1) + 0.02)
+                d_in, d_out = d_in * gain, d_out * gain
             mag_in = torch.abs(d_in).sum(dim=2, keepdim=True)
             mag_out = torch.abs(d_out).sum(dim=2, keepdim=True)
             turn = (d_in * d_out).sum(dim=2, keepdim=True)

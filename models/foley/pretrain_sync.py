@@ -17,13 +17,13 @@ import torch
 
 from common import Frontend, latent_stats
 from config import CACHE, SYNC_SIZE
-from model import OnsetHead, VideoEncoder
+from model import FrameCnn, OnsetHead, VideoEncoder
 from train import onset_strength
 
 CKPT = CACHE / "sync.pt"
 
 
-def resumed(ckpt, size=SYNC_SIZE, still=True, width=16):
+def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH):
     """The sync encoder at `size` (`still`, `width`: model.VideoEncoder), its onset head, their
     optimiser and the step count, resumed from `ckpt` when it exists."""
     enc, head = VideoEncoder(motion=True, size=size, still=still, width=width), OnsetHead()

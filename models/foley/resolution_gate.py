@@ -12,9 +12,9 @@ contacts and on later ones, F1 with a bootstrap interval. The threshold is chose
 the plain look (the best F1) and kept for the sketch look; the true audio's onset strength
 through the same peak picking is the ceiling. `--inputs still motion` compares, at each size,
 the input as shipped with the motion alone (model.VideoEncoder(still=False)), `--widths` the
-encoder's capacity (model.FrameCnn). Resumable: the
-renders and every size's and input's encoder are cached (.cache/gate*; delete gate.npz to
-render again with other --clips or --sizes).
+encoder's capacity (model.FrameCnn). Resumable: the renders and every size's, input's and
+width's encoder are cached (.cache/gate*; move gate.npz away to render again with other
+--clips or --sizes).
 
     python models/foley/resolution_gate.py --clips 2000 --steps 1500     # ~40 min on 2 cores
     python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still motion
@@ -31,6 +31,7 @@ import torch
 import evaluate as ev
 from common import Frontend, latent_stats
 from config import CACHE, FPS, SAMPLES, WINDOW_S
+from model import FrameCnn
 from prepare import PAIRS, SINGLE, scenes, shrink
 from pretrain_sync import resumed, save
 from train import onset_strength
@@ -89,9 +90,11 @@ def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
-def pretrain(size, frames, onset, steps, still=True, width=16):
-    """pretrain_sync.py's loop at one size, to a fixed step count (resumable)."""
-    ckpt = CACHE / f"gate{size}{'' if still else '-motion'}{'' if width == 16 else f'-w{width}'}.pt"
+def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH):
+    """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
+    input and width keep the cache name they had before the other variants existed."""
+    variant = ("" if still else "-motion") + ("" if width == FrameCnn.WIDTH else f"-w{width}")
+    ckpt = CACHE / f"gate{size}{variant}.pt"
     enc, head, opt, step = resumed(ckpt, size, still, width)
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
@@ -168,8 +171,8 @@ def main():
     ap.add_argument("--inputs", nargs="+", choices=["still", "motion"], default=["still"],
                     help="the sync encoder's input: the still frame and its motion (as shipped), or "
                          "the motion alone, scaled by each clip's spread (model.VideoEncoder)")
-    ap.add_argument("--widths", type=int, nargs="+", default=[16],
-                    help="the sync encoder's first convolution's channels (model.FrameCnn; 16 ships)")
+    ap.add_argument("--widths", type=int, nargs="+", default=[FrameCnn.WIDTH],
+                    help="the sync encoder's first convolution's channels (model.FrameCnn.WIDTH ships)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     if not DATA.exists():

@@ -298,7 +298,7 @@ def main():
     ap.add_argument("--own-context", type=float, default=0.0,
                     help="share of examples whose context's last frames the model samples itself")
     ap.add_argument("--own-steps", type=int, default=4,
-                    help="Euler steps of the own contexts' samples (the package samples with stream.STEPS)")
+                    help="Euler steps of the own contexts' samples (the package samples with config.STEPS)")
     ap.add_argument("--own-noise", type=float, default=1.0,
                     help="starting noise's deviation of the own contexts' samples (the package's: stream.NOISE_SCALE)")
     ap.add_argument("--own-ramp", type=int, default=0,
