@@ -34,20 +34,37 @@ class FrameCnn(nn.Module):
 class VideoEncoder(nn.Module):
     """frames [B, n, 3, size, size] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees
     each frame's difference from the previous one (motion), and both mix neighbouring frames.
-    `size` other than SYNC_SIZE, `still=False` and `width` other than FrameCnn.WIDTH only for
-    resolution_gate.py's comparisons: without the still frame the sync encoder sees the motion
-    alone, each clip's differences divided by their spread, so a look's colours and contrast
-    (ink on paper, a disc on a gradient) reach it only as the shape of what moves."""
+    `size` other than SYNC_SIZE, `still=False`, `edges=True` and `width` other than
+    FrameCnn.WIDTH only for resolution_gate.py's comparisons: without the still frame the sync
+    encoder sees the motion alone, each clip's differences divided by their spread, so a look's
+    colours and contrast (ink on paper, a disc on a gradient) reach it only as the shape of what
+    moves; with `edges` it sees, instead of the colours, where the brightness changes (a fixed
+    gradient-magnitude front end), the part of a picture that a filled shape and its outline
+    share."""
 
-    def __init__(self, motion, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH):
+    def __init__(self, motion, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False):
         super().__init__()
-        self.motion, self.still = motion, still
-        self.cnn = FrameCnn((12 if still else 9) if motion else 3, size, width)
+        self.motion, self.still, self.edges = motion, still, edges
+        self.cnn = FrameCnn(self.channels(motion, still, edges), size, width)
         self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
+
+    @staticmethod
+    def channels(motion, still=True, edges=False):
+        """The CNN's input channels: the still frame, the change into and out of it per colour,
+        then three magnitudes (forward); a state dict's first convolution tells them apart."""
+        colours = 1 if edges else 3
+        return colours * (3 if still else 2) + 3 if motion else colours
 
     def forward(self, frames):
         b, n = frames.shape[0], frames.shape[1]
         x = frames - 0.5
+        if self.edges:
+            lum = (frames * frames.new_tensor([0.299, 0.587, 0.114]).view(1, 1, 3, 1, 1)).sum(2, keepdim=True)
+            # Each pixel's step from the one above and the one to its left (0 on the first row
+            # and column); slices, not torch.diff, which the ONNX exporter lacks.
+            gy = torch.abs(lum - torch.cat([lum[:, :, :, :1], lum[:, :, :, :-1]], dim=3))
+            gx = torch.abs(lum - torch.cat([lum[:, :, :, :, :1], lum[:, :, :, :, :-1]], dim=4))
+            x = gx + gy  # a frame's range: a hard edge is 1, as a white pixel is
         if self.motion:
             # The change into and out of each frame side by side: a contact is where motion
             # towards a surface turns into motion away from it, visible within one frame's input.

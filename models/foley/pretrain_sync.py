@@ -7,6 +7,7 @@ to contacts: an impact is a few frames of a window and barely moves that loss. R
 (.cache/sync.pt); train.py starts from its weights.
 
     python models/foley/pretrain_sync.py --minutes 8
+    python models/foley/pretrain_sync.py --minutes 12 --edges   # the edge input (run I)
 """
 
 import argparse
@@ -23,10 +24,10 @@ from train import onset_strength
 CKPT = CACHE / "sync.pt"
 
 
-def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH):
-    """The sync encoder at `size` (`still`, `width`: model.VideoEncoder), its onset head, their
-    optimiser and the step count, resumed from `ckpt` when it exists."""
-    enc, head = VideoEncoder(motion=True, size=size, still=still, width=width), OnsetHead()
+def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False):
+    """The sync encoder at `size` (`still`, `width`, `edges`: model.VideoEncoder), its onset
+    head, their optimiser and the step count, resumed from `ckpt` when it exists."""
+    enc, head = VideoEncoder(motion=True, size=size, still=still, width=width, edges=edges), OnsetHead()
     opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
     step = 0
     if ckpt.exists():
@@ -46,6 +47,8 @@ def save(ckpt, enc, head, opt, step):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=8)
+    ap.add_argument("--edges", action="store_true",
+                    help="the brightness edges as the input (model.VideoEncoder); .cache/sync-edges.pt")
     a = ap.parse_args()
     torch.set_num_threads(2)
     d = np.load(CACHE / "dataset.npz")
@@ -58,7 +61,8 @@ def main():
     onset = torch.cat(onset)
     n_val = 200
     val = slice(len(frames) - n_val, None)
-    enc, head, opt, step = resumed(CKPT)
+    ckpt = CKPT.with_name("sync-edges.pt") if a.edges else CKPT
+    enc, head, opt, step = resumed(ckpt, edges=a.edges)
     rng = np.random.default_rng(step)
     start = time.time()
 
@@ -79,7 +83,7 @@ def main():
             var = onset[val].var().item()
             print(f"step {step} train {loss.item():.4f} held-out {vl:.4f} "
                   f"(explained {1 - vl / var:.1%})", flush=True)
-            save(CKPT, enc, head, opt, step)
+            save(ckpt, enc, head, opt, step)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ against the true contacts at ±50 ms (evaluate.py's matching): precision, recall
 contacts and on later ones, F1 with a bootstrap interval. The threshold is chosen per size on
 the plain look (the best F1) and kept for the sketch look; the true audio's onset strength
 through the same peak picking is the ceiling. `--inputs still motion` compares, at each size,
-the input as shipped with the motion alone (model.VideoEncoder(still=False)), `--widths` the
-encoder's capacity (model.FrameCnn). Resumable: the renders and every size's, input's and
+the input as shipped with the motion alone (model.VideoEncoder(still=False)) or with the
+brightness edges in place of the colours (`edges`), `--widths` the encoder's capacity
+(model.FrameCnn). Resumable: the renders and every size's, input's and
 width's encoder are cached (.cache/gate*; move gate.npz away to render again with other
 --clips or --sizes).
 
@@ -90,12 +91,13 @@ def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
-def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH):
+def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
     input and width keep the cache name they had before the other variants existed."""
-    variant = ("" if still else "-motion") + ("" if width == FrameCnn.WIDTH else f"-w{width}")
+    variant = ("-edges" if edges else "") + ("" if still else "-motion") \
+        + ("" if width == FrameCnn.WIDTH else f"-w{width}")
     ckpt = CACHE / f"gate{size}{variant}.pt"
-    enc, head, opt, step = resumed(ckpt, size, still, width)
+    enc, head, opt, step = resumed(ckpt, size, still, width, edges)
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
     start = time.time()
@@ -168,9 +170,10 @@ def main():
     ap.add_argument("--scenes", type=int, default=128, help="validation drop scenes per look")
     ap.add_argument("--steps", type=int, default=1500, help="pretraining steps per size (batch 16)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 48])
-    ap.add_argument("--inputs", nargs="+", choices=["still", "motion"], default=["still"],
-                    help="the sync encoder's input: the still frame and its motion (as shipped), or "
-                         "the motion alone, scaled by each clip's spread (model.VideoEncoder)")
+    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", "edges"], default=["still"],
+                    help="the sync encoder's input: the still frame and its motion (as shipped), "
+                         "the motion alone, scaled by each clip's spread, or the frames' brightness "
+                         "edges and their motion (model.VideoEncoder)")
     ap.add_argument("--widths", type=int, nargs="+", default=[FrameCnn.WIDTH],
                     help="the sync encoder's first convolution's channels (model.FrameCnn.WIDTH ships)")
     a = ap.parse_args()
@@ -191,7 +194,8 @@ def main():
     for size in a.sizes:
         for inputs in a.inputs:
             for width in a.widths:
-                head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs == "still", width)
+                head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width,
+                                inputs == "edges")
                 with torch.no_grad():
                     strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
                 report(f"{size} {inputs} w{width}", strength, contacts, heard, [offset])

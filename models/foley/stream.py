@@ -128,9 +128,15 @@ def blocks_of(state):
     return sum(1 for k in state if k.startswith("denoiser.blocks.") and k.endswith(".mix.weight"))
 
 
+def edges_of(state):
+    """Whether a state dict's sync encoder reads brightness edges (model.VideoEncoder)."""
+    return state["sync.cnn.net.0.weight"].shape[1] == VideoEncoder.channels(True, edges=True)
+
+
 def loaded(stats, state):
-    """A StreamFoley as deep as the state dict's denoiser, with its weights."""
-    model = StreamFoley(stats, blocks_of(state))
+    """A StreamFoley as deep as the state dict's denoiser, with its sync encoder's input, and its
+    weights."""
+    model = StreamFoley(stats, blocks_of(state), edges_of(state))
     model.load_state_dict(weights(state))
     return model
 
@@ -139,7 +145,7 @@ def deepened(state, stats, blocks):
     """The state dict with blocks appended to the denoiser's stack that leave its output as it was:
     each new block's last convolution and its sync input start at zero (a residual block that adds
     nothing until it learns to), its FiLM rows at zero; their other weights as a fresh model's."""
-    grown = StreamFoley(stats, blocks).state_dict()
+    grown = StreamFoley(stats, blocks, edges_of(state)).state_dict()
     state = weights(state)
     for k, v in grown.items():
         if k not in state:
@@ -157,9 +163,9 @@ def deepened(state, stats, blocks):
 class StreamFoley(nn.Module):
     """Everything trained together (the video and audio encoders as in the windowed model)."""
 
-    def __init__(self, stats, blocks=Denoiser.BLOCKS):
+    def __init__(self, stats, blocks=Denoiser.BLOCKS, edges=False):
         super().__init__()
-        self.sync = VideoEncoder(motion=True)
+        self.sync = VideoEncoder(motion=True, edges=edges)
         self.semantic = VideoEncoder(motion=False)
         self.audio = AudioEncoder(stats)
         self.denoiser = StreamDenoiser(blocks=blocks)

@@ -29,7 +29,8 @@ import snapshot
 from common import Frontend, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
 from model import Denoiser
-from stream import AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, sample, weights
+from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, edges_of,
+                    sample, weights)
 from styles import styled
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
@@ -321,18 +322,32 @@ def main():
     ap.add_argument("--from-snapshot", type=Path, nargs="?", const=snapshot.STREAM,
                     help="when the checkpoint is missing, resume from this snapshot (snapshot.py; "
                          f"without a path {snapshot.STREAM.relative_to(HERE.parent.parent)})")
+    ap.add_argument("--sync-from", type=Path, metavar="CHECKPOINT",
+                    help="with --from-snapshot: pretrain_sync.py's sync encoder and onset head in place "
+                         "of the snapshot's (e.g. .cache/sync-edges.pt)")
     a = ap.parse_args()
     ckpt = a.checkpoint
     torch.set_num_threads(2)
     stats = latent_stats()
     data = Data(a.data)
     ck = torch.load(ckpt) if ckpt.exists() else torch.load(a.from_snapshot) if a.from_snapshot else None
+    if a.sync_from and not ckpt.exists():
+        if not a.from_snapshot:
+            ap.error("--sync-from replaces a snapshot's sync encoder: give --from-snapshot")
+        # The snapshot's sync encoder and onset head replaced by pretrain_sync.py's (another
+        # input, e.g. --edges); the denoiser then learns to read the new features.
+        sync = torch.load(a.sync_from)
+        ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith(("sync.", "onset."))}
+        ck["ema"].update({f"sync.{k}": v for k, v in sync["sync"].items()})
+        ck["ema"].update({f"onset.{k}": v for k, v in sync["onset"].items()})
+        print(f"sync encoder from {a.sync_from} (step {sync['step']} of pretrain_sync.py)")
     blocks = blocks_of(ck["ema"]) if ck else Denoiser.BLOCKS
     depth = a.blocks or blocks
     if depth < blocks or (ckpt.exists() and depth != blocks):
         ap.error(f"--blocks {depth}: the weights resumed have {blocks} (a snapshot can be deepened, "
                  "a checkpoint resumes as it is)")
-    model, ema = StreamFoley(stats, depth), StreamFoley(stats, depth)
+    edges = edges_of(ck["ema"]) if ck else False
+    model, ema = StreamFoley(stats, depth, edges), StreamFoley(stats, depth, edges)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, trained_s, warm_from = 0, 0.0, 0
     if ckpt.exists():
