@@ -16,6 +16,8 @@ channels swapped, tone curves, posterised, blurred, sharpened: `styles.py`; none
     python models/foley/invariant.py train --minutes 15 --encoders sync --styles --out .cache/invariant-styles.pt
     python models/foley/invariant.py measure               # 200 held-out pairs: varied and sketch
     python models/foley/invariant.py graft --checkpoint snapshots/foley-stream.pt --out /tmp/inv.pt
+    python models/foley/invariant.py train --minutes 15 --encoders sync \
+        --edges-from .cache/sync-colour-edges.pt --out .cache/invariant-edges.pt
 """
 
 import argparse
@@ -100,13 +102,23 @@ def distance(f, target, spread, spread_d, weight, salient):
     return d + weight * (((change(f) - change(target)) / spread_d) ** 2).mean() if weight else d
 
 
-def students(path=CKPT):
+def students(path=CKPT, edges_from=None):
+    """The students, resumed from `path` or starting as the package's encoders; with
+    `edges_from` the sync student starts as pretrain_sync.py --edges's encoder (edges, not
+    colours, as its input: the teacher's weights do not fit it)."""
     out = {}
     ck = torch.load(path) if path.exists() else None
     t = teachers()
     for name, motion in ENCODERS.items():
-        enc = VideoEncoder(motion)
-        enc.load_state_dict(ck[name] if ck else t[name].state_dict())
+        if ck:
+            state = ck[name]
+        elif edges_from and name == "sync":
+            state = torch.load(edges_from)["sync"]
+        else:
+            state = t[name].state_dict()
+        state = VideoEncoder.completed(state)
+        enc = VideoEncoder(motion, edges=VideoEncoder.edges_of(state))
+        enc.load_state_dict(state)
         out[name] = enc
     return out, ck
 
@@ -135,7 +147,7 @@ def cmd_train(a):
     spread = {n: f.std(dim=(0, 1), keepdim=True) for n, f in plain_f.items()}
     # The same for the features' frame-to-frame change, which is where a contact shows.
     spread_d = {n: change(f).std(dim=(0, 1), keepdim=True) for n, f in plain_f.items()}
-    stud, ck = students(a.out)
+    stud, ck = students(a.out, a.edges_from)
     params = [p for n in names for p in stud[n].parameters()]
     opt = torch.optim.Adam(params, lr=a.lr)
     step, spent = 0, 0.0
@@ -264,6 +276,8 @@ def main():
     t.add_argument("--styles", action="store_true", help="also restyle the drawings (styled())")
     t.add_argument("--change", type=float, default=0.0, help="weight of the features' frame-to-frame change")
     t.add_argument("--salient", type=float, default=0.0, help="extra weight of frames whose target changes")
+    t.add_argument("--edges-from", type=Path,
+                   help="the sync student starts as this pretrain_sync.py --edges encoder (a new --out)")
     m = sub.add_parser("measure")
     m.add_argument("--pairs", type=int, default=200)
     m.add_argument("--checkpoint", type=Path, default=CKPT)

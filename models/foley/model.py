@@ -34,37 +34,63 @@ class FrameCnn(nn.Module):
 class VideoEncoder(nn.Module):
     """frames [B, n, 3, size, size] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees
     each frame's difference from the previous one (motion), and both mix neighbouring frames.
-    `size` other than SYNC_SIZE, `still=False`, `edges=True` and `width` other than
-    FrameCnn.WIDTH only for resolution_gate.py's comparisons: without the still frame the sync
+    `size` other than SYNC_SIZE, `still=False`, `edges` and `width` other than FrameCnn.WIDTH
+    only for resolution_gate.py's and run I's comparisons: without the still frame the sync
     encoder sees the motion alone, each clip's differences divided by their spread, so a look's
     colours and contrast (ink on paper, a disc on a gradient) reach it only as the shape of what
-    moves; with `edges` it sees, instead of the colours, where the brightness changes (a fixed
-    gradient-magnitude front end), the part of a picture that a filled shape and its outline
-    share."""
+    moves; with `edges` ("luma" or "colour", EDGE_MIX) it sees, instead of the colours, where the
+    picture changes (a fixed gradient-magnitude front end), the part of a picture that a filled
+    shape and its outline share."""
+
+    # Edges through a fixed colour mix: each pixel's steps to its neighbours mixed by these rows,
+    # their magnitudes averaged over the rows. "luma" is the brightness's step alone and misses
+    # an edge between two colours of one brightness; "colour" takes every channel's step.
+    EDGE_MIX = {"luma": [[0.299, 0.587, 0.114]], "colour": [[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]}
 
     def __init__(self, motion, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False):
         super().__init__()
-        self.motion, self.still, self.edges = motion, still, edges
-        self.cnn = FrameCnn(self.channels(motion, still, edges), size, width)
+        self.motion, self.still, self.edges = motion, still, bool(edges)
+        if edges:
+            # A buffer, so that a state dict says which front end its weights were trained on.
+            self.register_buffer("edge_mix", torch.tensor(self.EDGE_MIX[edges]))
+        self.cnn = FrameCnn(self.channels(motion, still, bool(edges)), size, width)
         self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
 
     @staticmethod
     def channels(motion, still=True, edges=False):
         """The CNN's input channels: the still frame, the change into and out of it per colour,
-        then three magnitudes (forward); a state dict's first convolution tells them apart."""
+        then three magnitudes (forward)."""
         colours = 1 if edges else 3
         return colours * (3 if still else 2) + 3 if motion else colours
+
+    @classmethod
+    def completed(cls, state, prefix=""):
+        """The state dict with the edge buffer that run I's first weights lack (they read
+        brightness edges)."""
+        if cls.edges_of(state, prefix) and prefix + "edge_mix" not in state:
+            state = {**state, prefix + "edge_mix": torch.tensor(cls.EDGE_MIX["luma"])}
+        return state
+
+    @classmethod
+    def edges_of(cls, state, prefix=""):
+        """The `edges` a state dict's encoder was built with (False, "luma" or "colour"); run I's
+        first weights, before the buffer, read brightness edges."""
+        mix = state.get(prefix + "edge_mix")
+        if mix is not None:
+            return next(k for k, v in cls.EDGE_MIX.items() if len(v) == mix.shape[0])
+        edge_input = state[prefix + "cnn.net.0.weight"].shape[1] == cls.channels(True, edges=True)
+        return "luma" if edge_input else False
 
     def forward(self, frames):
         b, n = frames.shape[0], frames.shape[1]
         x = frames - 0.5
         if self.edges:
-            lum = (frames * frames.new_tensor([0.299, 0.587, 0.114]).view(1, 1, 3, 1, 1)).sum(2, keepdim=True)
+            mixed = torch.einsum("kc,bnchw->bnkhw", self.edge_mix, frames)
             # Each pixel's step from the one above and the one to its left (0 on the first row
             # and column); slices, not torch.diff, which the ONNX exporter lacks.
-            gy = torch.abs(lum - torch.cat([lum[:, :, :, :1], lum[:, :, :, :-1]], dim=3))
-            gx = torch.abs(lum - torch.cat([lum[:, :, :, :, :1], lum[:, :, :, :, :-1]], dim=4))
-            x = gx + gy  # a frame's range: a hard edge is 1, as a white pixel is
+            gy = torch.abs(mixed - torch.cat([mixed[:, :, :, :1], mixed[:, :, :, :-1]], dim=3))
+            gx = torch.abs(mixed - torch.cat([mixed[:, :, :, :, :1], mixed[:, :, :, :, :-1]], dim=4))
+            x = (gx + gy).mean(dim=2, keepdim=True)  # a frame's range: a hard edge is 1
         if self.motion:
             # The change into and out of each frame side by side: a contact is where motion
             # towards a surface turns into motion away from it, visible within one frame's input.

@@ -7,7 +7,8 @@ to contacts: an impact is a few frames of a window and barely moves that loss. R
 (.cache/sync.pt); train.py starts from its weights.
 
     python models/foley/pretrain_sync.py --minutes 8
-    python models/foley/pretrain_sync.py --minutes 12 --edges   # the edge input (run I)
+    python models/foley/pretrain_sync.py --minutes 12 --edges luma     # run I's edge input
+    python models/foley/pretrain_sync.py --minutes 12 --edges colour   # run J's
 """
 
 import argparse
@@ -32,7 +33,7 @@ def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False)
     step = 0
     if ckpt.exists():
         ck = torch.load(ckpt)
-        enc.load_state_dict(ck["sync"])
+        enc.load_state_dict(VideoEncoder.completed(ck["sync"]))
         head.load_state_dict(ck["onset"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
@@ -47,8 +48,9 @@ def save(ckpt, enc, head, opt, step):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=8)
-    ap.add_argument("--edges", action="store_true",
-                    help="the brightness edges as the input (model.VideoEncoder); .cache/sync-edges.pt")
+    ap.add_argument("--edges", choices=list(VideoEncoder.EDGE_MIX),
+                    help="edges as the input (model.VideoEncoder): .cache/sync-edges.pt (luma, run I) "
+                         "or sync-colour-edges.pt")
     a = ap.parse_args()
     torch.set_num_threads(2)
     d = np.load(CACHE / "dataset.npz")
@@ -61,7 +63,7 @@ def main():
     onset = torch.cat(onset)
     n_val = 200
     val = slice(len(frames) - n_val, None)
-    ckpt = CKPT.with_name("sync-edges.pt") if a.edges else CKPT
+    ckpt = CKPT.with_name({None: CKPT.name, "luma": "sync-edges.pt", "colour": "sync-colour-edges.pt"}[a.edges])
     enc, head, opt, step = resumed(ckpt, edges=a.edges)
     rng = np.random.default_rng(step)
     start = time.time()

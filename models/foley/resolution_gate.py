@@ -12,7 +12,7 @@ contacts and on later ones, F1 with a bootstrap interval. The threshold is chose
 the plain look (the best F1) and kept for the sketch look; the true audio's onset strength
 through the same peak picking is the ceiling. `--inputs still motion` compares, at each size,
 the input as shipped with the motion alone (model.VideoEncoder(still=False)) or with the
-brightness edges in place of the colours (`edges`), `--widths` the encoder's capacity
+brightness or colour edges in place of the colours (`edges`, `colour-edges`), `--widths` the encoder's capacity
 (model.FrameCnn). Resumable: the renders and every size's, input's and
 width's encoder are cached (.cache/gate*; move gate.npz away to render again with other
 --clips or --sizes).
@@ -94,7 +94,7 @@ def as_input(frames):
 def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
     input and width keep the cache name they had before the other variants existed."""
-    variant = ("-edges" if edges else "") + ("" if still else "-motion") \
+    variant = {False: "", "luma": "-edges", "colour": "-colour-edges"}[edges] + ("" if still else "-motion") \
         + ("" if width == FrameCnn.WIDTH else f"-w{width}")
     ckpt = CACHE / f"gate{size}{variant}.pt"
     enc, head, opt, step = resumed(ckpt, size, still, width, edges)
@@ -170,7 +170,7 @@ def main():
     ap.add_argument("--scenes", type=int, default=128, help="validation drop scenes per look")
     ap.add_argument("--steps", type=int, default=1500, help="pretraining steps per size (batch 16)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 48])
-    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", "edges"], default=["still"],
+    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", "edges", "colour-edges"], default=["still"],
                     help="the sync encoder's input: the still frame and its motion (as shipped), "
                          "the motion alone, scaled by each clip's spread, or the frames' brightness "
                          "edges and their motion (model.VideoEncoder)")
@@ -195,7 +195,7 @@ def main():
         for inputs in a.inputs:
             for width in a.widths:
                 head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width,
-                                inputs == "edges")
+                                {"edges": "luma", "colour-edges": "colour"}.get(inputs, False))
                 with torch.no_grad():
                     strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
                 report(f"{size} {inputs} w{width}", strength, contacts, heard, [offset])

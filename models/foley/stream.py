@@ -120,7 +120,7 @@ class StreamDenoiser(Denoiser):
 def weights(state):
     """A checkpoint's state dict for StreamFoley: the first checkpoints kept the hop's mask in it,
     which is the layout's (a checkpoint trained with another lookahead goes on with this one)."""
-    return {k: v for k, v in state.items() if not k.endswith("denoiser.mask")}
+    return VideoEncoder.completed({k: v for k, v in state.items() if not k.endswith("denoiser.mask")}, "sync.")
 
 
 def blocks_of(state):
@@ -129,8 +129,8 @@ def blocks_of(state):
 
 
 def edges_of(state):
-    """Whether a state dict's sync encoder reads brightness edges (model.VideoEncoder)."""
-    return state["sync.cnn.net.0.weight"].shape[1] == VideoEncoder.channels(True, edges=True)
+    """The edges a state dict's sync encoder reads (model.VideoEncoder.edges_of)."""
+    return VideoEncoder.edges_of(state, "sync.")
 
 
 def loaded(stats, state):

@@ -324,7 +324,7 @@ def main():
                          f"without a path {snapshot.STREAM.relative_to(HERE.parent.parent)})")
     ap.add_argument("--sync-from", type=Path, metavar="CHECKPOINT",
                     help="with --from-snapshot: pretrain_sync.py's sync encoder and onset head in place "
-                         "of the snapshot's (e.g. .cache/sync-edges.pt)")
+                         "of the snapshot's (e.g. .cache/sync-colour-edges.pt)")
     a = ap.parse_args()
     ckpt = a.checkpoint
     torch.set_num_threads(2)
