@@ -35,7 +35,7 @@ class VideoEncoder(nn.Module):
     """frames [B, n, 3, size, size] in [0, 1] → features [B, n, FEAT]. The sync encoder also sees
     each frame's difference from the previous one (motion), and both mix neighbouring frames.
     `size` other than SYNC_SIZE, `still=False`, `edges` and `width` other than FrameCnn.WIDTH
-    only for resolution_gate.py's and run I's comparisons: without the still frame the sync
+    only for resolution_gate.py's comparisons and runs I and J (README): without the still frame the sync
     encoder sees the motion alone, each clip's differences divided by their spread, so a look's
     colours and contrast (ink on paper, a disc on a gradient) reach it only as the shape of what
     moves; with `edges` ("luma" or "colour", EDGE_MIX) it sees, instead of the colours, where the
