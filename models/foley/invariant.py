@@ -116,7 +116,6 @@ def students(path=CKPT, edges_from=None):
             state = torch.load(edges_from)["sync"]
         else:
             state = t[name].state_dict()
-        state = VideoEncoder.completed(state)
         enc = VideoEncoder(motion, edges=VideoEncoder.edges_of(state))
         enc.load_state_dict(state)
         out[name] = enc

@@ -53,7 +53,7 @@ class VideoEncoder(nn.Module):
         if edges:
             # A buffer, so that a state dict says which front end its weights were trained on.
             self.register_buffer("edge_mix", torch.tensor(self.EDGE_MIX[edges]))
-        self.cnn = FrameCnn(self.channels(motion, still, bool(edges)), size, width)
+        self.cnn = FrameCnn(self.channels(motion, still, edges), size, width)
         self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
 
     @staticmethod
@@ -64,33 +64,23 @@ class VideoEncoder(nn.Module):
         return colours * (3 if still else 2) + 3 if motion else colours
 
     @classmethod
-    def completed(cls, state, prefix=""):
-        """The state dict with the edge buffer that run I's first weights lack (they read
-        brightness edges)."""
-        if cls.edges_of(state, prefix) and prefix + "edge_mix" not in state:
-            state = {**state, prefix + "edge_mix": torch.tensor(cls.EDGE_MIX["luma"])}
-        return state
-
-    @classmethod
     def edges_of(cls, state, prefix=""):
-        """The `edges` a state dict's encoder was built with (False, "luma" or "colour"); run I's
-        first weights, before the buffer, read brightness edges."""
+        """The `edges` a state dict's encoder was built with (False, "luma" or "colour")."""
         mix = state.get(prefix + "edge_mix")
-        if mix is not None:
-            return next(k for k, v in cls.EDGE_MIX.items() if len(v) == mix.shape[0])
-        edge_input = state[prefix + "cnn.net.0.weight"].shape[1] == cls.channels(True, edges=True)
-        return "luma" if edge_input else False
+        return False if mix is None else next(k for k, v in cls.EDGE_MIX.items() if len(v) == mix.shape[0])
+
+    def edge_map(self, frames):
+        """[B, n, 3, h, w] → [B, n, 1, h, w] on a frame's scale: a hard edge is 1."""
+        mixed = torch.einsum("kc,bnchw->bnkhw", self.edge_mix, frames)
+        # Each pixel's step from the one above and the one to its left (0 on the first row and
+        # column); slices, not torch.diff, which the ONNX exporter lacks.
+        gy = torch.abs(mixed - torch.cat([mixed[:, :, :, :1], mixed[:, :, :, :-1]], dim=3))
+        gx = torch.abs(mixed - torch.cat([mixed[:, :, :, :, :1], mixed[:, :, :, :, :-1]], dim=4))
+        return (gx + gy).mean(dim=2, keepdim=True)
 
     def forward(self, frames):
         b, n = frames.shape[0], frames.shape[1]
-        x = frames - 0.5
-        if self.edges:
-            mixed = torch.einsum("kc,bnchw->bnkhw", self.edge_mix, frames)
-            # Each pixel's step from the one above and the one to its left (0 on the first row
-            # and column); slices, not torch.diff, which the ONNX exporter lacks.
-            gy = torch.abs(mixed - torch.cat([mixed[:, :, :, :1], mixed[:, :, :, :-1]], dim=3))
-            gx = torch.abs(mixed - torch.cat([mixed[:, :, :, :, :1], mixed[:, :, :, :, :-1]], dim=4))
-            x = (gx + gy).mean(dim=2, keepdim=True)  # a frame's range: a hard edge is 1
+        x = self.edge_map(frames) if self.edges else frames - 0.5
         if self.motion:
             # The change into and out of each frame side by side: a contact is where motion
             # towards a surface turns into motion away from it, visible within one frame's input.

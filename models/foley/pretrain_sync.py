@@ -33,7 +33,7 @@ def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False)
     step = 0
     if ckpt.exists():
         ck = torch.load(ckpt)
-        enc.load_state_dict(VideoEncoder.completed(ck["sync"]))
+        enc.load_state_dict(ck["sync"])
         head.load_state_dict(ck["onset"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]

@@ -173,7 +173,7 @@ def main():
     ap.add_argument("--inputs", nargs="+", choices=["still", "motion", "edges", "colour-edges"], default=["still"],
                     help="the sync encoder's input: the still frame and its motion (as shipped), "
                          "the motion alone, scaled by each clip's spread, or the frames' brightness "
-                         "edges and their motion (model.VideoEncoder)")
+                         "or colour edges and their motion (model.VideoEncoder)")
     ap.add_argument("--widths", type=int, nargs="+", default=[FrameCnn.WIDTH],
                     help="the sync encoder's first convolution's channels (model.FrameCnn.WIDTH ships)")
     a = ap.parse_args()

@@ -120,7 +120,7 @@ class StreamDenoiser(Denoiser):
 def weights(state):
     """A checkpoint's state dict for StreamFoley: the first checkpoints kept the hop's mask in it,
     which is the layout's (a checkpoint trained with another lookahead goes on with this one)."""
-    return VideoEncoder.completed({k: v for k, v in state.items() if not k.endswith("denoiser.mask")}, "sync.")
+    return {k: v for k, v in state.items() if not k.endswith("denoiser.mask")}
 
 
 def blocks_of(state):
