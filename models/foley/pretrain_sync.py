@@ -23,6 +23,10 @@ from model import FrameCnn, OnsetHead, VideoEncoder
 from train import onset_strength
 
 CKPT = CACHE / "sync.pt"
+# What an edge input (model.VideoEncoder.EDGE_MIX) is called in cache files (.cache/sync-<name>.pt,
+# the gate's gate<size>-<name>.pt) and in resolution_gate.py --inputs; the brightness edges came
+# first and kept the plain name.
+EDGE_NAMES = {"luma": "edges", "colour": "colour-edges"}
 
 
 def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False):
@@ -63,7 +67,7 @@ def main():
     onset = torch.cat(onset)
     n_val = 200
     val = slice(len(frames) - n_val, None)
-    ckpt = CKPT.with_name({None: CKPT.name, "luma": "sync-edges.pt", "colour": "sync-colour-edges.pt"}[a.edges])
+    ckpt = CKPT.with_name(f"sync-{EDGE_NAMES[a.edges]}.pt") if a.edges else CKPT
     enc, head, opt, step = resumed(ckpt, edges=a.edges)
     rng = np.random.default_rng(step)
     start = time.time()

@@ -34,7 +34,7 @@ from common import Frontend, latent_stats
 from config import CACHE, FPS, SAMPLES, WINDOW_S
 from model import FrameCnn
 from prepare import PAIRS, SINGLE, scenes, shrink
-from pretrain_sync import resumed, save
+from pretrain_sync import EDGE_NAMES, resumed, save
 from train import onset_strength
 
 DATA = CACHE / "gate.npz"
@@ -94,7 +94,7 @@ def as_input(frames):
 def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
     input and width keep the cache name they had before the other variants existed."""
-    variant = {False: "", "luma": "-edges", "colour": "-colour-edges"}[edges] + ("" if still else "-motion") \
+    variant = (f"-{EDGE_NAMES[edges]}" if edges else "") + ("" if still else "-motion") \
         + ("" if width == FrameCnn.WIDTH else f"-w{width}")
     ckpt = CACHE / f"gate{size}{variant}.pt"
     enc, head, opt, step = resumed(ckpt, size, still, width, edges)
@@ -170,7 +170,7 @@ def main():
     ap.add_argument("--scenes", type=int, default=128, help="validation drop scenes per look")
     ap.add_argument("--steps", type=int, default=1500, help="pretraining steps per size (batch 16)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 48])
-    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", "edges", "colour-edges"], default=["still"],
+    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", *EDGE_NAMES.values()], default=["still"],
                     help="the sync encoder's input: the still frame and its motion (as shipped), "
                          "the motion alone, scaled by each clip's spread, or the frames' brightness "
                          "or colour edges and their motion (model.VideoEncoder)")
@@ -195,7 +195,7 @@ def main():
         for inputs in a.inputs:
             for width in a.widths:
                 head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width,
-                                {"edges": "luma", "colour-edges": "colour"}.get(inputs, False))
+                                {v: k for k, v in EDGE_NAMES.items()}.get(inputs, False))
                 with torch.no_grad():
                     strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
                 report(f"{size} {inputs} w{width}", strength, contacts, heard, [offset])
