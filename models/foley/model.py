@@ -102,6 +102,30 @@ class VideoEncoder(nn.Module):
         return f
 
 
+class FusedSync(nn.Module):
+    """Two sync encoders read together (run K, README): `base` as trained on the colours and
+    `edges` on the colour edges, the second's features added through `mix`, which starts at zero
+    so that the fused model begins exactly as the model whose `base` it took. The colours read the
+    training looks best, the edges every look alike (resolution_gate.py); the denoiser learns how
+    much of each to trust. Same interface as a VideoEncoder: frames → [B, n, FEAT]."""
+
+    def __init__(self):
+        super().__init__()
+        self.base = VideoEncoder(motion=True)
+        self.edges = VideoEncoder(motion=True, edges="colour")
+        self.mix = nn.Linear(FEAT, FEAT)
+        nn.init.zeros_(self.mix.weight)
+        nn.init.zeros_(self.mix.bias)
+
+    def parts(self, frames):
+        """The base's features and what the edges add to them (training drops the first per example)."""
+        return self.base(frames), self.mix(self.edges(frames))
+
+    def forward(self, frames):
+        base, added = self.parts(frames)
+        return base + added
+
+
 class OnsetHead(nn.Module):
     """Training only (not exported): predicts from the sync features how sharply the sound rises
     at each frame, as Synchformer-style sync features are trained for synchrony before MMAudio

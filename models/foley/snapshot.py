@@ -51,10 +51,10 @@ def main():
     a = ap.parse_args()
     if a.what == "stream":
         from common import latent_stats
-        from stream import StreamFoley, blocks_of, edges_of
+        from stream import StreamFoley, blocks_of, sync_input_of
         ckpt, out, key = a.checkpoint or CACHE / "foley-stream.pt", STREAM, "ema"
         # As deep as its weights, with their sync input.
-        model = lambda state: StreamFoley(latent_stats(), blocks_of(state), edges_of(state))  # noqa: E731
+        model = lambda state: StreamFoley(latent_stats(), blocks_of(state), sync_input_of(state))  # noqa: E731
         keep = ("step", "seconds")
     else:
         import vocoder

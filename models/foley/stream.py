@@ -26,7 +26,7 @@ from torch import nn
 
 from common import silent_latent
 from config import FEAT, GUIDANCE, N_MELS, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD
-from model import AudioEncoder, Denoiser, OnsetHead, VideoEncoder
+from model import AudioEncoder, Denoiser, FusedSync, OnsetHead, VideoEncoder
 
 # 400 ms of lookahead (latency 2 × 200 + 400 = 800 ms): the held-out sketch look reads a contact
 # better from the rebound after it (run E against D's 80 ms; models/foley/README.md).
@@ -128,15 +128,16 @@ def blocks_of(state):
     return sum(1 for k in state if k.startswith("denoiser.blocks.") and k.endswith(".mix.weight"))
 
 
-def edges_of(state):
-    """The edges a state dict's sync encoder reads (model.VideoEncoder.edges_of)."""
-    return VideoEncoder.edges_of(state, "sync.")
+def sync_input_of(state):
+    """What a state dict's sync encoder reads: "fused" (model.FusedSync), else the edges of its
+    one encoder (model.VideoEncoder.edges_of: False, "luma" or "colour")."""
+    return "fused" if "sync.mix.weight" in state else VideoEncoder.edges_of(state, "sync.")
 
 
 def loaded(stats, state):
     """A StreamFoley as deep as the state dict's denoiser, with its sync encoder's input, and its
     weights."""
-    model = StreamFoley(stats, blocks_of(state), edges_of(state))
+    model = StreamFoley(stats, blocks_of(state), sync_input_of(state))
     model.load_state_dict(weights(state))
     return model
 
@@ -145,7 +146,7 @@ def deepened(state, stats, blocks):
     """The state dict with blocks appended to the denoiser's stack that leave its output as it was:
     each new block's last convolution and its sync input start at zero (a residual block that adds
     nothing until it learns to), its FiLM rows at zero; their other weights as a fresh model's."""
-    grown = StreamFoley(stats, blocks, edges_of(state)).state_dict()
+    grown = StreamFoley(stats, blocks, sync_input_of(state)).state_dict()
     state = weights(state)
     for k, v in grown.items():
         if k not in state:
@@ -163,9 +164,9 @@ def deepened(state, stats, blocks):
 class StreamFoley(nn.Module):
     """Everything trained together (the video and audio encoders as in the windowed model)."""
 
-    def __init__(self, stats, blocks=Denoiser.BLOCKS, edges=False):
+    def __init__(self, stats, blocks=Denoiser.BLOCKS, sync_input=False):
         super().__init__()
-        self.sync = VideoEncoder(motion=True, edges=edges)
+        self.sync = FusedSync() if sync_input == "fused" else VideoEncoder(motion=True, edges=sync_input)
         self.semantic = VideoEncoder(motion=False)
         self.audio = AudioEncoder(stats)
         self.denoiser = StreamDenoiser(blocks=blocks)

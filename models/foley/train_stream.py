@@ -27,9 +27,9 @@ import torch
 
 import snapshot
 from common import Frontend, latent_stats, silent_latent
-from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
-from model import Denoiser
-from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, edges_of,
+from config import CACHE, FEAT, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
+from model import Denoiser, VideoEncoder
+from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, sync_input_of,
                     sample, weights)
 from styles import styled
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
@@ -257,8 +257,21 @@ def weakened(f, gen, strength):
     return mean + gain * (f - mean) + noise
 
 
+def sync_features(model, frames, gen, drop_base):
+    """The sync features; with a fused sync encoder (model.FusedSync) and drop_base > 0, that share
+    of the examples has the base encoder's features replaced by their batch mean (what `weakened`
+    gives at full strength: no evidence), so that the denoiser learns to read the edges alone too,
+    as it must where the base reads a look badly."""
+    if drop_base <= 0:
+        return model.sync(frames)
+    base, added = model.sync.parts(frames)
+    drop = (torch.rand(base.shape[0], 1, 1, generator=gen) < drop_base).float()
+    base = drop * base.mean(dim=(0, 1), keepdim=True) + (1 - drop) * base
+    return base + added
+
+
 def velocity_loss(model, ema, s, gen, a, empty):
-    sync = weakened(model.sync(s["sync"]), gen, a.feature_noise)
+    sync = weakened(sync_features(model, s["sync"], gen, a.drop_base), gen, a.feature_noise)
     semantic = weakened(model.semantic(s["semantic"]), gen, a.feature_noise)
     s = own_context(ema, s, sync.detach(), semantic.detach(), empty, gen, a.own_context, a.own_steps, a.own_noise)
     target, region, clean = infill(s, gen, a.infill)
@@ -325,6 +338,12 @@ def main():
     ap.add_argument("--sync-from", type=Path, metavar="CHECKPOINT",
                     help="with --from-snapshot: pretrain_sync.py's sync encoder and onset head in place "
                          "of the snapshot's (e.g. .cache/sync-colour-edges.pt)")
+    ap.add_argument("--fuse-from", type=Path, metavar="CHECKPOINT",
+                    help="with --from-snapshot: a fused sync encoder (model.FusedSync), the snapshot's as its base "
+                         "and pretrain_sync.py's colour-edge encoder (.cache/sync-colour-edges.pt) added through a "
+                         "mix that starts at zero")
+    ap.add_argument("--drop-base", type=float, default=0.0,
+                    help="with a fused sync encoder: share of examples without the base's features (sync_features)")
     a = ap.parse_args()
     ckpt = a.checkpoint
     torch.set_num_threads(2)
@@ -341,13 +360,27 @@ def main():
         ck["ema"].update({f"sync.{k}": v for k, v in sync["sync"].items()})
         ck["ema"].update({f"onset.{k}": v for k, v in sync["onset"].items()})
         print(f"sync encoder from {a.sync_from} (step {sync['step']} of pretrain_sync.py)")
+    if a.fuse_from and not ckpt.exists():
+        if not a.from_snapshot or a.sync_from:
+            ap.error("--fuse-from adds to a snapshot's sync encoder: give --from-snapshot, not --sync-from")
+        edges = torch.load(a.fuse_from)
+        if VideoEncoder.edges_of(edges["sync"]) != "colour":
+            ap.error(f"--fuse-from {a.fuse_from}: not a colour-edge encoder (pretrain_sync.py --edges colour)")
+        base = {k: v for k, v in ck["ema"].items() if k.startswith("sync.")}
+        ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith("sync.")}
+        ck["ema"].update({f"sync.base.{k[5:]}": v for k, v in base.items()})
+        ck["ema"].update({f"sync.edges.{k}": v for k, v in edges["sync"].items()})
+        ck["ema"].update({"sync.mix.weight": torch.zeros(FEAT, FEAT), "sync.mix.bias": torch.zeros(FEAT)})
+        print(f"sync encoder fused: the snapshot's and {a.fuse_from}'s (step {edges['step']} of pretrain_sync.py)")
+    if a.drop_base and sync_input_of(ck["ema"] if ck else {}) != "fused":
+        ap.error("--drop-base needs a fused sync encoder (--fuse-from, or a checkpoint trained with it)")
     blocks = blocks_of(ck["ema"]) if ck else Denoiser.BLOCKS
     depth = a.blocks or blocks
     if depth < blocks or (ckpt.exists() and depth != blocks):
         ap.error(f"--blocks {depth}: the weights resumed have {blocks} (a snapshot can be deepened, "
                  "a checkpoint resumes as it is)")
-    edges = edges_of(ck["ema"]) if ck else False
-    model, ema = StreamFoley(stats, depth, edges), StreamFoley(stats, depth, edges)
+    sync_input = sync_input_of(ck["ema"]) if ck else False
+    model, ema = StreamFoley(stats, depth, sync_input), StreamFoley(stats, depth, sync_input)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, trained_s, warm_from = 0, 0.0, 0
     if ckpt.exists():
@@ -393,6 +426,8 @@ def main():
         for name, child in m.named_children():
             if name in frozen:
                 child.requires_grad_(False)
+        if "sync" in frozen and sync_input == "fused":
+            m.sync.mix.requires_grad_(True)  # the fusion is what a frozen fused encoder learns
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; hop {HOP_F}, "
           f"context {CTX}, lookahead {AHEAD} latent frames", flush=True)
     front = Frontend(stats)
