@@ -15,7 +15,7 @@ channels swapped, tone curves, posterised, blurred, sharpened: `styles.py`; none
     python models/foley/invariant.py train --minutes 10    # .cache/invariant.pt (resumable)
     python models/foley/invariant.py train --minutes 15 --encoders sync --styles --out .cache/invariant-styles.pt
     python models/foley/invariant.py measure               # 200 held-out pairs: varied and sketch
-    python models/foley/invariant.py graft --checkpoint snapshots/foley-stream.pt --out /tmp/inv.pt
+    python models/foley/invariant.py graft --checkpoint /tmp/run-E.pt --out /tmp/inv.pt   # a single sync encoder's snapshot
     python models/foley/invariant.py train --minutes 15 --encoders sync \
         --edges-from .cache/sync-colour-edges.pt --out .cache/invariant-edges.pt
 """
@@ -34,7 +34,7 @@ import scenes  # noqa: E402
 
 import snapshot  # noqa: E402
 from config import CACHE, WINDOW_S, WINDOWED  # noqa: E402
-from stream import SYNC_N  # noqa: E402
+from stream import SYNC_N, sync_input_of  # noqa: E402
 from model import VideoEncoder  # noqa: E402
 from prepare import PAIRS, SINGLE, shrink  # noqa: E402
 from styles import styled  # noqa: E402
@@ -248,6 +248,9 @@ def cmd_graft(a):
     snapshot form (train_stream.py --from-snapshot, diagnose_stream.py and export_stream.py
     read it)."""
     ck = torch.load(a.checkpoint)
+    if sync_input_of(ck["ema"]) == "fused":
+        raise SystemExit(f"{a.checkpoint}: a fused sync encoder (run K and later); graft into a snapshot with one, "
+                         "e.g. run E's (git show bfb4528:models/foley/snapshots/foley-stream.pt)")
     stud, sk = students(a.student)
     state = dict(ck["ema"])
     for n, enc in stud.items():

@@ -363,6 +363,8 @@ def main():
     if a.fuse_from and not ckpt.exists():
         if not a.from_snapshot or a.sync_from:
             ap.error("--fuse-from adds to a snapshot's sync encoder: give --from-snapshot, not --sync-from")
+        if sync_input_of(ck["ema"]) is not False:
+            ap.error(f"--fuse-from: the snapshot's sync encoder reads {sync_input_of(ck['ema'])}, not the colours")
         edges = torch.load(a.fuse_from)
         if VideoEncoder.edges_of(edges["sync"]) != "colour":
             ap.error(f"--fuse-from {a.fuse_from}: not a colour-edge encoder (pretrain_sync.py --edges colour)")
