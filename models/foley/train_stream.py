@@ -27,8 +27,8 @@ import torch
 
 import snapshot
 from common import Frontend, latent_stats, silent_latent
-from config import CACHE, FEAT, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
-from model import Denoiser, VideoEncoder
+from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
+from model import Denoiser, FusedSync, VideoEncoder
 from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, sync_input_of,
                     sample, weights)
 from styles import styled
@@ -363,16 +363,17 @@ def main():
     if a.fuse_from and not ckpt.exists():
         if not a.from_snapshot or a.sync_from:
             ap.error("--fuse-from adds to a snapshot's sync encoder: give --from-snapshot, not --sync-from")
-        if sync_input_of(ck["ema"]) is not False:
-            ap.error(f"--fuse-from: the snapshot's sync encoder reads {sync_input_of(ck['ema'])}, not the colours")
+        if (reads := sync_input_of(ck["ema"])) is not False:
+            ap.error(f"--fuse-from: the snapshot's sync encoder reads {reads}, not the colours")
         edges = torch.load(a.fuse_from)
         if VideoEncoder.edges_of(edges["sync"]) != "colour":
             ap.error(f"--fuse-from {a.fuse_from}: not a colour-edge encoder (pretrain_sync.py --edges colour)")
-        base = {k: v for k, v in ck["ema"].items() if k.startswith("sync.")}
+        # The two encoders loaded into a FusedSync as it is built (its mix as it starts).
+        fused = FusedSync()
+        fused.base.load_state_dict({k[5:]: v for k, v in ck["ema"].items() if k.startswith("sync.")})
+        fused.edges.load_state_dict(edges["sync"])
         ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith("sync.")}
-        ck["ema"].update({f"sync.base.{k[5:]}": v for k, v in base.items()})
-        ck["ema"].update({f"sync.edges.{k}": v for k, v in edges["sync"].items()})
-        ck["ema"].update({"sync.mix.weight": torch.zeros(FEAT, FEAT), "sync.mix.bias": torch.zeros(FEAT)})
+        ck["ema"].update({f"sync.{k}": v for k, v in fused.state_dict().items()})
         print(f"sync encoder fused: the snapshot's and {a.fuse_from}'s (step {edges['step']} of pretrain_sync.py)")
     if a.drop_base and sync_input_of(ck["ema"] if ck else {}) != "fused":
         ap.error("--drop-base needs a fused sync encoder (--fuse-from, or a checkpoint trained with it)")
