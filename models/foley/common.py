@@ -9,6 +9,7 @@ latent frame 20 ms long, so an impact's onset can only move by the decoder's fra
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,8 +18,8 @@ import torch.nn.functional as F
 from config import EPS, FRAMES, GL_ITERS, HERE, HOP, N_FFT, N_MELS, PAD, RATE, SAMPLES
 
 
-def mel_filters():
-    """Triangular mel filters (HTK scale), [N_MELS, N_FFT // 2 + 1], each band normalised to sum 1."""
+def mel_filters(bands=N_MELS):
+    """Triangular mel filters (HTK scale), [bands, N_FFT // 2 + 1], each band normalised to sum 1."""
     def hz_to_mel(f):
         return 2595 * np.log10(1 + f / 700)
 
@@ -26,9 +27,9 @@ def mel_filters():
         return 700 * (10 ** (m / 2595) - 1)
 
     bins = np.linspace(0, RATE / 2, N_FFT // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(30), hz_to_mel(RATE / 2), N_MELS + 2))
-    fb = np.zeros((N_MELS, len(bins)))
-    for m in range(N_MELS):
+    edges = mel_to_hz(np.linspace(hz_to_mel(30), hz_to_mel(RATE / 2), bands + 2))
+    fb = np.zeros((bands, len(bins)))
+    for m in range(bands):
         lo, mid, hi = edges[m: m + 3]
         up = (bins - lo) / (mid - lo)
         down = (hi - bins) / (hi - mid)
@@ -66,20 +67,27 @@ class Stft(torch.nn.Module):
 
 
 class Frontend(torch.nn.Module):
-    """Waveform [B, S] → normalised log-mel latent [B, N_MELS, S / (2 HOP)]."""
+    """Waveform [B, S] → normalised log-mel latent [B, channels, S / (2 HOP)]. Which latent is
+    the stats' (`latent_stats`): `bands` log-mel bands per STFT frame, and the two STFT frames of
+    a latent frame averaged (`pooled`: the shipped latent, 48 channels) or stacked (2 · bands)."""
 
     def __init__(self, stats):
         super().__init__()
         self.stft = Stft()
-        self.register_buffer("fb", torch.tensor(mel_filters()))
+        self.stats = stats
+        self.pooled = stats.get("pooled", True)
+        self.register_buffer("fb", torch.tensor(mel_filters(stats.get("bands", N_MELS))))
         self.register_buffer("mu", torch.tensor(stats["mean"], dtype=torch.float32)[:, None])
         self.register_buffer("sigma", torch.tensor(stats["std"], dtype=torch.float32)[:, None])
 
     def log_mel(self, wave):
         re, im = self.stft(wave)
         power = re * re + im * im
-        mel = torch.matmul(self.fb, power)  # [B, N_MELS, frames]
-        mel = 0.5 * (mel[..., 0::2] + mel[..., 1::2])  # 50 Hz
+        mel = torch.matmul(self.fb, power)  # [B, bands, frames]
+        if self.pooled:
+            mel = 0.5 * (mel[..., 0::2] + mel[..., 1::2])  # 50 Hz
+        else:
+            mel = torch.cat([mel[..., 0::2], mel[..., 1::2]], dim=1)
         return torch.log(mel + EPS)
 
     def forward(self, wave):
@@ -143,17 +151,28 @@ class GriffinLimDecoder(torch.nn.Module):
         return self.istft(re, im)
 
 
-def latent_stats():
-    return json.loads((HERE / "latent_stats.json").read_text())
+def latent_stats(path=None):
+    """A latent's per-channel normalisation (`mean`, `std`) and what latent it is (`name`,
+    `bands`, `pooled`; Frontend). Default: the shipped latent's, whose file predates those keys
+    (no name, 48 bands, pooled). Others: `latents/NAME.json`, written by latent_study.py."""
+    return json.loads(Path(path or HERE / "latent_stats.json").read_text())
 
 
-def silent_latent(frames):
-    """The normalised latent of silence, [1, N_MELS, frames]: log(EPS) in every band. Not zero:
+def band_stats(front, mixes):
+    """Per-channel mean and std (at least 0.5) of `front`'s log-mel over waveforms [N, S]."""
+    with torch.no_grad():
+        lm = front.log_mel(mixes)
+    lm = lm.permute(1, 0, 2).reshape(lm.shape[1], -1)
+    return {"mean": lm.mean(1).tolist(), "std": lm.std(1).clamp(min=0.5).tolist()}
+
+
+def silent_latent(frames, stats=None):
+    """The normalised latent of silence, [1, channels, frames]: log(EPS) in every band. Not zero:
     zero is each band's mean level."""
-    stats = latent_stats()
+    stats = stats or latent_stats()
     mu = torch.tensor(stats["mean"], dtype=torch.float32)[:, None]
     sigma = torch.tensor(stats["std"], dtype=torch.float32)[:, None]
-    return ((math.log(EPS) - mu) / sigma).expand(N_MELS, frames)[None]
+    return ((math.log(EPS) - mu) / sigma).expand(len(stats["mean"]), frames)[None]
 
 
 class PromptEncoder:

@@ -22,11 +22,12 @@ from model import Foley
 
 def manifest(*, timing, frames, sync_frames, semantic_frames, samples, context=0, made_by="train.py and export.py",
              version="0.1.0", kind="", name="foley-windowed", role="The windowed (offline) foley model",
-             noise_scale=1.0):
+             noise_scale=1.0, channels=N_MELS):
     """The package's model.toml: a windowed package (`timing` window_ms / overlap_ms, the
     window's latent `frames`) or a streaming one (hop_ms / context_ms / lookahead_ms, the hop's
-    `frames`, and the `context` frames of previous latent on the denoiser and the decoder)."""
-    prev = (f'  {{ slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", {N_MELS}, {context}] }},\n'
+    `frames`, and the `context` frames of previous latent on the denoiser and the decoder); the
+    latent's `channels`."""
+    prev = (f'  {{ slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", {channels}, {context}] }},\n'
             if context else "")
     return f"""# {role}: trained on procedural scenes (models/foley/README.md). Written by
 # models/foley/{made_by}; do not edit by hand. The weights are trained on recorded
@@ -50,7 +51,7 @@ channels = 1
 {timing}
 
 [latent]
-shape = [{N_MELS}, {frames}]
+shape = [{channels}, {frames}]
 
 [sampler]
 kind = "flow-euler"
@@ -109,7 +110,7 @@ outputs = [
 role = "denoiser"
 file = "denoiser.onnx"
 inputs = [
-  {{ slot = "latent", name = "x", dtype = "float32", shape = ["batch", {N_MELS}, {frames}] }},
+  {{ slot = "latent", name = "x", dtype = "float32", shape = ["batch", {channels}, {frames}] }},
   {{ slot = "timestep", name = "t", dtype = "float32", shape = ["batch"] }},
   {{ slot = "text", name = "text", dtype = "float32", shape = ["batch", {TEXT_DIM}] }},
   {{ slot = "video:sync", name = "sync", dtype = "float32", shape = ["batch", {sync_frames}, {FEAT}] }},
@@ -117,14 +118,14 @@ inputs = [
   {{ slot = "audio", name = "audio", dtype = "float32", shape = ["batch", {FEAT}] }},
 {prev}]
 outputs = [
-  {{ slot = "prediction", name = "velocity", dtype = "float32", shape = ["batch", {N_MELS}, {frames}] }},
+  {{ slot = "prediction", name = "velocity", dtype = "float32", shape = ["batch", {channels}, {frames}] }},
 ]
 
 [[graph]]
 role = "decoder"
 file = "decoder.onnx"
 inputs = [
-  {{ slot = "latent", name = "latent", dtype = "float32", shape = ["batch", {N_MELS}, {frames}] }},
+  {{ slot = "latent", name = "latent", dtype = "float32", shape = ["batch", {channels}, {frames}] }},
 {prev}]
 outputs = [
   {{ slot = "waveform", name = "waveform", dtype = "float32", shape = ["batch", {samples}] }},

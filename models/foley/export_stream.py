@@ -14,7 +14,7 @@ import torch
 
 import vocoder
 from common import latent_stats
-from config import CACHE, FEAT, HERE, N_MELS, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
+from config import CACHE, FEAT, HERE, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
 from export import export, manifest
 from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, NOISE_SCALE, SEMANTIC_N,
                     SYNC_N, StreamDecoder, loaded)
@@ -27,7 +27,14 @@ def main():
     a = ap.parse_args()
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
-    model = loaded(latent_stats(), torch.load(a.checkpoint)["ema"]).eval()
+    ck = torch.load(a.checkpoint)
+    # A model in a candidate latent (train_stream.py --latent) carries its latent; its vocoder is
+    # that latent's (vocoder.py --latent).
+    stats = ck.get("latent") or latent_stats()
+    channels = len(stats["mean"])
+    model = loaded(stats, ck["ema"]).eval()
+    if (err := model.denoiser.step_error()) > 1e-5:
+        raise SystemExit(f"the denoiser's step differs from its span by {err:.1e} of its peak (stream.py)")
     with torch.no_grad():
         dyn = {"frames": {0: "batch", 1: "n"}, "features": {0: "batch", 1: "n"}}
         export(model.sync, (torch.rand(1, SYNC_N, 3, SYNC_SIZE, SYNC_SIZE),), out / "video_sync.onnx",
@@ -36,13 +43,14 @@ def main():
                out / "video_semantic.onnx", ["frames"], ["features"], dyn)
         export(model.audio, (torch.zeros(1, (CTX + HOP_F) * 320),), out / "audio_encoder.onnx", ["waveform"],
                ["features"], {"waveform": {0: "batch", 1: "samples"}, "features": {0: "batch"}})
-        args = (torch.randn(2, N_MELS, HOP_F), torch.rand(2), torch.randn(2, TEXT_DIM),
+        args = (torch.randn(2, channels, HOP_F), torch.rand(2), torch.randn(2, TEXT_DIM),
                 torch.randn(2, SYNC_N, FEAT), torch.randn(2, SEMANTIC_N, FEAT), torch.randn(2, FEAT),
-                torch.randn(2, N_MELS, CTX))
+                torch.randn(2, channels, CTX))
         names = ["x", "t", "text", "sync", "semantic", "audio", "prev"]
         export(model.denoiser, args, out / "denoiser.onnx", names, ["velocity"],
                {k: {0: "batch"} for k in names + ["velocity"]})
-        export(StreamDecoder(vocoder.load()), (torch.randn(1, N_MELS, HOP_F), torch.randn(1, N_MELS, CTX)),
+        export(StreamDecoder(vocoder.load(vocoder.Latent(stats)), stats),
+               (torch.randn(1, channels, HOP_F), torch.randn(1, channels, CTX)),
                out / "decoder.onnx", ["latent", "prev"], ["waveform"],
                {"latent": {0: "batch"}, "prev": {0: "batch"}, "waveform": {0: "batch"}})
     for f in ("text_encoder.onnx", "tokenizer.json"):
@@ -52,7 +60,7 @@ def main():
         timing=f"hop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}", frames=HOP_F,
         sync_frames=SYNC_N, semantic_frames=SEMANTIC_N, samples=HOP_SAMPLES, context=CTX,
         made_by="train_stream.py and export_stream.py", version="0.2.0", kind="streaming ",
-        name="foley", role="The bundled foley model, streaming", noise_scale=NOISE_SCALE))
+        name="foley", role="The bundled foley model, streaming", noise_scale=NOISE_SCALE, channels=channels))
     print(f"wrote {out / 'model.toml'} (rate {RATE}, sync {SYNC_FPS} fps, semantic {SEMANTIC_FPS} fps)")
 
 

@@ -169,17 +169,18 @@ class Block(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """One flow-matching velocity over a window: x [B, N_MELS, 200], t [B] in [0, 1), pooled prompt
-    [B, 384], sync features [B, 100, FEAT], semantic [B, 20, FEAT], existing audio [B, FEAT]."""
+    """One flow-matching velocity over a window: x [B, channels, 200] (the latent's: N_MELS for the
+    shipped one), t [B] in [0, 1), pooled prompt [B, 384], sync features [B, 100, FEAT], semantic
+    [B, 20, FEAT], existing audio [B, FEAT]."""
 
     CYCLE = (1, 2, 4, 8, 16)  # one cycle's receptive field: 63 frames
     BLOCKS = 10
 
-    def __init__(self, width=128, blocks=BLOCKS):
+    def __init__(self, width=128, blocks=BLOCKS, channels=N_MELS):
         super().__init__()
         self.width = width
         self.dilations = tuple(self.CYCLE[i % len(self.CYCLE)] for i in range(blocks))
-        self.inp = nn.Conv1d(N_MELS, width, 3, padding=1)
+        self.inp = nn.Conv1d(channels, width, 3, padding=1)
         self.sync = nn.Conv1d(FEAT, width, 3, padding=1)
         self.semantic = nn.Conv1d(FEAT, width, 1)
         self.time = nn.Sequential(nn.Linear(64, width), nn.GELU(), nn.Linear(width, width))
@@ -193,7 +194,7 @@ class Denoiser(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
         self.out_norm = nn.GroupNorm(8, width)
-        self.out = nn.Conv1d(width, N_MELS, 3, padding=1)
+        self.out = nn.Conv1d(width, channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         freqs = torch.exp(-math.log(1000.0) * torch.arange(32) / 32)
@@ -217,11 +218,15 @@ class Denoiser(nn.Module):
     def stack(self, h, sync, c):
         """The blocks over h [B, width, T], FiLM'd by c, the sync features [B, FEAT, T] again at
         each; then the output projection."""
+        return self.out(self.trunk(h, sync, c))
+
+    def trunk(self, h, sync, c):
+        """`stack` up to the output convolution's input [B, width, T]."""
         films = self.film(F.gelu(c))
         for i, block in enumerate(self.blocks):
             f = films[:, i * 2 * self.width: (i + 1) * 2 * self.width, None]
             h = block(h + self.sync_in[i](sync), f)
-        return self.out(F.gelu(self.out_norm(h)))
+        return F.gelu(self.out_norm(h))
 
 
 class Foley(nn.Module):

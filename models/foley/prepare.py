@@ -85,13 +85,9 @@ def main():
         return
     # Per-band statistics of the log-mel latent over the training mixes.
     import torch
-    from common import Frontend, N_MELS
-    zero = {"mean": [0.0] * N_MELS, "std": [1.0] * N_MELS}
-    front = Frontend(zero)
-    with torch.no_grad():
-        mix = torch.tensor(tracks[:800].astype(np.float32).sum(1))
-        lm = front.log_mel(mix).permute(1, 0, 2).reshape(N_MELS, -1)
-    stats = {"mean": lm.mean(1).tolist(), "std": lm.std(1).clamp(min=0.5).tolist()}
+    from common import N_MELS, Frontend, band_stats
+    front = Frontend({"mean": [0.0] * N_MELS, "std": [1.0] * N_MELS})
+    stats = band_stats(front, torch.tensor(tracks[:800].astype(np.float32).sum(1)))
     (HERE / "latent_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     print("wrote latent_stats.json")
 

@@ -24,7 +24,6 @@ from config import CACHE, HERE
 
 SNAPSHOTS = HERE / "snapshots"
 STREAM = SNAPSHOTS / "foley-stream.pt"
-VOCODER = SNAPSHOTS / "vocoder.pt"
 
 
 def slim(state, params):
@@ -47,19 +46,25 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["stream", "vocoder"])
     ap.add_argument("--checkpoint", type=Path, help="default: the training script's own")
+    ap.add_argument("--latent", type=Path, help="vocoder: a candidate latent's stats (latents/NAME.json)")
     ap.add_argument("--note", required=True, help="what this run was (flags, minutes), kept in the snapshot")
     a = ap.parse_args()
     if a.what == "stream":
         from common import latent_stats
         from stream import StreamFoley, blocks_of, sync_input_of
-        ckpt, out, key = a.checkpoint or CACHE / "foley-stream.pt", STREAM, "ema"
+        ckpt, key = a.checkpoint or CACHE / "foley-stream.pt", "ema"
+        # A model in a candidate latent (train_stream.py --latent) keeps its latent, and its own
+        # snapshot: the shipped model's stays.
+        stats = torch.load(ckpt).get("latent") or latent_stats()
+        out = STREAM if "name" not in stats else SNAPSHOTS / f"foley-stream-{stats['name']}.pt"
         # As deep as its weights, with their sync input.
-        model = lambda state: StreamFoley(latent_stats(), blocks_of(state), sync_input_of(state))  # noqa: E731
-        keep = ("step", "seconds")
+        model = lambda state: StreamFoley(stats, blocks_of(state), sync_input_of(state))  # noqa: E731
+        keep = ("step", "seconds", "latent")
     else:
         import vocoder
-        ckpt, out, key = a.checkpoint or vocoder.CHECKPOINT, VOCODER, "model"
-        model = lambda state: vocoder.Vocoder()  # noqa: E731
+        latent = vocoder.Latent(vocoder.latent_stats(a.latent)) if a.latent else vocoder.SHIPPED
+        ckpt, out, key = a.checkpoint or latent.checkpoint, latent.snapshot, "model"
+        model = lambda state: vocoder.Vocoder(channels=latent.channels)  # noqa: E731
         keep = ("step", "spent", "lookahead")
     ck = torch.load(ckpt)
     params = {k for k, _ in model(ck[key]).named_parameters()}

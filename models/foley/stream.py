@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import silent_latent
-from config import FEAT, GUIDANCE, N_MELS, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD
+from common import latent_stats, silent_latent
+from config import FEAT, GUIDANCE, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD
 from model import AudioEncoder, Denoiser, FusedSync, OnsetHead, VideoEncoder
 
 # 400 ms of lookahead (latency 2 × 200 + 400 = 800 ms): the held-out sketch look reads a contact
@@ -71,7 +71,7 @@ def sample(velocity, x, n=STEPS, alpha=GUIDANCE, method="euler"):
 
 
 def silence_before_stream(z, silence):
-    """Latent frames z [B, N_MELS, n] that are all zero, as silence [1, N_MELS, 1]. The contract
+    """Latent frames z [B, C, n] that are all zero, as silence [1, C, 1]. The contract
     gives zeros as the previous latent before a stream starts; in this latent (normalised log-mel)
     zero is a mid-level sound, not silence, and an all-zero frame never comes out of the denoiser.
     Read as sound, it made the decoder spill a burst of noise into the first hop and the denoiser
@@ -81,40 +81,71 @@ def silence_before_stream(z, silence):
 
 
 class StreamDenoiser(Denoiser):
-    """x [B, N_MELS, HOP_F] (noisy hop), t [B], text [B, 384], sync [B, SYNC_N, FEAT],
-    semantic [B, SEMANTIC_N, FEAT], audio [B, FEAT], prev [B, N_MELS, CTX] → velocity of the hop.
-    The windowed denoiser's blocks and conditioning; its input takes the noisy hop, the clean
-    context and the hop's mask, and the semantic features are pooled into the FiLM."""
+    """x [B, C, HOP_F] (noisy hop), t [B], text [B, 384], sync [B, SYNC_N, FEAT], semantic
+    [B, SEMANTIC_N, FEAT], audio [B, FEAT], prev [B, C, CTX] → velocity of the hop, C the latent's
+    channels (`stats`: N_MELS for the shipped latent). The windowed denoiser's blocks and
+    conditioning; its input takes the noisy hop, the clean context and the hop's mask, and the
+    semantic features are pooled into the FiLM."""
 
-    def __init__(self, width=128, blocks=Denoiser.BLOCKS):
-        super().__init__(width, blocks)
-        self.inp = nn.Conv1d(2 * N_MELS + 1, width, 3, padding=1)
+    def __init__(self, width=128, blocks=Denoiser.BLOCKS, stats=None):
+        stats = stats or latent_stats()
+        channels = len(stats["mean"])
+        super().__init__(width, blocks, channels)
+        self.inp = nn.Conv1d(2 * channels + 1, width, 3, padding=1)
         self.semantic = nn.Sequential(nn.Linear(FEAT, width), nn.GELU(), nn.Linear(width, width))
         mask = torch.zeros(1, 1, SPAN)
         mask[..., CTX: CTX + HOP_F] = 1.0
         self.register_buffer("mask", mask, persistent=False)  # the layout's, not a weight
-        self.register_buffer("silence", silent_latent(1), persistent=False)
+        self.register_buffer("silence", silent_latent(1, stats), persistent=False)
 
     def forward(self, x, t, text, sync, semantic, audio, prev):
-        b = x.shape[0]
-        zeros_ctx = torch.zeros(b, N_MELS, CTX, dtype=x.dtype)
-        zeros_ahead = torch.zeros(b, N_MELS, AHEAD, dtype=x.dtype)
-        noisy = torch.cat([zeros_ctx, x, zeros_ahead], dim=2)
+        """One step of the stream: `span` with the hop noisy after the clean context, read for
+        the hop. Computed without what is known to be zero or is not read: the input
+        convolution's noisy taps over the hop and its clean taps over the context (each input is
+        zero elsewhere), the output convolution over the hop and a frame each side. The same
+        velocity as `span` (`step_error`, checked by every export), for a fraction of the input and output
+        convolutions' cost over the 110-frame span, which grows with the latent's channels."""
+        c = self.out.out_channels
+        w = self.inp.weight  # [width, noisy C | clean C | mask 1, 3]
         prev = silence_before_stream(prev, self.silence)
-        clean = torch.cat([prev, torch.zeros(b, N_MELS, HOP_F + AHEAD, dtype=x.dtype)], dim=2)
-        v = self.span(noisy, clean, self.mask.expand(b, -1, -1), t, text, sync, semantic, audio)
-        return v[:, :, CTX: CTX + HOP_F]
+        # Padded by 2, a part's convolution also gives the frame on either side its share.
+        noisy = F.conv1d(x, w[:, :c], padding=2)  # frames CTX - 1 .. CTX + HOP_F
+        clean = F.conv1d(prev, w[:, c: 2 * c], padding=2)[:, :, 1:]  # frames 0 .. CTX
+        h = (F.conv1d(self.mask, w[:, 2 * c:], self.inp.bias, padding=1)
+             + F.pad(noisy, (CTX - 1, AHEAD - 1)) + F.pad(clean, (0, HOP_F + AHEAD - 1)))
+        sync, cond = self.conditioning(t, text, sync, semantic, audio)
+        y = self.trunk(h + self.sync(sync), sync, cond)[:, :, CTX - 1: CTX + HOP_F + 1]
+        return F.conv1d(y, self.out.weight, self.out.bias)
 
     def span(self, noisy, clean, mask, t, text, sync, semantic, audio):
-        """The velocity over the whole span [B, N_MELS, SPAN] from the noisy frames, the clean
+        """The velocity over the whole span [B, C, SPAN] from the noisy frames, the clean
         ones and the mask [B, 1, SPAN] of the noisy: a step of the stream is the hop noisy after
         a clean context; training also denoises longer stretches (train_stream.py)."""
-        h = torch.cat([noisy, clean, mask], dim=1)
-        # Sync features (25 fps) onto the 50 Hz grid: each video frame covers two latent frames.
+        sync, cond = self.conditioning(t, text, sync, semantic, audio)
+        h = self.inp(torch.cat([noisy, clean, mask], dim=1)) + self.sync(sync)
+        return self.stack(h, sync, cond)
+
+    def step_error(self, batch=3):
+        """The largest difference between `forward` and `span` read for the hop, relative to the
+        velocity's peak, on random inputs (a stream's start: zeros in part of the context)."""
+        c, g = self.out.out_channels, torch.Generator().manual_seed(0)
+        x, prev = torch.randn(batch, c, HOP_F, generator=g), torch.randn(batch, c, CTX, generator=g)
+        prev[0, :, : CTX // 2] = 0
+        cond = (torch.rand(batch, generator=g), torch.randn(batch, self.text[0].in_features, generator=g),
+                torch.randn(batch, SYNC_N, FEAT, generator=g), torch.randn(batch, SEMANTIC_N, FEAT, generator=g),
+                torch.randn(batch, FEAT, generator=g))
+        with torch.no_grad():
+            step = self(x, *cond, prev)
+            noisy = F.pad(x, (CTX, AHEAD))
+            clean = F.pad(silence_before_stream(prev, self.silence), (0, HOP_F + AHEAD))
+            whole = self.span(noisy, clean, self.mask.expand(batch, -1, -1), *cond)[:, :, CTX: CTX + HOP_F]
+        return ((step - whole).abs().max() / whole.abs().max()).item()
+
+    def conditioning(self, t, text, sync, semantic, audio):
+        """The sync features on the latent's grid [B, FEAT, SPAN] (25 fps onto 50 Hz: each video
+        frame covers two latent frames) and the FiLM condition [B, width]."""
         sync = F.interpolate(sync.transpose(1, 2), scale_factor=2.0, mode="nearest")
-        h = self.inp(h) + self.sync(sync)
-        c = self.condition(t, text, audio) + self.semantic(semantic.mean(dim=1))
-        return self.stack(h, sync, c)
+        return sync, self.condition(t, text, audio) + self.semantic(semantic.mean(dim=1))
 
 
 def weights(state):
@@ -162,19 +193,22 @@ def deepened(state, stats, blocks):
 
 
 class StreamFoley(nn.Module):
-    """Everything trained together (the video and audio encoders as in the windowed model)."""
+    """Everything trained together (the video and audio encoders as in the windowed model). The
+    denoiser works in the latent of `stats`; the audio encoder reads its waveform through the
+    shipped latent's frontend whatever the denoiser's latent is (its input is audio, not a
+    latent, so the two need not agree)."""
 
     def __init__(self, stats, blocks=Denoiser.BLOCKS, sync_input=False):
         super().__init__()
         self.sync = FusedSync() if sync_input == "fused" else VideoEncoder(motion=True, edges=sync_input)
         self.semantic = VideoEncoder(motion=False)
-        self.audio = AudioEncoder(stats)
-        self.denoiser = StreamDenoiser(blocks=blocks)
+        self.audio = AudioEncoder(latent_stats())
+        self.denoiser = StreamDenoiser(blocks=blocks, stats=stats)
         self.onset = OnsetHead()
 
 
 class StreamDecoder(nn.Module):
-    """latent [B, N_MELS, HOP_F] + prev [B, N_MELS, CTX] → the hop's waveform [B, HOP_SAMPLES]:
+    """latent [B, C, HOP_F] + prev [B, C, CTX] → the hop's waveform [B, HOP_SAMPLES]:
     the causal vocoder's convolutions over the hop and the context's last `context` frames (its
     receptive field for the SPILL frames before the hop), its head and inverse STFT over the hop
     and those SPILL frames, whose windows reach into the hop (the rest of the context feeds
@@ -182,13 +216,13 @@ class StreamDecoder(nn.Module):
 
     SPILL = 2
 
-    def __init__(self, vocoder):
+    def __init__(self, vocoder, stats=None):
         super().__init__()
         self.vocoder = vocoder
         self.context = self.SPILL + vocoder.receptive - 1
         assert self.context <= CTX, "the vocoder sees further back than the stream's context"
         self.register_buffer("inv_wss", vocoder.istft.inv_wss(2 * (self.SPILL + HOP_F)))
-        self.register_buffer("silence", silent_latent(1), persistent=False)
+        self.register_buffer("silence", silent_latent(1, stats), persistent=False)
 
     def forward(self, latent, prev):
         z = torch.cat([prev[:, :, CTX - self.context:], latent], dim=2)

@@ -112,27 +112,30 @@ def velocity_loss(model, front, b, gen):
     return flow + 20.0 * aux, flow, aux
 
 
-def fit(model, ema, opt, ckpt, minutes, lr, step_loss, step=0, trained_s=0.0, warm_from=0, keep_every=0.0):
+def fit(model, ema, opt, ckpt, minutes, lr, step_loss, step=0, trained_s=0.0, warm_from=0, keep_every=0.0,
+        fields=None):
     """The training loop both forms share: warm-up (over 300 steps from `warm_from`, the step a
     fresh optimiser started at), clipping, the EMA, a log line every 50 steps, a checkpoint every
     2 minutes and at the end. `step_loss(step)` returns (loss, flow, aux). With `keep_every`
     (minutes), the EMA weights are also kept every so often as snapshots (snapshot.py's form) in
     `<ckpt>-saves/step<N>.pt`, to choose among on the validation scenes: a long run's last
     weights are not always its best (the streaming model's own-context training swings by 0.07
-    F1 over an hour)."""
+    F1 over an hour). `fields` go into every checkpoint and kept save as they are (the latent's
+    stats of a model in a candidate latent)."""
+    fields = fields or {}
     start = last_save = last_keep = time.time()
     losses = []
 
     def save():
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                    "step": step, "seconds": trained_s + time.time() - start}, ckpt)
+                    "step": step, "seconds": trained_s + time.time() - start, **fields}, ckpt)
 
     def keep():
         saves = ckpt.parent / f"{ckpt.stem}-saves"
         saves.mkdir(exist_ok=True)
         params = {k for k, _ in ema.named_parameters()}
         torch.save(pack("ema", ema.state_dict(), params, [], step=step,
-                        seconds=trained_s + time.time() - start), saves / f"step{step}.pt")
+                        seconds=trained_s + time.time() - start, **fields), saves / f"step{step}.pt")
 
     while time.time() - start < minutes * 60:
         for g in opt.param_groups:

@@ -37,7 +37,6 @@ from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 CKPT = CACHE / "foley-stream.pt"
 PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
 START_SHARE = 0.25  # examples whose hop starts within the first context (a stream's start)
-SILENCE = silent_latent(1)  # once: it reads latent_stats.json
 
 
 def hop_starts(rng, size, start_share=START_SHARE):
@@ -92,7 +91,7 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0):
         c[max(0, -start):] = b["cond"][i, max(0, start): end]
         cond.append(c)
     # Before the clip starts the context is silence, as the graphs read the runtime's zeros there.
-    ctx = torch.where(in_clip(real), ctx, SILENCE)
+    ctx = torch.where(in_clip(real), ctx, silent_latent(1, front.stats))
     sync = torch.stack(sync)
     # The semantic encoder's 5 fps: every fifth frame of the span from its start.
     semantic = sync[:, ::5][:, :SEMANTIC_N]
@@ -344,12 +343,24 @@ def main():
                          "mix that starts at zero")
     ap.add_argument("--drop-base", type=float, default=0.0,
                     help="with a fused sync encoder: share of examples without the base's features (sync_features)")
+    ap.add_argument("--latent", type=Path,
+                    help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
+                         "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
     a = ap.parse_args()
     ckpt = a.checkpoint
     torch.set_num_threads(2)
-    stats = latent_stats()
     data = Data(a.data)
     ck = torch.load(ckpt) if ckpt.exists() else torch.load(a.from_snapshot) if a.from_snapshot else None
+    # The latent: a checkpoint's or snapshot's own (kept in it when it is not the shipped one).
+    stats = ck["latent"] if ck and "latent" in ck else latent_stats()
+    if a.latent and not ckpt.exists():
+        if not a.from_snapshot:
+            ap.error("--latent carries a snapshot over to another latent: give --from-snapshot")
+        from relatent import relatent
+        new = latent_stats(a.latent)
+        ck["ema"] = relatent(ck["ema"], stats, new, data.tracks[:200].float().sum(1))
+        stats = ck["latent"] = new
+        print(f"denoiser carried over to the latent {a.latent} ({len(new['mean'])} channels)")
     if a.sync_from and not ckpt.exists():
         if not a.from_snapshot:
             ap.error("--sync-from replaces a snapshot's sync encoder: give --from-snapshot")
@@ -439,7 +450,7 @@ def main():
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles),
                                 gen, a, data.embed[""]),
-        step, trained_s, warm_from, a.keep_every)
+        step, trained_s, warm_from, a.keep_every, {"latent": stats} if stats != latent_stats() else None)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,10 @@ was measured on) and every tenth KLettres file.
     $py models/foley/vocoder.py evaluate          # LSD on held-out recordings, vs Griffin-Lim
     $py models/foley/vocoder.py export            # decoder.onnx of the windowed package
     $py models/foley/vocoder.py picture           # docs/vocoder.png
+
+Every command takes `--latent latents/NAME.json` to work on a candidate latent instead of the
+shipped one (latent_study.py): its own checkpoint (.cache/vocoder/vocoder-NAME.pt) and snapshot
+(snapshots/vocoder-NAME.pt).
 """
 
 import argparse
@@ -53,12 +57,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import sounds  # noqa: E402
 
 DIR = CACHE / "vocoder"
-CHECKPOINT = DIR / "vocoder.pt"
 BINS = N_FFT // 2 + 1
 CROP = 64  # latent frames per training example (1.28 s)
 WIDTH, BLOCKS = 128, 4
 LOOKAHEAD = VOCODER_LOOKAHEAD  # latent frames the output lags the latent by
 DELAY = LOOKAHEAD * 2 * HOP  # 320 samples (20 ms)
+
+
+class Latent:
+    """Which latent a vocoder decodes, by its stats (common.latent_stats): the shipped one or a
+    candidate (latents/NAME.json, latent_study.py), each with its own checkpoint and snapshot."""
+
+    def __init__(self, stats=None):
+        self.stats = stats or latent_stats()
+        name = self.stats.get("name")
+        self.shipped = name is None
+        suffix = "" if name is None else f"-{name}"
+        self.checkpoint = DIR / f"vocoder{suffix}.pt"
+        self.snapshot = snapshot.SNAPSHOTS / f"vocoder{suffix}.pt"
+        self.channels = len(self.stats["mean"])
+
+
+SHIPPED = Latent()
+CHECKPOINT = SHIPPED.checkpoint
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,12 +139,12 @@ class Istft(nn.Module):
 
 
 class Vocoder(nn.Module):
-    """Normalised log-mel latent [B, N_MELS, T] (50 Hz) → waveform [B, T · 2 · HOP]. Causal:
+    """Normalised log-mel latent [B, channels, T] (50 Hz) → waveform [B, T · 2 · HOP]. Causal:
     the samples of latent frame f depend on frames ≤ f only (`receptive`: 31 frames)."""
 
-    def __init__(self, width=WIDTH, blocks=BLOCKS):
+    def __init__(self, width=WIDTH, blocks=BLOCKS, channels=N_MELS):
         super().__init__()
-        self.inp = nn.Conv1d(N_MELS, width, 7)
+        self.inp = nn.Conv1d(channels, width, 7)
         self.norm = nn.LayerNorm(width)
         self.blocks = nn.ModuleList(ConvNeXt(width) for _ in range(blocks))
         self.out_norm = nn.LayerNorm(width)
@@ -163,10 +184,10 @@ class Vocoder(nn.Module):
         return self.istft(re, im, inv_wss)
 
 
-def decode(model, z):
-    """The audio of latent z [B, N_MELS, T] aligned with it: silence appended for the lookahead,
-    the delay dropped."""
-    pad = silent_latent(LOOKAHEAD).expand(z.shape[0], -1, -1)
+def decode(model, z, latent=SHIPPED):
+    """The audio of latent z [B, channels, T] aligned with it: silence appended for the
+    lookahead, the delay dropped."""
+    pad = silent_latent(LOOKAHEAD, latent.stats).expand(z.shape[0], -1, -1)
     return model(torch.cat([z, pad], dim=2))[:, DELAY:]
 
 
@@ -294,17 +315,17 @@ def batches(audio, bounds, speech, batch, rng):
         yield torch.tensor(out)
 
 
-def train(minutes, batch, lr):
+def train(minutes, batch, lr, latent=SHIPPED):
     torch.set_num_threads(2)
     data = np.load(DIR / "train.npz")
     audio, bounds = data["audio"], data["bounds"]
     speech = data["source"] == "klettres"
-    front = Frontend(latent_stats())
-    model = Vocoder()
+    front = Frontend(latent.stats)
+    model = Vocoder(channels=latent.channels)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     step, spent = 0, 0.0
-    if CHECKPOINT.exists():
-        ck = torch.load(CHECKPOINT)
+    if latent.checkpoint.exists():
+        ck = torch.load(latent.checkpoint)
         model.load_state_dict(ck["model"])
         if ck.get("lookahead", 0) == LOOKAHEAD:
             opt.load_state_dict(ck["opt"])
@@ -313,11 +334,11 @@ def train(minutes, batch, lr):
         else:  # the strictly causal first version: its weights are a good start
             spent = ck["spent"]
             print(f"starting from a checkpoint with lookahead {ck.get('lookahead', 0)} ({spent / 60:.1f} min)")
-    elif snapshot.VOCODER.exists():  # a new machine: the weights kept in git, a fresh optimiser
-        ck = torch.load(snapshot.VOCODER)
+    elif latent.snapshot.exists():  # a new machine: the weights kept in git, a fresh optimiser
+        ck = torch.load(latent.snapshot)
         model.load_state_dict(ck["model"])
         step, spent = ck["step"], ck["spent"]
-        print(f"resuming from the snapshot {snapshot.VOCODER.name} at step {step} ({spent / 60:.1f} min)")
+        print(f"resuming from the snapshot {latent.snapshot.name} at step {step} ({spent / 60:.1f} min)")
     rng = np.random.default_rng(step)
     start, last = time.time(), time.time()
     running = []
@@ -337,16 +358,17 @@ def train(minutes, batch, lr):
             spent += now - last
             last = now
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "spent": spent, "lookahead": LOOKAHEAD}, CHECKPOINT)
+                        "spent": spent, "lookahead": LOOKAHEAD}, latent.checkpoint)
             print(f"step {step} loss {np.mean(running[-100:]):.3f} ({spent / 60:.1f} min)", flush=True)
         if now - start > minutes * 60:
             break
 
 
-def load():
+def load(latent=SHIPPED):
     """The trained vocoder: its checkpoint, or on a machine without one the snapshot in git."""
-    model = Vocoder()
-    model.load_state_dict(torch.load(CHECKPOINT if CHECKPOINT.exists() else snapshot.VOCODER)["model"])
+    model = Vocoder(channels=latent.channels)
+    path = latent.checkpoint if latent.checkpoint.exists() else latent.snapshot
+    model.load_state_dict(torch.load(path)["model"])
     return model.eval()
 
 
@@ -369,11 +391,12 @@ def heldout_clips(frames):
     return clips
 
 
-def evaluate(frames=200):
+def evaluate(frames=200, latent=SHIPPED):
     """Log-spectral distance (common.log_spectral_distance) of encode → decode on held-out
-    recordings, the vocoder against Griffin-Lim, with a bootstrap interval over recordings."""
-    front = Frontend(latent_stats())
-    voc, gl = load(), GriffinLimDecoder(latent_stats())
+    recordings, the vocoder against Griffin-Lim (the shipped latent's only), with a bootstrap
+    interval over recordings."""
+    front = Frontend(latent.stats)
+    voc, gl = load(latent), GriffinLimDecoder(latent.stats) if latent.shipped else None
     rng = np.random.default_rng(0)
     for source, clips in heldout_clips(frames).items():
         rows = {"vocoder": [], "griffin-lim": []}
@@ -381,8 +404,8 @@ def evaluate(frames=200):
             x = torch.tensor(w)[None]
             with torch.no_grad():
                 z = front(x)
-                rows["vocoder"].append(log_spectral_distance(decode(voc, z)[0], x[0]))
-                if frames == 200:
+                rows["vocoder"].append(log_spectral_distance(decode(voc, z, latent)[0], x[0]))
+                if frames == 200 and latent.shipped:
                     rows["griffin-lim"].append(log_spectral_distance(gl(z)[0], x[0]))
         for name, v in rows.items():
             if not v:
@@ -393,19 +416,19 @@ def evaluate(frames=200):
             print(f"{source:10s} {name:12s} LSD {v.mean():.2f} dB [{lo:.2f}, {hi:.2f}] over {len(v)} recordings")
 
 
-def streaming_check():
+def streaming_check(latent=SHIPPED):
     """Causality in practice: a held-out clip decoded whole and decoded hop by hop as the
     streaming package's decoder does (stream.StreamDecoder: the context's last frames and the
     hop) give the same samples."""
     from stream import CTX, HOP_F, StreamDecoder
-    front = Frontend(latent_stats())
-    voc = load()
-    dec = StreamDecoder(voc)
+    front = Frontend(latent.stats)
+    voc = load(latent)
+    dec = StreamDecoder(voc, latent.stats)
     w = next(iter(heldout_clips(200).values()))[0]
     with torch.no_grad():
         z = front(torch.tensor(w)[None])
         whole = voc(z)[0]
-        z = torch.cat([torch.zeros(1, N_MELS, CTX), z], dim=2)  # zeros before the stream
+        z = torch.cat([torch.zeros(1, latent.channels, CTX), z], dim=2)  # zeros before the stream
         hops = [dec(z[:, :, k: k + HOP_F], z[:, :, k - CTX: k])[0] for k in range(CTX, z.shape[2], HOP_F)]
     hops = torch.cat(hops)
     # The whole decode starts from nothing; the hop decode from zero latents: compare after the
@@ -416,13 +439,15 @@ def streaming_check():
     return diff
 
 
-def picture(path):
+def picture(path, latent=SHIPPED):
     """docs/vocoder.png: for held-out recordings (four sound effects, two spoken letters), the
     spectrogram of the recording, of its latent decoded by Griffin-Lim and by the vocoder, top
-    to bottom; the first 1.3 s of each."""
+    to bottom; the first 1.3 s of each. With a candidate `latent`, a fourth row: its own
+    vocoder from its own latent."""
     from pictures import colour, spectrogram, write_png
     front = Frontend(latent_stats())
     voc, gl = load(), GriffinLimDecoder(latent_stats())
+    other = None if latent.shipped else (Frontend(latent.stats), load(latent))
     clips = heldout_clips(200)
     picks = clips["library"][:4] + clips["klettres"][:2]
     columns = []
@@ -431,10 +456,12 @@ def picture(path):
         with torch.no_grad():
             z = front(x)
             rows = [w, gl(z)[0].numpy(), decode(voc, z)[0].numpy()]
+            if other:
+                rows.append(decode(other[1], other[0](x), latent)[0].numpy())
         # The first 1.3 s: the held-out recordings are short, the rest of a window is silence.
         spec = [colour(spectrogram(r)[:, :160]) for r in rows]
         gap = np.full((4, spec[0].shape[1], 3), 255, np.uint8)
-        columns.append(np.concatenate([spec[0], gap, spec[1], gap, spec[2]], 0))
+        columns.append(np.concatenate([part for r in spec for part in (r, gap)][:-1], 0))
         columns.append(np.full((columns[-1].shape[0], 6, 3), 255, np.uint8))
     write_png(path, np.concatenate(columns[:-1], 1))
     print(f"wrote {path}")
@@ -456,18 +483,21 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--latent", type=Path, help="a candidate latent's stats (latents/NAME.json); default the shipped one")
+    ap.add_argument("--picture", type=Path, default=Path(__file__).resolve().parent / "docs" / "vocoder.png")
     a = ap.parse_args()
+    latent = Latent(latent_stats(a.latent)) if a.latent else SHIPPED
     if a.command == "corpus":
         corpus()
     elif a.command == "train":
-        train(a.minutes, a.batch, a.lr)
+        train(a.minutes, a.batch, a.lr, latent)
     elif a.command == "export":
         export_window(a.out)
     elif a.command == "picture":
-        picture(Path(__file__).resolve().parent / "docs" / "vocoder.png")
+        picture(a.picture, latent)
     else:
-        evaluate()
-        streaming_check()
+        evaluate(latent=latent)
+        streaming_check(latent)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""Carries a trained streaming model over to another latent (latent_study.py), so that a richer
+latent starts from what the shipped model learnt instead of from nothing (the streaming model took
+hours to learn sync; the vocoder's bar needs a richer latent than the shipped 48 bands).
+
+Both latents are normalised log-mel spectra of the same audio, so each is close to a linear map of
+the other: A takes the new latent to the old (z_old ≈ A z_new), B the old to the new (z_new ≈ B
+z_old), fitted by ridge regression over the latents of training mixes (both have zero mean per
+channel, so no offsets). The denoiser's input convolution reads the new latent through A (its taps
+on the noisy and the clean channels, each composed with A), and its output convolution writes
+through B; every other weight is kept. The composed model starts near the old one, not at it: A
+of the new latent's noise is not the old latent's noise, and B's range misses the new detail,
+which is what the training after it must learn.
+
+    train_stream.py --from-snapshot --latent latents/mel128x2.json ...
+"""
+
+import torch
+
+from common import Frontend
+
+RIDGE = 1e-3  # relative to the mean channel variance: the new latent repeats its lowest bands
+
+
+def ridge(x, y):
+    """W [Cy, Cx] minimising |y - W x|² + λ|W|² over columns x [Cx, N], y [Cy, N]."""
+    xx = x @ x.T
+    lam = RIDGE * xx.diagonal().mean()
+    return torch.linalg.solve(xx + lam * torch.eye(len(xx)), x @ y.T).T
+
+
+def explained(w, x, y):
+    return 1 - ((y - w @ x) ** 2).sum().item() / (y ** 2).sum().item()
+
+
+def latent_maps(old, new, mixes):
+    """(A, B) between the latents of stats `old` and `new` over waveforms `mixes` [N, S], with the
+    share of each target's energy they explain."""
+    with torch.no_grad():
+        zo, zn = Frontend(old)(mixes), Frontend(new)(mixes)
+    zo = zo.permute(1, 0, 2).reshape(zo.shape[1], -1)
+    zn = zn.permute(1, 0, 2).reshape(zn.shape[1], -1)
+    a, b = ridge(zn, zo), ridge(zo, zn)
+    return a, b, explained(a, zn, zo), explained(b, zo, zn)
+
+
+def relatent(state, old, new, mixes):
+    """A StreamFoley state dict in latent `old` → the same model reading and writing latent `new`
+    (module docstring)."""
+    a, b, fit_a, fit_b = latent_maps(old, new, mixes)
+    print(f"latent maps: new → old explains {fit_a:.3f} of the old latent, old → new {fit_b:.3f} of the new")
+    state = dict(state)
+    co = a.shape[0]
+    w = state["denoiser.inp.weight"].float()  # [width, 2 · co + 1 (noisy, clean, mask), 3]
+    noisy = torch.einsum("wok,on->wnk", w[:, :co], a)
+    clean = torch.einsum("wok,on->wnk", w[:, co: 2 * co], a)
+    state["denoiser.inp.weight"] = torch.cat([noisy, clean, w[:, 2 * co:]], dim=1)
+    state["denoiser.out.weight"] = torch.einsum("no,owk->nwk", b, state["denoiser.out.weight"].float())
+    state["denoiser.out.bias"] = b @ state["denoiser.out.bias"].float()
+    return state
