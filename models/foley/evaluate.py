@@ -399,7 +399,10 @@ def decoder_metric(model):
     from common import Frontend, latent_stats, log_spectral_distance
     from classifier import library
     sess = ort.InferenceSession(str(Path(model) / "decoder.onnx"))
-    front = Frontend(latent_stats())
+    # The package's latent: its own latent_stats.json (export_stream.py writes one for a
+    # candidate latent), else the shipped one.
+    own = Path(model) / "latent_stats.json"
+    front = Frontend(latent_stats(own if own.exists() else None))
     # A streaming package's latent runs the vocoder's lookahead ahead of its audio (stream.py).
     lead = VOCODER_LOOKAHEAD if package_hop(model) else 0
     out = []

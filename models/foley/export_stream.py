@@ -7,6 +7,7 @@ denoiser and the decoder. The prompt encoder and tokenizer are copied from model
 """
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -32,6 +33,10 @@ def main():
     # that latent's (vocoder.py --latent).
     stats = ck.get("latent") or latent_stats()
     channels = len(stats["mean"])
+    if "name" in stats and out.resolve() == HERE.resolve():
+        # models/foley's latent_stats.json is also what the classifier, the windowed model and
+        # the sync pretraining read as the shipped latent.
+        raise SystemExit(f"a model in the candidate latent {stats['name']} is not exported into {HERE}")
     model = loaded(stats, ck["ema"]).eval()
     if (err := model.denoiser.step_error()) > 1e-5:
         raise SystemExit(f"the denoiser's step differs from its span by {err:.1e} of its peak (stream.py)")
@@ -53,6 +58,8 @@ def main():
                (torch.randn(1, channels, HOP_F), torch.randn(1, channels, CTX)),
                out / "decoder.onnx", ["latent", "prev"], ["waveform"],
                {"latent": {0: "batch"}, "prev": {0: "batch"}, "waveform": {0: "batch"}})
+    if "name" in stats:  # what the package's latent is, for evaluate.py's decoder metric
+        (out / "latent_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     for f in ("text_encoder.onnx", "tokenizer.json"):
         if (out / f).resolve() != (HERE / f).resolve():  # --out models/foley: already there
             shutil.copy(HERE / f, out / f)
