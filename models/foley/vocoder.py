@@ -51,7 +51,7 @@ from torch import nn
 
 import snapshot
 from common import Frontend, GriffinLimDecoder, latent_stats, log_spectral_distance, silent_latent, stft_basis
-from config import CACHE, HOP, N_FFT, N_MELS, RATE, VOCODER_LOOKAHEAD
+from config import CACHE, EPS, HOP, N_FFT, N_MELS, RATE, VOCODER_LOOKAHEAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import sounds  # noqa: E402
@@ -76,6 +76,10 @@ class Latent:
         self.checkpoint = DIR / f"vocoder{suffix}.pt"
         self.snapshot = snapshot.SNAPSHOTS / f"vocoder{suffix}.pt"
         self.channels = len(self.stats["mean"])
+
+    def vocoder(self):
+        """An untrained vocoder for this latent: a candidate's predicts over MelBase."""
+        return Vocoder(channels=self.channels, base=None if self.shipped else self.stats)
 
 
 SHIPPED = Latent()
@@ -138,12 +142,39 @@ class Istft(nn.Module):
         return x[:, : re.shape[-1] * HOP] * inv_wss
 
 
+class MelBase(nn.Module):
+    """The log-magnitudes [B, BINS, 2T] that latent z [B, channels, T] gives each STFT frame the
+    vocoder makes, read straight off its mel bands (the filters' pseudo-inverse, as Griffin-Lim
+    reads them). A vocoder with a base predicts a correction to it: the base carries every band
+    of a latent wider than the vocoder (256 channels through 128), which its convolutions alone
+    lost (the first mel128x2 vocoder scored what the 48-band one did). The vocoder's STFT frames
+    2f and 2f + 1 are the latent's STFT frames 2f − 1 and 2f (its output lags by DELAY, its
+    windows start at their frame: checked against the recordings, this shift matches best)."""
+
+    def __init__(self, stats):
+        super().__init__()
+        from common import mel_filters
+        self.bands, self.pooled = stats.get("bands", N_MELS), stats.get("pooled", True)
+        self.register_buffer("pinv", torch.linalg.pinv(torch.tensor(mel_filters(self.bands))))
+        self.register_buffer("mu", torch.tensor(stats["mean"], dtype=torch.float32)[:, None])
+        self.register_buffer("sigma", torch.tensor(stats["std"], dtype=torch.float32)[:, None])
+
+    def forward(self, z):
+        mel = torch.clamp(torch.exp(z * self.sigma + self.mu) - EPS, min=0.0)
+        first, second = (mel, mel) if self.pooled else (mel[:, : self.bands], mel[:, self.bands:])
+        before = F.pad(second, (1, 0))[:, :, :-1]  # frame 2f − 1: the second of frame f − 1
+        frames = torch.stack([before, first], dim=-1).flatten(2)  # [B, bands, 2T]
+        return 0.5 * torch.log(torch.clamp(torch.matmul(self.pinv, frames), min=1e-10))
+
+
 class Vocoder(nn.Module):
     """Normalised log-mel latent [B, channels, T] (50 Hz) → waveform [B, T · 2 · HOP]. Causal:
-    the samples of latent frame f depend on frames ≤ f only (`receptive`: 31 frames)."""
+    the samples of latent frame f depend on frames ≤ f only (`receptive`: 31 frames). With
+    `base` (the latent's stats), its log-magnitudes are a correction to MelBase's."""
 
-    def __init__(self, width=WIDTH, blocks=BLOCKS, channels=N_MELS):
+    def __init__(self, width=WIDTH, blocks=BLOCKS, channels=N_MELS, base=None):
         super().__init__()
+        self.base = MelBase(base) if base else None
         self.inp = nn.Conv1d(channels, width, 7)
         self.norm = nn.LayerNorm(width)
         self.blocks = nn.ModuleList(ConvNeXt(width) for _ in range(blocks))
@@ -169,6 +200,8 @@ class Vocoder(nn.Module):
         bsz, t = y.shape[0], y.shape[1]
         y = y.reshape(bsz, t * 2, 2 * BINS).transpose(1, 2)  # [B, 2 · BINS, 2T]
         logmag, phase = y[:, :BINS], y[:, BINS:]
+        if self.base is not None:
+            logmag = logmag + (self.base(z) if keep is None else self.base(z)[:, :, -2 * keep:])
         mag = torch.exp(torch.clamp(logmag, max=8.0))
         return mag * torch.cos(phase), mag * torch.sin(phase)
 
@@ -280,12 +313,28 @@ def envelope(x, n=40):
     return torch.log(e + 1e-7)
 
 
-def loss_fn(y, x, front):
+def spectral_distance(y, x, n_fft=512, range_db=60.0):
+    """common.log_spectral_distance as a loss, per example of a batch: the dB RMS difference of
+    the power spectra per frame, over the frames within `range_db` of the example's loudest,
+    power below that range floored in both."""
+    win = torch.hann_window(n_fft)
+    py = torch.stft(y, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    px = torch.stft(x, n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    floor = px.amax(dim=(1, 2), keepdim=True) * 10 ** (-range_db / 10) + 1e-12
+    d = 10 * (torch.log10(torch.maximum(px, floor)) - torch.log10(torch.maximum(py, floor)))
+    per_frame = torch.sqrt(d.pow(2).mean(dim=1) + 1e-4)
+    energy = px.sum(dim=1)
+    keep = (energy >= energy.amax(dim=1, keepdim=True) * 10 ** (-range_db / 10)).float()
+    return ((per_frame * keep).sum(dim=1) / keep.sum(dim=1).clamp_min(1)).mean()
+
+
+def loss_fn(y, x, front, lsd_weight=0.0):
     """Log-magnitude L1 and spectral convergence at four resolutions (the 128-point one sees an
     attack to 8 ms), the log-mel L1, and the log energy envelope at 2.5 ms: magnitude losses at
     coarse resolutions alone let attacks smear over a frame, which the onset detector (and a
-    listener) hears as soft or late."""
-    total = 0.0
+    listener) hears as soft or late. With `lsd_weight`, also the bar's own distance
+    (`spectral_distance`), which floors what is 60 dB down where the log L1 does not."""
+    total = lsd_weight * spectral_distance(y, x) if lsd_weight else 0.0
     for n in (128, 256, 512, 1024):
         my, mx = stft_mag(y, n), stft_mag(x, n)
         total = total + F.l1_loss(torch.log(my + 1e-5), torch.log(mx + 1e-5))
@@ -315,13 +364,13 @@ def batches(audio, bounds, speech, batch, rng):
         yield torch.tensor(out)
 
 
-def train(minutes, batch, lr, latent=SHIPPED):
+def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0):
     torch.set_num_threads(2)
     data = np.load(DIR / "train.npz")
     audio, bounds = data["audio"], data["bounds"]
     speech = data["source"] == "klettres"
     front = Frontend(latent.stats)
-    model = Vocoder(channels=latent.channels)
+    model = latent.vocoder()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     step, spent = 0, 0.0
     if latent.checkpoint.exists():
@@ -329,6 +378,8 @@ def train(minutes, batch, lr, latent=SHIPPED):
         model.load_state_dict(ck["model"])
         if ck.get("lookahead", 0) == LOOKAHEAD:
             opt.load_state_dict(ck["opt"])
+            for g in opt.param_groups:  # the optimiser's moments go on; the rate is this run's
+                g["lr"] = lr
             step, spent = ck["step"], ck["spent"]
             print(f"resuming at step {step} ({spent / 60:.1f} min)")
         else:  # the strictly causal first version: its weights are a good start
@@ -346,7 +397,7 @@ def train(minutes, batch, lr, latent=SHIPPED):
         with torch.no_grad():
             z = front(x)
         y = model(z)
-        loss = loss_fn(y[:, DELAY:], x[:, :-DELAY], front)
+        loss = loss_fn(y[:, DELAY:], x[:, :-DELAY], front, lsd_weight)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -366,7 +417,7 @@ def train(minutes, batch, lr, latent=SHIPPED):
 
 def load(latent=SHIPPED):
     """The trained vocoder: its checkpoint, or on a machine without one the snapshot in git."""
-    model = Vocoder(channels=latent.channels)
+    model = latent.vocoder()
     path = latent.checkpoint if latent.checkpoint.exists() else latent.snapshot
     model.load_state_dict(torch.load(path)["model"])
     return model.eval()
@@ -483,6 +534,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lsd-weight", type=float, default=0.0, help="train: weight of the bar's own distance in the loss")
     ap.add_argument("--latent", type=Path, help="a candidate latent's stats (latents/NAME.json); default the shipped one")
     ap.add_argument("--picture", type=Path, default=Path(__file__).resolve().parent / "docs" / "vocoder.png")
     a = ap.parse_args()
@@ -490,7 +542,7 @@ def main():
     if a.command == "corpus":
         corpus()
     elif a.command == "train":
-        train(a.minutes, a.batch, a.lr, latent)
+        train(a.minutes, a.batch, a.lr, latent, a.lsd_weight)
     elif a.command == "export":
         export_window(a.out)
     elif a.command == "picture":
