@@ -113,7 +113,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", nargs="?", choices=["measure", "stats"], default="measure")
     ap.add_argument("--frames", type=int, default=200, help="latent frames per recording (4 s)")
-    ap.add_argument("--speech", type=int, default=40, help="held-out speech files to use (of 182)")
+    ap.add_argument("--speech", type=int, default=30, help="held-out speech files to use (of 182)")
     ap.add_argument("--bands", type=int, default=128, help="stats: mel bands per STFT frame")
     ap.add_argument("--stacked", action="store_true", help="stats: the two STFT frames stacked, not pooled")
     args = ap.parse_args()
