@@ -358,6 +358,8 @@ def main():
             ap.error("--latent carries a snapshot over to another latent: give --from-snapshot")
         from relatent import relatent
         new = latent_stats(a.latent)
+        if new == stats:
+            ap.error(f"--latent {a.latent}: the snapshot is in that latent already")
         ck["ema"] = relatent(ck["ema"], stats, new, data.tracks[:200].float().sum(1))
         stats = ck["latent"] = new
         print(f"denoiser carried over to the latent {a.latent} ({len(new['mean'])} channels)")
