@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from common import Frontend, band_stats, log_spectral_distance, mel_filters
-from config import CACHE, EPS, HERE, HOP, N_FFT
+from config import CACHE, HERE, HOP, N_FFT
 from vocoder import heldout_clips
 
 ITERS = 100
@@ -66,10 +66,9 @@ def istft(spec, length):
 def latent_magnitude(power, bands, pool):
     """The magnitudes a decoder could at best read off the latent: the power through the bands
     (and the pooling), back to bins by the filters' pseudo-inverse, as `GriffinLimDecoder`
-    does. The log (and its EPS) is kept so that quiet bins are lost as they are in the latent."""
+    does."""
     if bands is None:
-        latent = torch.log(power + EPS)
-        return torch.sqrt((torch.exp(latent) - EPS).clamp_min(0))
+        return torch.sqrt(power)
     fb = torch.tensor(mel_filters(bands))
     mel = fb @ power
     if pool:
@@ -77,7 +76,6 @@ def latent_magnitude(power, bands, pool):
         pooled = 0.5 * (mel[..., 0:frames:2] + mel[..., 1:frames:2])
         mel = torch.repeat_interleave(pooled, 2, dim=-1)
         mel = torch.cat([mel, power.new_zeros(bands, power.shape[-1] - frames)], dim=-1)
-    mel = (torch.exp(torch.log(mel + EPS)) - EPS).clamp_min(0)
     pinv = torch.linalg.pinv(fb)
     return torch.sqrt((pinv @ mel).clamp_min(0))
 

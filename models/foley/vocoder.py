@@ -201,7 +201,8 @@ class Vocoder(nn.Module):
         y = y.reshape(bsz, t * 2, 2 * BINS).transpose(1, 2)  # [B, 2 · BINS, 2T]
         logmag, phase = y[:, :BINS], y[:, BINS:]
         if self.base is not None:
-            logmag = logmag + (self.base(z) if keep is None else self.base(z)[:, :, -2 * keep:])
+            # Kept frames need the latent frame before them, not the whole context.
+            logmag = logmag + (self.base(z) if keep is None else self.base(z[:, :, -keep - 1:])[:, :, 2:])
         mag = torch.exp(torch.clamp(logmag, max=8.0))
         return mag * torch.cos(phase), mag * torch.sin(phase)
 
