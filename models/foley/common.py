@@ -153,9 +153,11 @@ class GriffinLimDecoder(torch.nn.Module):
 
 def latent_stats(path=None):
     """A latent's per-channel normalisation (`mean`, `std`) and what latent it is (`name`,
-    `bands`, `pooled`; Frontend). Default: the shipped latent's, whose file predates those keys
-    (no name, 48 bands, pooled). Others: `latents/NAME.json`, written by latent_study.py."""
-    return json.loads(Path(path or HERE / "latent_stats.json").read_text())
+    `bands`, `pooled`; Frontend). Default: the 48 pooled bands (`latents/mel48.json`, which
+    predates those keys), the latent the analysis models read whatever latent a package
+    generates in (the classifier, the audio encoder, the sync pretraining, the windowed model).
+    Others: `latents/NAME.json`, written by latent_study.py."""
+    return json.loads(Path(path or HERE / "latents" / "mel48.json").read_text())
 
 
 def band_stats(front, mixes):

@@ -2,7 +2,7 @@
 """Renders the foley training set: procedural scenes (data/scenes.py, the "varied" look unless
 --look plain) with train-split sounds, video area-averaged to the encoders' 32×32 (what v2agen's
 converter hands them), every source's track kept apart (for negative audio guidance), captions
-per source. With --stats, also the latent's per-band statistics (latent_stats.json, committed:
+per source. With --stats, also the latent's per-band statistics (latents/mel48.json, committed:
 every graph bakes them in, so rewriting them means retraining everything).
 
     python models/foley/prepare.py --singles 3000 --pairs 1500      # ~20 min on 2 cores
@@ -63,7 +63,7 @@ def main():
                     help="varied: many backgrounds, shapes, cameras, lights (the streaming model); "
                          "plain: the first model's one look")
     ap.add_argument("--stats", action="store_true",
-                    help="also rewrite latent_stats.json (every graph bakes it in: retrain all)")
+                    help="also rewrite latents/mel48.json (every graph bakes it in: retrain all)")
     a = ap.parse_args()
     kinds = [SINGLE[i % len(SINGLE)] for i in range(a.singles)] + \
         [PAIRS[i % len(PAIRS)] for i in range(a.pairs)]
@@ -88,8 +88,8 @@ def main():
     from common import N_MELS, Frontend, band_stats
     front = Frontend({"mean": [0.0] * N_MELS, "std": [1.0] * N_MELS})
     stats = band_stats(front, torch.tensor(tracks[:800].astype(np.float32).sum(1)))
-    (HERE / "latent_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
-    print("wrote latent_stats.json")
+    (HERE / "latents" / "mel48.json").write_text(json.dumps(stats, indent=1) + "\n")
+    print("wrote latents/mel48.json")
 
 
 if __name__ == "__main__":
