@@ -28,6 +28,9 @@ GL_ITERS = 32
 # The vocoder's lookahead in latent frames (vocoder.py): its output lags its input by this many
 # frames, so the streaming model's latent runs this far ahead of the audio (stream.py).
 VOCODER_LOOKAHEAD = 1
+# Latent frames over which a vocoder with absolute phase repeats its phase reference
+# (vocoder.phase_advance): the streaming layout's hop, so each hop starts the period.
+VOCODER_PHASE_PERIOD = 10
 
 # Sound classes the scenes use (library classes; see data/sounds.py).
 CLASSES = ["impact_metal", "impact_wood", "bounce", "crash", "engine", "splash", "rain", "thunder"]

@@ -64,7 +64,7 @@ def main():
         import vocoder
         latent = vocoder.Latent(vocoder.latent_stats(a.latent)) if a.latent else vocoder.SHIPPED
         ckpt, out, key = a.checkpoint or latent.checkpoint, latent.snapshot, "model"
-        model = lambda state: latent.vocoder()  # noqa: E731
+        model = lambda state: latent.vocoder(state)  # noqa: E731
         keep = ("step", "spent", "lookahead")
     ck = torch.load(ckpt)
     params = {k for k, _ in model(ck[key]).named_parameters()}

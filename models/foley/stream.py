@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import latent_stats, silent_latent
-from config import FEAT, GUIDANCE, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD
+from config import FEAT, GUIDANCE, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD, VOCODER_PHASE_PERIOD
 from model import AudioEncoder, Denoiser, FusedSync, OnsetHead, VideoEncoder
 
 # 400 ms of lookahead (latency 2 × 200 + 400 = 800 ms): the held-out sketch look reads a contact
@@ -223,8 +223,12 @@ class StreamDecoder(nn.Module):
         assert self.context <= CTX, "the vocoder sees further back than the stream's context"
         self.register_buffer("inv_wss", vocoder.istft.inv_wss(2 * (self.SPILL + HOP_F)))
         self.register_buffer("silence", silent_latent(1, stats), persistent=False)
+        # A vocoder with absolute phase (vocoder.phase_advance) needs each frame's place in its
+        # period: hops start at multiples of it.
+        assert HOP_F % VOCODER_PHASE_PERIOD == 0, "the stream's hop is not a multiple of the vocoder's phase period"
+        self.start = -self.context % VOCODER_PHASE_PERIOD
 
     def forward(self, latent, prev):
         z = torch.cat([prev[:, :, CTX - self.context:], latent], dim=2)
         z = silence_before_stream(z, self.silence)
-        return self.vocoder(z, self.inv_wss, keep=self.SPILL + HOP_F)[:, -HOP_SAMPLES:]
+        return self.vocoder(z, self.inv_wss, keep=self.SPILL + HOP_F, start=self.start)[:, -HOP_SAMPLES:]

@@ -34,7 +34,11 @@ was measured on) and every tenth KLettres file.
 
 Every command takes `--latent latents/NAME.json` to work on a candidate latent instead of the
 shipped one (latent_study.py): its own checkpoint (.cache/vocoder/vocoder-NAME.pt) and snapshot
-(snapshots/vocoder-NAME.pt).
+(snapshots/vocoder-NAME.pt). `train --absolute` turns a vocoder to absolute phase
+(phase_advance: a steady sound becomes a steady tone, not a comb at the latent's frame rate),
+`train --grow B H` adds blocks and a head hidden layer (both start as the same function),
+`train --validation` keeps the validation recordings (validation_files) out, and `validate`
+scores them: settings are compared there, never on the held-out recordings.
 """
 
 import argparse
@@ -51,7 +55,7 @@ from torch import nn
 
 import snapshot
 from common import Frontend, GriffinLimDecoder, latent_stats, log_spectral_distance, silent_latent, stft_basis
-from config import CACHE, EPS, HOP, N_FFT, N_MELS, RATE, VOCODER_LOOKAHEAD
+from config import CACHE, EPS, HOP, N_FFT, N_MELS, RATE, VOCODER_LOOKAHEAD, VOCODER_PHASE_PERIOD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import sounds  # noqa: E402
@@ -77,9 +81,13 @@ class Latent:
         self.snapshot = snapshot.SNAPSHOTS / f"vocoder{suffix}.pt"
         self.channels = len(self.stats["mean"])
 
-    def vocoder(self):
-        """An untrained vocoder for this latent: a candidate's predicts over MelBase."""
-        return Vocoder(channels=self.channels, base=None if self.shipped else self.stats)
+    def vocoder(self, state=None, grow=(0, 0), absolute=False):
+        """A vocoder for this latent, shaped like `state` (its blocks, its head's hidden layer,
+        its phase reference) and untrained, or grown by `grow` = (blocks, head hidden width)
+        more, or turned to `absolute` phase: a candidate's predicts over MelBase."""
+        blocks, hidden, was_absolute = Vocoder.shape_of(state) if state else (BLOCKS, 0, False)
+        return Vocoder(blocks=blocks + grow[0], hidden=hidden + grow[1], channels=self.channels,
+                       base=None if self.shipped else self.stats, absolute=was_absolute or absolute)
 
 
 SHIPPED = Latent()
@@ -167,12 +175,32 @@ class MelBase(nn.Module):
         return 0.5 * torch.log(torch.clamp(torch.matmul(self.pinv, frames), min=1e-10))
 
 
+PHASE_PERIOD = VOCODER_PHASE_PERIOD  # latent frames (200 ms): the stream's hop (stream.StreamDecoder checks)
+
+
+def phase_advance():
+    """[BINS, 2 · PHASE_PERIOD]: for STFT frame g (mod the period) and bin k, the phase a
+    sinusoid at the bin's frequency, on a 5 Hz grid (the period's), has advanced by g's
+    start. A vocoder with absolute phase adds it to the phase it predicts, so that a constant
+    prediction over frames is a steady tone. Without it a steady sound's frames, alike in the
+    latent, get alike frame-local phases, and the frames' overlap-add repeats every latent frame:
+    a steady 1234 Hz tone came out as a comb of 50 Hz harmonics (1200, 1250, 1300 Hz) with
+    nothing at 1234 Hz. The grid's 5 Hz (not the bins' 31.25 Hz) makes the advance repeat every
+    PHASE_PERIOD latent frames, so a stream decoding hop by hop (its calls start at multiples
+    of it) rotates each frame as a whole decode does."""
+    period = 2 * PHASE_PERIOD * HOP  # samples
+    k = np.arange(BINS)[:, None]
+    g = np.arange(2 * PHASE_PERIOD)[None]
+    cycles = np.round(k * period / N_FFT)  # the bin's frequency in whole cycles per period
+    return torch.tensor(2 * np.pi * ((cycles * g * HOP / period) % 1.0), dtype=torch.float32)
+
+
 class Vocoder(nn.Module):
     """Normalised log-mel latent [B, channels, T] (50 Hz) → waveform [B, T · 2 · HOP]. Causal:
     the samples of latent frame f depend on frames ≤ f only (`receptive`: 31 frames). With
     `base` (the latent's stats), its log-magnitudes are a correction to MelBase's."""
 
-    def __init__(self, width=WIDTH, blocks=BLOCKS, channels=N_MELS, base=None):
+    def __init__(self, width=WIDTH, blocks=BLOCKS, channels=N_MELS, base=None, hidden=0, absolute=False):
         super().__init__()
         self.base = MelBase(base) if base else None
         self.inp = nn.Conv1d(channels, width, 7)
@@ -180,36 +208,72 @@ class Vocoder(nn.Module):
         self.blocks = nn.ModuleList(ConvNeXt(width) for _ in range(blocks))
         self.out_norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, 2 * 2 * BINS)  # two STFT frames: log-magnitude and phase
+        # A hidden layer beside the linear head (`hidden` wide): the head reads `width` features
+        # for 2 × 514 magnitudes and phases per latent frame.
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, 2 * 2 * BINS)) if hidden else None
         self.istft = Istft()
         self.lengths = {}
+        if absolute:
+            self.register_buffer("advance", phase_advance())
+
+    @staticmethod
+    def shape_of(state):
+        """(blocks, head hidden width, absolute phase) of a Vocoder state dict."""
+        blocks = sum(1 for k in state if k.startswith("blocks.") and k.endswith(".dw.weight"))
+        return blocks, state["mlp.0.weight"].shape[0] if "mlp.0.weight" in state else 0, "advance" in state
+
+    def grown_from(self, state):
+        """Loads a smaller vocoder's weights so that this one computes the same function: its
+        extra blocks start with zero layer scale (identity), its head's hidden layer with zero
+        output; training goes on from there (the smaller one's plateau, not from scratch)."""
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        assert not unexpected, unexpected
+        old_blocks, old_hidden, _ = self.shape_of(state)
+        assert old_hidden == 0 or not any(k.startswith("mlp.") for k in missing), "the head's hidden layer grows only from none"
+        with torch.no_grad():
+            for b in self.blocks[old_blocks:]:
+                b.scale.zero_()
+            if self.mlp is not None and old_hidden == 0:
+                self.mlp[2].weight.zero_()
+                self.mlp[2].bias.zero_()
+        return self
 
     @property
     def receptive(self):
         """Latent frames a frame's samples depend on, itself included."""
         return 1 + sum(c.kernel_size[0] - 1 for c in (self.inp, *(b.dw for b in self.blocks)))
 
-    def spectrum(self, z, keep=None):
-        """(re, im) [B, BINS, 2T] of the STFT frames of z's frames, or of its last `keep`."""
+    def spectrum(self, z, keep=None, start=0):
+        """(re, im) [B, BINS, 2T] of the STFT frames of z's frames, or of its last `keep`; z's
+        first frame is `start` (mod PHASE_PERIOD) frames into the stream (absolute phase)."""
         h = self.inp(causal(z, 7))
         h = self.norm(h.transpose(1, 2)).transpose(1, 2)
         for b in self.blocks:
             h = b(h)
         if keep is not None:
             h = h[:, :, -keep:]
-        y = self.head(self.out_norm(h.transpose(1, 2)))  # [B, T, 4 · BINS]
+        h = self.out_norm(h.transpose(1, 2))
+        y = self.head(h) if self.mlp is None else self.head(h) + self.mlp(h)  # [B, T, 4 · BINS]
         bsz, t = y.shape[0], y.shape[1]
         y = y.reshape(bsz, t * 2, 2 * BINS).transpose(1, 2)  # [B, 2 · BINS, 2T]
         logmag, phase = y[:, :BINS], y[:, BINS:]
+        if hasattr(self, "advance"):
+            # z's first frame is `start` frames past a multiple of PHASE_PERIOD; the kept
+            # frames are its last.
+            frames = 2 * start + 2 * z.shape[-1]
+            reps = -(-frames // self.advance.shape[-1])
+            phase = phase + self.advance.repeat(1, reps)[:, frames - phase.shape[-1]: frames]
         if self.base is not None:
             # Kept frames need the latent frame before them, not the whole context.
             logmag = logmag + (self.base(z) if keep is None else self.base(z[:, :, -keep - 1:])[:, :, 2:])
         mag = torch.exp(torch.clamp(logmag, max=8.0))
         return mag * torch.cos(phase), mag * torch.sin(phase)
 
-    def forward(self, z, inv_wss=None, keep=None):
+    def forward(self, z, inv_wss=None, keep=None, start=0):
         """The waveform of z's frames, or of its last `keep` frames (whose first samples lack
-        the windows of the frames before: a caller keeps what comes after them)."""
-        re, im = self.spectrum(z, keep)
+        the windows of the frames before: a caller keeps what comes after them); z's first
+        frame is `start` frames into the stream."""
+        re, im = self.spectrum(z, keep, start)
         if inv_wss is None:
             frames = re.shape[-1]
             if frames not in self.lengths:
@@ -345,11 +409,21 @@ def loss_fn(y, x, front, lsd_weight=0.0):
     return total
 
 
-def batches(audio, bounds, speech, batch, rng):
+def validation_files(source):
+    """Indices of the validation recordings in the training corpus: every tenth sound effect
+    (19 of 190). A run with `--validation` trains without them, and `vocoder.py validate`
+    scores on them: settings are chosen there, never on the held-out recordings."""
+    effects = np.nonzero(source != "klettres")[0]
+    return effects[4::10]
+
+
+def batches(audio, bounds, speech, batch, rng, skip=()):
     """Random crops of CROP latent frames, at a random level (−24..0 dB), mostly not silent;
-    half from sound effects, half from speech (which has 9 files in 10)."""
+    half from sound effects, half from speech (which has 9 files in 10); never from `skip`."""
     n = CROP * 2 * HOP
-    groups = [np.nonzero(~speech)[0], np.nonzero(speech)[0]]
+    allowed = np.ones(len(speech), bool)
+    allowed[list(skip)] = False
+    groups = [np.nonzero(~speech & allowed)[0], np.nonzero(speech & allowed)[0]]
     while True:
         out = np.zeros((batch, n), np.float32)
         for i in range(batch):
@@ -365,36 +439,49 @@ def batches(audio, bounds, speech, batch, rng):
         yield torch.tensor(out)
 
 
-def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0):
+WARMUP = 300  # steps of a fresh optimiser's rising rate: Adam's first steps are lr-sized on every weight
+
+
+def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), validation=False, absolute=False):
     torch.set_num_threads(2)
     data = np.load(DIR / "train.npz")
     audio, bounds = data["audio"], data["bounds"]
     speech = data["source"] == "klettres"
     front = Frontend(latent.stats)
-    model = latent.vocoder()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    step, spent = 0, 0.0
+    step, spent, ck, resume = 0, 0.0, None, False
     if latent.checkpoint.exists():
-        ck = torch.load(latent.checkpoint)
-        model.load_state_dict(ck["model"])
-        if ck.get("lookahead", 0) == LOOKAHEAD:
-            opt.load_state_dict(ck["opt"])
-            for g in opt.param_groups:  # the optimiser's moments go on; the rate is this run's
-                g["lr"] = lr
-            step, spent = ck["step"], ck["spent"]
-            print(f"resuming at step {step} ({spent / 60:.1f} min)")
-        else:  # the strictly causal first version: its weights are a good start
-            spent = ck["spent"]
-            print(f"starting from a checkpoint with lookahead {ck.get('lookahead', 0)} ({spent / 60:.1f} min)")
+        ck, resume = torch.load(latent.checkpoint), True
     elif latent.snapshot.exists():  # a new machine: the weights kept in git, a fresh optimiser
         ck = torch.load(latent.snapshot)
-        model.load_state_dict(ck["model"])
+        print(f"starting from the snapshot {latent.snapshot.name}")
+    model = latent.vocoder(ck["model"] if ck else None, grow, absolute)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    fresh = True
+    if ck is not None:
         step, spent = ck["step"], ck["spent"]
-        print(f"resuming from the snapshot {latent.snapshot.name} at step {step} ({spent / 60:.1f} min)")
+        if any(grow) or (absolute and "advance" not in ck["model"]):
+            model.grown_from(ck["model"])
+            print(f"grown by {grow[0]} blocks and a {grow[1]}-wide head layer, absolute phase {absolute}, "
+                  f"from step {step} ({spent / 60:.1f} min)")
+        else:
+            model.load_state_dict(ck["model"])
+            if resume and ck.get("lookahead", 0) == LOOKAHEAD:
+                opt.load_state_dict(ck["opt"])
+                fresh = False
+                print(f"resuming at step {step} ({spent / 60:.1f} min)")
+            elif resume:  # the strictly causal first version: its weights are a good start
+                step = 0
+                print(f"starting from a checkpoint with lookahead {ck.get('lookahead', 0)} ({spent / 60:.1f} min)")
+    blocks, hidden, absolute = Vocoder.shape_of(model.state_dict())
+    print(f"vocoder: {blocks} blocks, head hidden {hidden}, absolute phase {absolute}, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, receptive {model.receptive} frames")
+    skip = validation_files(data["source"]) if validation else ()
     rng = np.random.default_rng(step)
-    start, last = time.time(), time.time()
+    start, last, first = time.time(), time.time(), step
     running = []
-    for x in batches(audio, bounds, speech, batch, rng):
+    for x in batches(audio, bounds, speech, batch, rng, skip):
+        for g in opt.param_groups:  # this run's rate (a resumed optimiser's kept the first run's)
+            g["lr"] = lr * min(1.0, (step - first + 1) / WARMUP) if fresh else lr
         with torch.no_grad():
             z = front(x)
         y = model(z)
@@ -418,9 +505,10 @@ def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0):
 
 def load(latent=SHIPPED):
     """The trained vocoder: its checkpoint, or on a machine without one the snapshot in git."""
-    model = latent.vocoder()
     path = latent.checkpoint if latent.checkpoint.exists() else latent.snapshot
-    model.load_state_dict(torch.load(path)["model"])
+    state = torch.load(path)["model"]
+    model = latent.vocoder(state)
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -443,6 +531,31 @@ def heldout_clips(frames):
     return clips
 
 
+def interval(v, rng):
+    """Mean and 95 % bootstrap interval over recordings."""
+    boot = [rng.choice(v, len(v)).mean() for _ in range(2000)]
+    return v.mean(), *np.percentile(boot, [2.5, 97.5])
+
+
+def validate(frames=200, latent=SHIPPED):
+    """The log-spectral distance on the validation recordings (validation_files: sound effects
+    from the training corpus that a `--validation` run never trained on), the first `frames`
+    latent frames of each: where settings are compared."""
+    data = np.load(DIR / "train.npz")
+    front, voc = Frontend(latent.stats), load(latent)
+    n = frames * 2 * HOP
+    v = []
+    for k in validation_files(data["source"]):
+        w = np.zeros(n, np.float32)
+        a = data["audio"][data["bounds"][k]: data["bounds"][k + 1]][:n]
+        w[: len(a)] = a
+        x = torch.tensor(w)[None]
+        with torch.no_grad():
+            v.append(log_spectral_distance(decode(voc, front(x), latent)[0], x[0]))
+    mean, lo, hi = interval(np.array(v), np.random.default_rng(0))
+    print(f"validation effects LSD {mean:.2f} dB [{lo:.2f}, {hi:.2f}] over {len(v)} recordings")
+
+
 def evaluate(frames=200, latent=SHIPPED):
     """Log-spectral distance (common.log_spectral_distance) of encode → decode on held-out
     recordings, the vocoder against Griffin-Lim (the shipped latent's only), with a bootstrap
@@ -462,10 +575,8 @@ def evaluate(frames=200, latent=SHIPPED):
         for name, v in rows.items():
             if not v:
                 continue
-            v = np.array(v)
-            boot = [rng.choice(v, len(v)).mean() for _ in range(2000)]
-            lo, hi = np.percentile(boot, [2.5, 97.5])
-            print(f"{source:10s} {name:12s} LSD {v.mean():.2f} dB [{lo:.2f}, {hi:.2f}] over {len(v)} recordings")
+            mean, lo, hi = interval(np.array(v), rng)
+            print(f"{source:10s} {name:12s} LSD {mean:.2f} dB [{lo:.2f}, {hi:.2f}] over {len(v)} recordings")
 
 
 def streaming_check(latent=SHIPPED):
@@ -489,6 +600,32 @@ def streaming_check(latent=SHIPPED):
     diff = (whole[skip:] - hops[skip:]).abs().max().item()
     print(f"hop-by-hop decode vs whole: max difference {diff:.2e} (peak {whole.abs().max().item():.2f})")
     return diff
+
+
+def tones(latent=SHIPPED, frequencies=(440.0, 1234.0, 3000.0)):
+    """Steady sine tones (4 s, −10 dB) encoded and decoded: the decoded second and third seconds'
+    strongest spectral peaks (at least 20 Hz apart) and the level at the tone itself against
+    the strongest. A vocoder whose phase repeats with the latent's frames answers a steady tone
+    with a comb at its frame rate (phase_advance)."""
+    front, voc = Frontend(latent.stats), load(latent)
+    n = 200 * 2 * HOP
+    t = np.arange(n) / RATE
+    for f in frequencies:
+        x = torch.tensor(0.3 * np.sin(2 * np.pi * f * t), dtype=torch.float32)[None]
+        with torch.no_grad():
+            y = decode(voc, front(x), latent)[0].numpy()
+        seg = y[RATE: 3 * RATE]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        freqs = np.fft.rfftfreq(len(seg), 1 / RATE)
+        peaks = []
+        for i in np.argsort(spec)[::-1]:
+            if all(abs(freqs[i] - q) > 20 for q in peaks):
+                peaks.append(freqs[i])
+            if len(peaks) == 4:
+                break
+        at = 20 * np.log10(spec[np.argmin(np.abs(freqs - f))] / spec.max() + 1e-12)
+        print(f"tone {f:6.0f} Hz: strongest peaks {', '.join(f'{q:.0f}' for q in peaks)} Hz; "
+              f"at the tone {at:6.1f} dB re the strongest")
 
 
 def picture(path, latent=SHIPPED):
@@ -530,12 +667,17 @@ def export_window(out):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["corpus", "train", "evaluate", "export", "picture"])
+    ap.add_argument("command", choices=["corpus", "train", "validate", "evaluate", "tones", "export", "picture"])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--lsd-weight", type=float, default=0.0, help="train: weight of the bar's own distance in the loss")
+    ap.add_argument("--grow", type=int, nargs=2, default=(0, 0), metavar=("BLOCKS", "HIDDEN"),
+                    help="train: add blocks and a head hidden layer to the checkpoint's vocoder (same function at first)")
+    ap.add_argument("--absolute", action="store_true",
+                    help="train: turn the checkpoint's vocoder to absolute phase (phase_advance)")
+    ap.add_argument("--validation", action="store_true", help="train: keep the validation recordings out (`validate` scores them)")
     ap.add_argument("--latent", type=Path, help="a candidate latent's stats (latents/NAME.json); default the shipped one")
     ap.add_argument("--picture", type=Path, default=Path(__file__).resolve().parent / "docs" / "vocoder.png")
     a = ap.parse_args()
@@ -543,7 +685,11 @@ def main():
     if a.command == "corpus":
         corpus()
     elif a.command == "train":
-        train(a.minutes, a.batch, a.lr, latent, a.lsd_weight)
+        train(a.minutes, a.batch, a.lr, latent, a.lsd_weight, tuple(a.grow), a.validation, a.absolute)
+    elif a.command == "validate":
+        validate(latent=latent)
+    elif a.command == "tones":
+        tones(latent)
     elif a.command == "export":
         export_window(a.out)
     elif a.command == "picture":
