@@ -36,7 +36,7 @@ import torch
 
 from common import Frontend, band_stats, log_spectral_distance, mel_filters
 from config import CACHE, HERE, HOP, N_FFT
-from vocoder import heldout_clips
+from vocoder import heldout_clips, interval
 
 ITERS = 100
 WIN = torch.hann_window(N_FFT)
@@ -131,10 +131,8 @@ def main():
                 rows["true phase"].append(log_spectral_distance(true, x))
                 rows["griffin-lim"].append(log_spectral_distance(griffin_lim(mag, len(x)), x))
             for kind, v in rows.items():
-                v = np.array(v)
-                boot = [rng.choice(v, len(v)).mean() for _ in range(2000)]
-                lo, hi = np.percentile(boot, [2.5, 97.5])
-                print(f"{source:9s} {name:26s} {kind:11s} LSD {v.mean():.2f} dB [{lo:.2f}, {hi:.2f}]"
+                mean, lo, hi = interval(np.array(v), rng)
+                print(f"{source:9s} {name:26s} {kind:11s} LSD {mean:.2f} dB [{lo:.2f}, {hi:.2f}]"
                       f" over {len(v)}", flush=True)
 
 

@@ -517,17 +517,22 @@ def load(latent=SHIPPED):
 # --------------------------------------------------------------------------------------------
 
 
-def heldout_clips(frames):
-    """Held-out recordings as the decoder sees them: the first `frames` latent frames of each
-    (zero-padded), by source."""
-    data = np.load(DIR / "heldout.npz")
+def first_frames(data, k, frames):
+    """Recording k of a corpus (train.npz, heldout.npz) as the decoder sees it: its first
+    `frames` latent frames, zero-padded."""
     n = frames * 2 * HOP
+    a = data["audio"][data["bounds"][k]: data["bounds"][k + 1]][:n]
+    w = np.zeros(n, np.float32)
+    w[: len(a)] = a
+    return w
+
+
+def heldout_clips(frames):
+    """Held-out recordings as the decoder sees them (first_frames), by source."""
+    data = np.load(DIR / "heldout.npz")
     clips = {}
     for k in range(len(data["bounds"]) - 1):
-        a = data["audio"][data["bounds"][k]: data["bounds"][k + 1]][:n]
-        w = np.zeros(n, np.float32)
-        w[: len(a)] = a
-        clips.setdefault(str(data["source"][k]), []).append(w)
+        clips.setdefault(str(data["source"][k]), []).append(first_frames(data, k, frames))
     return clips
 
 
@@ -543,13 +548,9 @@ def validate(frames=200, latent=SHIPPED):
     latent frames of each: where settings are compared."""
     data = np.load(DIR / "train.npz")
     front, voc = Frontend(latent.stats), load(latent)
-    n = frames * 2 * HOP
     v = []
     for k in validation_files(data["source"]):
-        w = np.zeros(n, np.float32)
-        a = data["audio"][data["bounds"][k]: data["bounds"][k + 1]][:n]
-        w[: len(a)] = a
-        x = torch.tensor(w)[None]
+        x = torch.tensor(first_frames(data, k, frames))[None]
         with torch.no_grad():
             v.append(log_spectral_distance(decode(voc, front(x), latent)[0], x[0]))
     mean, lo, hi = interval(np.array(v), np.random.default_rng(0))
