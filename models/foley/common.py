@@ -69,12 +69,19 @@ class Stft(torch.nn.Module):
 class Frontend(torch.nn.Module):
     """Waveform [B, S] → normalised log-mel latent [B, channels, S / (2 HOP)]. Which latent is
     the stats' (`latent_stats`): `bands` log-mel bands per STFT frame, and the two STFT frames of
-    a latent frame averaged (`pooled`: the shipped latent, 48 channels) or stacked (2 · bands)."""
+    a latent frame averaged (`pooled`: the shipped latent, 48 channels) or stacked (2 · bands);
+    or a nested latent (`nest`), both latents' frontends in one."""
 
     def __init__(self, stats):
         super().__init__()
         self.stft = Stft()
         self.stats = stats
+        if "coarse" in stats:  # a nested latent: its two latents and the map between them
+            self.coarse, self.detail = Frontend(stats["coarse"]), Frontend(stats["detail"])
+            map_, scale = nesting(stats)
+            self.register_buffer("map", map_)
+            self.register_buffer("scale", scale)
+            return
         self.pooled = stats.get("pooled", True)
         self.register_buffer("fb", torch.tensor(mel_filters(stats.get("bands", N_MELS))))
         self.register_buffer("mu", torch.tensor(stats["mean"], dtype=torch.float32)[:, None])
@@ -90,7 +97,14 @@ class Frontend(torch.nn.Module):
             mel = torch.cat([mel[..., 0::2], mel[..., 1::2]], dim=1)
         return torch.log(mel + EPS)
 
+    def level(self, wave):
+        """The latent's channels that carry its level (latent_parts' first): a nested latent's
+        coarse ones, else all."""
+        return self.coarse(wave) if "coarse" in self.stats else self(wave)
+
     def forward(self, wave):
+        if "coarse" in self.stats:
+            return nest(self.coarse(wave), self.detail(wave), self.map, self.scale)
         return (self.log_mel(wave) - self.mu) / self.sigma
 
 
@@ -156,7 +170,10 @@ def latent_stats(path=None):
     `bands`, `pooled`; Frontend). Default: the 48 pooled bands (`latents/mel48.json`, which
     predates those keys), the latent the analysis models read whatever latent a package
     generates in (the classifier, the audio encoder, the sync pretraining, the windowed model).
-    Others: `latents/NAME.json`, written by latent_study.py."""
+    Others: `latents/NAME.json`, written by latent_study.py. A nested latent (`coarse`,
+    `detail`, `map`; `nest`) holds a coarse latent exactly and, beside it, what a richer detail
+    latent adds to it: a model trained in the coarse one carries over to it unchanged
+    (relatent.py), and the detail latent's vocoder decodes it (vocoder.Unnested)."""
     return json.loads(Path(path or HERE / "latents" / "mel48.json").read_text())
 
 
@@ -168,10 +185,52 @@ def band_stats(front, mixes):
     return {"mean": lm.mean(1).tolist(), "std": lm.std(1).clamp(min=0.5).tolist()}
 
 
+def latent_channels(stats):
+    """Channels per latent frame of the latent of `stats`."""
+    if "coarse" in stats:
+        return latent_channels(stats["coarse"]) + latent_channels(stats["detail"])
+    return len(stats["mean"])
+
+
+def latent_parts(stats):
+    """The channel ranges a training loss weighs as equals: a nested latent's coarse and detail
+    channels (without it its 256 small detail channels would outweigh the 48 coarse ones, which
+    carry the level and so the onsets), else all of them. The first is the one the level is read
+    from (train.latent_rise)."""
+    if "coarse" in stats:
+        cc = latent_channels(stats["coarse"])
+        return [slice(0, cc), slice(cc, latent_channels(stats))]
+    return [slice(0, latent_channels(stats))]
+
+
+def nest(coarse, detail, map_, scale):
+    """A nested latent [B, Cc + Cd, T] from its two latents' (coarse [B, Cc, T], detail [B, Cd,
+    T]): the coarse as it is, then what of the detail latent the coarse does not predict through
+    `map_` [Cd, Cc] (a ridge regression, latent_study.py nested), divided by its spread `scale`
+    [Cd, 1]. Normalised like every latent channel: unscaled, the detail (1.7 % of the detail
+    latent's energy) would be buried under the flow's unit noise until the last step, and a
+    velocity error would reach the sound five times as large. The inverse is `unnest`."""
+    return torch.cat([coarse, (detail - torch.einsum("dc,bct->bdt", map_, coarse)) / scale], dim=1)
+
+
+def unnest(z, map_, scale):
+    """The detail latent [B, Cd, T] of a nested latent z [B, Cc + Cd, T] (`nest`): exact."""
+    coarse = z[:, : map_.shape[1]]
+    return z[:, map_.shape[1]:] * scale + torch.einsum("dc,bct->bdt", map_, coarse)
+
+
+def nesting(stats):
+    """A nested latent's map and scale (`nest`) as tensors."""
+    return (torch.tensor(stats["map"], dtype=torch.float32),
+            torch.tensor(stats["scale"], dtype=torch.float32)[:, None])
+
+
 def silent_latent(frames, stats=None):
     """The normalised latent of silence, [1, channels, frames]: log(EPS) in every band. Not zero:
     zero is each band's mean level."""
     stats = stats or latent_stats()
+    if "coarse" in stats:
+        return nest(silent_latent(frames, stats["coarse"]), silent_latent(frames, stats["detail"]), *nesting(stats))
     mu = torch.tensor(stats["mean"], dtype=torch.float32)[:, None]
     sigma = torch.tensor(stats["std"], dtype=torch.float32)[:, None]
     return ((math.log(EPS) - mu) / sigma).expand(len(stats["mean"]), frames)[None]

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import vocoder
-from common import latent_stats
+from common import latent_channels, latent_stats
 from config import CACHE, FEAT, HERE, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM
 from export import export, manifest
 from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, NOISE_SCALE, SEMANTIC_N,
@@ -32,7 +32,7 @@ def main():
     # A model in a candidate latent (train_stream.py --latent) carries its latent; its vocoder is
     # that latent's (vocoder.py --latent).
     stats = ck.get("latent") or latent_stats()
-    channels = len(stats["mean"])
+    channels = latent_channels(stats)
     model = loaded(stats, ck["ema"]).eval()
     if (err := model.denoiser.step_error()) > 1e-5:
         raise SystemExit(f"the denoiser's step differs from its span by {err:.1e} of its peak (stream.py)")

@@ -23,9 +23,16 @@ Channels per latent frame: the bands, twice that when not pooled, 514 for every 
     $py models/foley/vocoder.py corpus          # once: .cache/vocoder/heldout.npz
     $py models/foley/latent_study.py            # ~2 min on 2 cores
     $py models/foley/latent_study.py stats --bands 128 --stacked   # latents/mel128x2.json
+    $py models/foley/latent_study.py nested --detail mel128x2      # latents/nestedmel128x2.json
+    $py models/foley/latent_study.py sync       # ~1 min: validation scenes' recordings through each vocoder
 
 `stats` writes a candidate's definition and normalisation (`common.latent_stats`), over the same
-training mixes as the shipped latent's (`prepare.py`), for `vocoder.py --latent`.
+training mixes as the shipped latent's (`prepare.py`), for `vocoder.py --latent`. `nested` writes
+a latent that holds the shipped one as it is and, beside it, what a candidate adds to it
+(`common.nest`: the candidate minus its ridge prediction from the shipped latent, normalised): it decodes
+exactly as the candidate does (its vocoder), and a streaming model trained in the shipped latent
+carries over to it unchanged (relatent.py), where a carry-over to the candidate itself lost most
+of the model's sync (run L, README).
 """
 
 import argparse
@@ -34,7 +41,7 @@ import json
 import numpy as np
 import torch
 
-from common import Frontend, band_stats, log_spectral_distance, mel_filters
+from common import Frontend, band_stats, latent_channels, latent_stats, log_spectral_distance, mel_filters
 from config import CACHE, HERE, HOP, N_FFT
 from vocoder import heldout_clips, interval
 
@@ -107,16 +114,81 @@ def write_stats(bands, stacked):
     print(f"wrote {out}: {len(stats['mean'])} channels")
 
 
+def write_nested(detail):
+    """latents/nestedNAME.json: the shipped latent (coarse) nested with latent NAME (detail,
+    latents/NAME.json): common.nest, the map from coarse to detail fitted by ridge regression
+    (relatent.ridge) over the same 800 training mixes as the stats. A streaming model trained in
+    the shipped latent carries over to it exactly (relatent.py) and has only the detail to learn;
+    NAME's vocoder decodes it."""
+    from relatent import explained, ridge
+    coarse, fine = latent_stats(), latent_stats(HERE / "latents" / f"{detail}.json")
+    tracks = torch.tensor(np.load(CACHE / "dataset.npz")["tracks"][:800].astype(np.float32).sum(1))
+    with torch.no_grad():
+        zc, zd = Frontend(coarse)(tracks), Frontend(fine)(tracks)
+    zc = zc.permute(1, 0, 2).reshape(zc.shape[1], -1)
+    zd = zd.permute(1, 0, 2).reshape(zd.shape[1], -1)
+    map_ = ridge(zc, zd)
+    # Six significant digits: the map is part of the latent's definition, and the JSON stays small.
+    map_ = torch.tensor([[float(f"{v:.6g}") for v in row] for row in map_.tolist()])
+    # Each detail channel's spread, floored (as band_stats floors a band's) so that a channel the
+    # coarse latent predicts almost exactly is not blown up from rounding noise.
+    scale = (zd - map_ @ zc).std(1).clamp(min=0.02)
+    stats = {"name": f"nested{detail}", "coarse": coarse, "detail": fine, "map": map_.tolist(),
+             "scale": [float(f"{v:.6g}") for v in scale.tolist()]}
+    out = HERE / "latents" / f"nested{detail}.json"
+    out.write_text(json.dumps(stats) + "\n")
+    print(f"wrote {out}: {latent_channels(stats)} channels; the coarse latent predicts "
+          f"{explained(map_, zc, zd):.3f} of the detail latent's energy")
+
+
+def resynthesised_sync(names, count=48):
+    """Onset F1 (evaluate.py's detector, ±50 ms) of the validation scenes' true soundtracks (48
+    drop scenes, seeds from evaluate.VALIDATION_SEED, both looks) as they are and encoded to each
+    latent of `names` and decoded by its vocoder: what a latent and its vocoder cost the sync bar
+    before any denoiser does."""
+    import sys
+    sys.path.insert(0, str(HERE / "data"))
+    import evaluate
+    import scenes
+    import vocoder
+    from config import WINDOW_S
+    latents = {n: vocoder.Latent(latent_stats(HERE / "latents" / f"{n}.json")) for n in names}
+    decoders = {n: (Frontend(lat.stats), vocoder.load(lat), lat) for n, lat in latents.items()}
+    lib = scenes.Library("heldout")
+    for look in ("plain", "sketch"):
+        rng = np.random.default_rng(evaluate.VALIDATION_SEED)
+        totals = {k: np.zeros(4) for k in ("recordings", *decoders)}
+        for _ in range(count):
+            clip = scenes.render(rng, lib, WINDOW_S, "drop", look)
+            contacts = evaluate.impact_times(clip)
+            heard = evaluate.audible(clip["audio"], contacts)
+            x = torch.tensor(clip["audio"], dtype=torch.float32)[None]
+            audios = {"recordings": clip["audio"]}
+            for n, (front, voc, lat) in decoders.items():
+                with torch.no_grad():
+                    audios[n] = vocoder.decode(voc, front(x), lat)[0].numpy()[: x.shape[1]]
+            for k, audio in audios.items():
+                totals[k] += evaluate.match(evaluate.onsets(audio), contacts, heard)
+        print(f"{look}: " + ", ".join(f"{k} {evaluate.f1(v):.3f}" for k, v in totals.items()), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", nargs="?", choices=["measure", "stats"], default="measure")
+    ap.add_argument("command", nargs="?", choices=["measure", "stats", "nested", "sync"], default="measure")
     ap.add_argument("--frames", type=int, default=200, help="latent frames per recording (4 s)")
     ap.add_argument("--speech", type=int, default=30, help="held-out speech files to use (of 182)")
     ap.add_argument("--bands", type=int, default=128, help="stats: mel bands per STFT frame")
     ap.add_argument("--stacked", action="store_true", help="stats: the two STFT frames stacked, not pooled")
+    ap.add_argument("--detail", default="mel128x2", help="nested: the detail latent (latents/NAME.json)")
+    ap.add_argument("--latents", nargs="+", default=["mel48", "mel128x2"],
+                    help="sync: the latents (latents/NAME.json) whose vocoders resynthesise the scenes")
     args = ap.parse_args()
     if args.command == "stats":
         return write_stats(args.bands, args.stacked)
+    if args.command == "nested":
+        return write_nested(args.detail)
+    if args.command == "sync":
+        return resynthesised_sync(args.latents)
     clips = heldout_clips(args.frames)
     clips["klettres"] = clips.get("klettres", [])[: args.speech]
     rng = np.random.default_rng(0)

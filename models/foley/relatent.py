@@ -9,14 +9,15 @@ channel, so no offsets). The denoiser's input convolution reads the new latent t
 on the noisy and the clean channels, each composed with A), and its output convolution writes
 through B; every other weight is kept. The composed model starts near the old one, not at it: A
 of the new latent's noise is not the old latent's noise, and B's range misses the new detail,
-which is what the training after it must learn.
+which is what the training after it must learn. A nested latent (common.nest) holding the old
+one is carried over exactly instead (`nested`).
 
     train_stream.py --from-snapshot --latent latents/mel128x2.json ...
 """
 
 import torch
 
-from common import Frontend
+from common import Frontend, latent_channels
 
 RIDGE = 1e-3  # relative to the mean channel variance: the new latent repeats its lowest bands
 
@@ -43,9 +44,48 @@ def latent_maps(old, new, mixes):
     return a, b, explained(a, zn, zo), explained(b, zo, zn)
 
 
+def nested(state, old, new):
+    """A StreamFoley state dict in latent `old` → the same model in the nested latent `new` whose
+    coarse latent `old` is (common.nest): exactly the same function on the coarse channels, the
+    detail channels read with zero weights and written as zero velocity until training learns them."""
+    state = dict(state)
+    co, cn = latent_channels(old), latent_channels(new)
+    w = state["denoiser.inp.weight"].float()  # [width, 2 · co + 1 (noisy, clean, mask), 3]
+    unread = torch.zeros(w.shape[0], cn - co, w.shape[2])
+    state["denoiser.inp.weight"] = torch.cat([w[:, :co], unread, w[:, co: 2 * co], unread, w[:, 2 * co:]], dim=1)
+    out = state["denoiser.out.weight"].float()
+    state["denoiser.out.weight"] = torch.cat([out, torch.zeros(cn - co, *out.shape[1:])])
+    state["denoiser.out.bias"] = torch.cat([state["denoiser.out.bias"].float(), torch.zeros(cn - co)])
+    return state
+
+
+def nested_difference(state, carried, old, new):
+    """The largest difference between the velocity of the model `state` (latent `old`) and the
+    coarse channels of `carried`'s (`nested`) on random inputs with random detail, and the
+    largest detail velocity: both 0 for an exact carry-over."""
+    from config import FEAT, TEXT_DIM
+    from stream import CTX, HOP_F, SEMANTIC_N, SYNC_N, loaded
+    gen = torch.Generator().manual_seed(0)
+    co, cn = latent_channels(old), latent_channels(new)
+    x, prev = torch.randn(2, cn, HOP_F, generator=gen), torch.randn(2, cn, CTX, generator=gen)
+    cond = (torch.rand(2, generator=gen), torch.randn(2, TEXT_DIM, generator=gen),
+            torch.randn(2, SYNC_N, FEAT, generator=gen), torch.randn(2, SEMANTIC_N, FEAT, generator=gen),
+            torch.randn(2, FEAT, generator=gen))
+    with torch.no_grad():
+        before = loaded(old, state).eval().denoiser(x[:, :co], *cond, prev[:, :co])
+        after = loaded(new, carried).eval().denoiser(x, *cond, prev)
+    return (after[:, :co] - before).abs().max().item(), after[:, co:].abs().max().item()
+
+
 def relatent(state, old, new, mixes):
     """A StreamFoley state dict in latent `old` → the same model reading and writing latent `new`
-    (module docstring)."""
+    (module docstring); exactly the same where `new` nests `old` (`nested`)."""
+    if new.get("coarse") == old:
+        carried = nested(state, old, new)
+        coarse, detail = nested_difference(state, carried, old, new)
+        print(f"latent {new['name']} nests the old one: carried over exactly (coarse velocity differs by "
+              f"{coarse:.1e}, detail velocity {detail:.1e}), its detail to learn")
+        return carried
     a, b, fit_a, fit_b = latent_maps(old, new, mixes)
     print(f"latent maps: new → old explains {fit_a:.3f} of the old latent, old → new {fit_b:.3f} of the new")
     state = dict(state)

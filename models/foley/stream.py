@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import latent_stats, silent_latent
+from common import latent_channels, latent_stats, silent_latent
 from config import FEAT, GUIDANCE, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD, VOCODER_PHASE_PERIOD
 from model import AudioEncoder, Denoiser, FusedSync, OnsetHead, VideoEncoder
 
@@ -89,7 +89,7 @@ class StreamDenoiser(Denoiser):
 
     def __init__(self, width=128, blocks=Denoiser.BLOCKS, stats=None):
         stats = stats or latent_stats()
-        channels = len(stats["mean"])
+        channels = latent_channels(stats)
         super().__init__(width, blocks, channels)
         self.inp = nn.Conv1d(2 * channels + 1, width, 3, padding=1)
         self.semantic = nn.Sequential(nn.Linear(FEAT, width), nn.GELU(), nn.Linear(width, width))

@@ -80,7 +80,7 @@ def latent_rise(z):
 
 def onset_strength(front, wave):
     """latent_rise per video frame (the larger of each frame's two latent frames). [B, frames]"""
-    rise = latent_rise(front(wave))
+    rise = latent_rise(front.level(wave))
     return rise.reshape(rise.shape[0], -1, 2).amax(dim=2)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import snapshot
-from common import Frontend, latent_stats, silent_latent
+from common import Frontend, latent_channels, latent_parts, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
 from model import Denoiser, FusedSync, VideoEncoder
 from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, sync_input_of,
@@ -269,7 +269,7 @@ def sync_features(model, frames, gen, drop_base):
     return base + added
 
 
-def velocity_loss(model, ema, s, gen, a, empty):
+def velocity_loss(model, ema, s, gen, a, empty, parts):
     sync = weakened(sync_features(model, s["sync"], gen, a.drop_base), gen, a.feature_noise)
     semantic = weakened(model.semantic(s["semantic"]), gen, a.feature_noise)
     s = own_context(ema, s, sync.detach(), semantic.detach(), empty, gen, a.own_context, a.own_steps, a.own_noise)
@@ -280,11 +280,13 @@ def velocity_loss(model, ema, s, gen, a, empty):
     audio = model.audio(s["cond"]) * s["has_cond"]
     v = model.denoiser.span(pad(xt * region), pad(clean), pad(region), t, s["text"], sync, semantic,
                             audio)[:, :, : CTX + HOP_F]
-    # Onsets weigh more, as in train.py (a rise counts from the frame before, clean or not).
-    rise = latent_rise(target)
+    # Onsets weigh more, as in train.py (a rise counts from the frame before, clean or not), the
+    # rise read from the latent's level channels; each part of the latent weighs alike.
+    rise = latent_rise(target[:, parts[0]])
     weight = 1.0 + a.onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
     weight = weight[:, None] * region * hop_start_weight(s["own"], a.boundary, a.own_ramp)
-    flow = torch.sum(weight * (v - (target - x0)) ** 2) / (torch.sum(weight) * target.shape[1])
+    err = weight * (v - (target - x0)) ** 2
+    flow = sum(torch.sum(err[:, p]) / (torch.sum(weight) * (p.stop - p.start)) for p in parts) / len(parts)
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
     aux = err.sum() / s["onset_mask"].sum().clamp(min=1)
     return flow + 20.0 * aux, flow, aux
@@ -362,7 +364,7 @@ def main():
             ap.error(f"--latent {a.latent}: the snapshot is in that latent already")
         ck["ema"] = relatent(ck["ema"], stats, new, data.tracks[:200].float().sum(1))
         stats = ck["latent"] = new
-        print(f"denoiser carried over to the latent {a.latent} ({len(new['mean'])} channels)")
+        print(f"denoiser carried over to the latent {a.latent} ({latent_channels(new)} channels)")
     if a.sync_from and not ckpt.exists():
         if not a.from_snapshot:
             ap.error("--sync-from replaces a snapshot's sync encoder: give --from-snapshot")
@@ -451,7 +453,7 @@ def main():
     gen = torch.Generator().manual_seed(step)
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles),
-                                gen, a, data.embed[""]),
+                                gen, a, data.embed[""], latent_parts(stats)),
         step, trained_s, warm_from, a.keep_every, {"latent": stats} if stats != latent_stats() else None)
 
 

@@ -38,7 +38,8 @@ shipped one (latent_study.py): its own checkpoint (.cache/vocoder/vocoder-NAME.p
 (phase_advance: a steady sound becomes a steady tone, not a comb at the latent's frame rate),
 `train --grow B H` adds blocks and a head hidden layer (both start as the same function),
 `train --validation` keeps the validation recordings (validation_files) out, and `validate`
-scores them: settings are compared there, never on the held-out recordings.
+scores them: settings are compared there, never on the held-out recordings. `refine` measures
+Griffin-Lim steps after the vocoder there.
 """
 
 import argparse
@@ -54,7 +55,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import snapshot
-from common import Frontend, GriffinLimDecoder, latent_stats, log_spectral_distance, silent_latent, stft_basis
+from common import (Frontend, GriffinLimDecoder, latent_channels, latent_stats, log_spectral_distance, nesting,
+                    silent_latent, stft_basis, unnest)
 from config import CACHE, EPS, HOP, N_FFT, N_MELS, RATE, VOCODER_LOOKAHEAD, VOCODER_PHASE_PERIOD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
@@ -76,15 +78,20 @@ class Latent:
         self.stats = stats or latent_stats()
         name = self.stats.get("name")
         self.shipped = name is None
+        # A nested latent (common.nest) is decoded by its detail latent's vocoder: its weights.
+        self.detail = Latent(self.stats["detail"]) if "coarse" in self.stats else None
         suffix = "" if name is None else f"-{name}"
-        self.checkpoint = DIR / f"vocoder{suffix}.pt"
-        self.snapshot = snapshot.SNAPSHOTS / f"vocoder{suffix}.pt"
-        self.channels = len(self.stats["mean"])
+        self.checkpoint = self.detail.checkpoint if self.detail else DIR / f"vocoder{suffix}.pt"
+        self.snapshot = self.detail.snapshot if self.detail else snapshot.SNAPSHOTS / f"vocoder{suffix}.pt"
+        self.channels = latent_channels(self.stats)
 
     def vocoder(self, state=None, grow=(0, 0), absolute=False):
         """A vocoder for this latent, shaped like `state` (its blocks, its head's hidden layer,
         its phase reference) and untrained, or grown by `grow` = (blocks, head hidden width)
-        more, or turned to `absolute` phase: a candidate's predicts over MelBase."""
+        more, or turned to `absolute` phase: a candidate's predicts over MelBase. A nested
+        latent's is its detail latent's, behind `Unnested` (trained in the detail latent)."""
+        if self.detail:
+            return Unnested(self.detail.vocoder(state, grow, absolute), self.stats)
         blocks, hidden, was_absolute = Vocoder.shape_of(state) if state else (BLOCKS, 0, False)
         return Vocoder(blocks=blocks + grow[0], hidden=hidden + grow[1], channels=self.channels,
                        base=None if self.shipped else self.stats, absolute=was_absolute or absolute)
@@ -282,6 +289,29 @@ class Vocoder(nn.Module):
         return self.istft(re, im, inv_wss)
 
 
+class Unnested(nn.Module):
+    """A nested latent's vocoder (common.nest): its detail latent (common.unnest, exact) through
+    that latent's vocoder, `inner`. Takes and gives what a Vocoder does."""
+
+    def __init__(self, inner, stats):
+        super().__init__()
+        self.inner = inner
+        map_, scale = nesting(stats)
+        self.register_buffer("map", map_)
+        self.register_buffer("scale", scale)
+
+    @property
+    def receptive(self):
+        return self.inner.receptive
+
+    @property
+    def istft(self):
+        return self.inner.istft
+
+    def forward(self, z, inv_wss=None, keep=None, start=0):
+        return self.inner(unnest(z, self.map, self.scale), inv_wss, keep, start)
+
+
 def decode(model, z, latent=SHIPPED):
     """The audio of latent z [B, channels, T] aligned with it: silence appended for the
     lookahead, the delay dropped."""
@@ -444,6 +474,9 @@ WARMUP = 300  # steps of a fresh optimiser's rising rate: Adam's first steps are
 
 def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), validation=False, absolute=False):
     torch.set_num_threads(2)
+    if latent.detail:  # a nested latent's vocoder is its detail latent's, trained there
+        print(f"training the vocoder of the detail latent {latent.detail.stats['name']}")
+        latent = latent.detail
     data = np.load(DIR / "train.npz")
     audio, bounds = data["audio"], data["bounds"]
     speech = data["source"] == "klettres"
@@ -508,7 +541,7 @@ def load(latent=SHIPPED):
     path = latent.checkpoint if latent.checkpoint.exists() else latent.snapshot
     state = torch.load(path)["model"]
     model = latent.vocoder(state)
-    model.load_state_dict(state)
+    (model.inner if latent.detail else model).load_state_dict(state)
     return model.eval()
 
 
@@ -603,6 +636,51 @@ def streaming_check(latent=SHIPPED):
     return diff
 
 
+def causal_stft(y, frames):
+    """(re, im) [B, BINS, frames] of waveform y [B, S] framed as Istft synthesises: frame g's
+    window over samples [g · HOP, g · HOP + N_FFT)."""
+    _, win = stft_basis()
+    f = F.pad(y, (0, N_FFT)).unfold(-1, N_FFT, HOP)[:, :frames] * torch.tensor(win, dtype=torch.float32)
+    s = torch.fft.rfft(f, dim=-1).transpose(1, 2)
+    return s.real, s.imag
+
+
+def refine(latent, steps=(0, 4, 8, 16, 32, 100), frames=200):
+    """Fast Griffin-Lim steps (momentum 0.99) after the vocoder, on the validation recordings
+    (whole recordings, not streaming): the magnitudes read off the latent (MelBase) as the
+    target, the vocoder's phase as the start. With its own predicted magnitudes as the target
+    the steps make it worse: they were trained through its inverse STFT, not to be consistent."""
+    voc, front = load(latent), Frontend(latent.stats)
+    base = voc.inner.base if isinstance(voc, Unnested) else voc.base
+    if base is None:
+        raise SystemExit("refine: a vocoder with a MelBase (a candidate latent's)")
+    data = np.load(DIR / "train.npz")
+    lead = 4  # latent frames of silence before: the synthesis's first windows are partial
+    out = {k: [] for k in steps}
+    for k in validation_files(data["source"]):
+        x = torch.tensor(first_frames(data, k, frames))[None]
+        with torch.no_grad():
+            z = torch.cat([silent_latent(lead, latent.stats), front(x), silent_latent(LOOKAHEAD, latent.stats)], 2)
+            zd = unnest(z, voc.map, voc.scale) if isinstance(voc, Unnested) else z
+            re, im = (voc.inner if isinstance(voc, Unnested) else voc).spectrum(zd)
+            mag, inv = torch.exp(base(zd)), voc.istft.inv_wss(re.shape[-1])
+            y = voc.istft(re, im, inv)
+            t_prev = None
+            for n in range(max(steps) + 1):
+                if n in out:
+                    o = lead * 2 * HOP + DELAY
+                    out[n].append(log_spectral_distance(y[0, o: o + x.shape[1]], x[0]))
+                sr, si = causal_stft(y, re.shape[-1])
+                a = torch.sqrt(sr ** 2 + si ** 2).clamp(min=1e-9)
+                t = voc.istft(mag * sr / a, mag * si / a, inv)
+                y = t if t_prev is None else t + 0.99 * (t - t_prev)
+                t_prev = t
+    rng = np.random.default_rng(0)
+    for n, v in out.items():
+        mean, lo, hi = interval(np.array(v), rng)
+        print(f"validation effects, vocoder + {n:3d} Griffin-Lim steps: LSD {mean:.2f} dB [{lo:.2f}, {hi:.2f}]", flush=True)
+
+
 def tones(latent=SHIPPED, frequencies=(440.0, 1234.0, 3000.0)):
     """Steady sine tones (4 s, −10 dB) encoded and decoded: the decoded second and third seconds'
     strongest spectral peaks (at least 20 Hz apart) and the level at the tone itself against
@@ -668,7 +746,7 @@ def export_window(out):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["corpus", "train", "validate", "evaluate", "tones", "export", "picture"])
+    ap.add_argument("command", choices=["corpus", "train", "validate", "evaluate", "tones", "refine", "export", "picture"])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--batch", type=int, default=12)
@@ -691,6 +769,8 @@ def main():
         validate(latent=latent)
     elif a.command == "tones":
         tones(latent)
+    elif a.command == "refine":
+        refine(latent)
     elif a.command == "export":
         export_window(a.out)
     elif a.command == "picture":
