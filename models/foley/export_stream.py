@@ -25,6 +25,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--checkpoint", type=Path, default=CACHE / "foley-stream.pt")
+    ap.add_argument("--coarse-only", action="store_true",
+                    help="a nested latent's package whose decoder ignores the detail channels (a diagnosis: "
+                         "how the detail latent's vocoder decodes the coarse latent alone)")
     a = ap.parse_args()
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
@@ -50,7 +53,12 @@ def main():
         names = ["x", "t", "text", "sync", "semantic", "audio", "prev"]
         export(model.denoiser, args, out / "denoiser.onnx", names, ["velocity"],
                {k: {0: "batch"} for k in names + ["velocity"]})
-        export(StreamDecoder(vocoder.load(vocoder.Latent(stats)), stats),
+        voc = vocoder.load(vocoder.Latent(stats))
+        if a.coarse_only:
+            if not isinstance(voc, vocoder.Unnested):
+                raise SystemExit("--coarse-only: the model's latent is not a nested one")
+            voc.coarse_only = True
+        export(StreamDecoder(voc, stats),
                (torch.randn(1, channels, HOP_F), torch.randn(1, channels, CTX)),
                out / "decoder.onnx", ["latent", "prev"], ["waveform"],
                {"latent": {0: "batch"}, "prev": {0: "batch"}, "waveform": {0: "batch"}})

@@ -148,6 +148,54 @@ class StreamDenoiser(Denoiser):
         return sync, self.condition(t, text, audio) + self.semantic(semantic.mean(dim=1))
 
 
+class BranchedDenoiser(nn.Module):
+    """A nested latent's denoiser (common.nest) with a detail branch: `coarse`, a StreamDenoiser
+    in the coarse latent (run K's, frozen while the branch trains), gives the coarse channels'
+    velocity exactly as it does alone, so the onsets it times stay its own; `detail`, a smaller
+    StreamDenoiser over the whole nested latent (it reads the noisy coarse channels too), gives
+    the detail channels'. The same inputs and output as one StreamDenoiser of the nested latent."""
+
+    def __init__(self, stats, blocks=Denoiser.BLOCKS, branch=(64, 6)):
+        super().__init__()
+        self.split = latent_channels(stats["coarse"])
+        self.coarse = StreamDenoiser(blocks=blocks, stats=stats["coarse"])
+        self.detail = StreamDenoiser(width=branch[0], blocks=branch[1], stats=stats)
+
+    def forward(self, x, t, text, sync, semantic, audio, prev):
+        c = self.split
+        return torch.cat([self.coarse(x[:, :c], t, text, sync, semantic, audio, prev[:, :c]),
+                          self.detail(x, t, text, sync, semantic, audio, prev)[:, c:]], dim=1)
+
+    def span(self, noisy, clean, mask, t, text, sync, semantic, audio):
+        c = self.split
+        return torch.cat([self.coarse.span(noisy[:, :c], clean[:, :c], mask, t, text, sync, semantic, audio),
+                          self.detail.span(noisy, clean, mask, t, text, sync, semantic, audio)[:, c:]], dim=1)
+
+    def step_error(self):
+        return max(self.coarse.step_error(), self.detail.step_error())
+
+
+def branch_of(state):
+    """(width, blocks) of a state dict's detail branch (BranchedDenoiser), or None."""
+    if "denoiser.detail.inp.weight" not in state:
+        return None
+    blocks = sum(1 for k in state if k.startswith("denoiser.detail.blocks.") and k.endswith(".mix.weight"))
+    return state["denoiser.detail.inp.weight"].shape[0], blocks
+
+
+def branched(state, stats, branch):
+    """A StreamFoley state dict in the coarse latent of the nested latent `stats` → one with a
+    detail branch of `branch` = (width, blocks): its denoiser is the coarse one as it was, the
+    branch fresh (its output at zero: no detail velocity until it learns)."""
+    state = weights(state)
+    fresh = StreamFoley(stats, blocks_of(state), sync_input_of(state), branch).state_dict()
+    out = {("denoiser.coarse." + k[len("denoiser."):] if k.startswith("denoiser.") else k): v
+           for k, v in state.items()}
+    out.update({k: v for k, v in fresh.items() if k.startswith("denoiser.detail.")})
+    assert set(out) == set(fresh), set(out) ^ set(fresh)
+    return out
+
+
 def weights(state):
     """A checkpoint's state dict for StreamFoley: the first checkpoints kept the hop's mask in it,
     which is the layout's (a checkpoint trained with another lookahead goes on with this one)."""
@@ -155,8 +203,9 @@ def weights(state):
 
 
 def blocks_of(state):
-    """The denoiser's depth in a StreamFoley state dict."""
-    return sum(1 for k in state if k.startswith("denoiser.blocks.") and k.endswith(".mix.weight"))
+    """The denoiser's depth in a StreamFoley state dict (a branched one's coarse denoiser's)."""
+    prefix = "denoiser.coarse.blocks." if branch_of(state) else "denoiser.blocks."
+    return sum(1 for k in state if k.startswith(prefix) and k.endswith(".mix.weight"))
 
 
 def sync_input_of(state):
@@ -168,7 +217,7 @@ def sync_input_of(state):
 def loaded(stats, state):
     """A StreamFoley as deep as the state dict's denoiser, with its sync encoder's input, and its
     weights."""
-    model = StreamFoley(stats, blocks_of(state), sync_input_of(state))
+    model = StreamFoley(stats, blocks_of(state), sync_input_of(state), branch_of(state))
     model.load_state_dict(weights(state))
     return model
 
@@ -196,14 +245,16 @@ class StreamFoley(nn.Module):
     """Everything trained together (the video and audio encoders as in the windowed model). The
     denoiser works in the latent of `stats`; the audio encoder reads its waveform through the
     shipped latent's frontend whatever the denoiser's latent is (its input is audio, not a
-    latent, so the two need not agree)."""
+    latent, so the two need not agree). With `branch` (width, blocks), a nested latent's
+    denoiser is a BranchedDenoiser."""
 
-    def __init__(self, stats, blocks=Denoiser.BLOCKS, sync_input=False):
+    def __init__(self, stats, blocks=Denoiser.BLOCKS, sync_input=False, branch=None):
         super().__init__()
         self.sync = FusedSync() if sync_input == "fused" else VideoEncoder(motion=True, edges=sync_input)
         self.semantic = VideoEncoder(motion=False)
         self.audio = AudioEncoder(latent_stats())
-        self.denoiser = StreamDenoiser(blocks=blocks, stats=stats)
+        self.denoiser = (BranchedDenoiser(stats, blocks, branch) if branch
+                         else StreamDenoiser(blocks=blocks, stats=stats))
         self.onset = OnsetHead()
 
 

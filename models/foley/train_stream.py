@@ -29,8 +29,8 @@ import snapshot
 from common import Frontend, latent_channels, latent_parts, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
 from model import Denoiser, FusedSync, VideoEncoder
-from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, deepened, sync_input_of,
-                    sample, weights)
+from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, branch_of, branched, deepened,
+                    sync_input_of, sample, weights)
 from styles import styled
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
@@ -345,6 +345,10 @@ def main():
                          "mix that starts at zero")
     ap.add_argument("--drop-base", type=float, default=0.0,
                     help="with a fused sync encoder: share of examples without the base's features (sync_features)")
+    ap.add_argument("--detail-branch", type=int, nargs=2, metavar=("WIDTH", "BLOCKS"),
+                    help="with --latent (a nested latent holding the snapshot's): the snapshot's denoiser kept "
+                         "for the coarse channels and frozen with everything else, and a detail branch of its own "
+                         "(stream.BranchedDenoiser) trained for the detail channels")
     ap.add_argument("--latent", type=Path,
                     help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
                          "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
@@ -362,7 +366,13 @@ def main():
         new = latent_stats(a.latent)
         if new == stats:
             ap.error(f"--latent {a.latent}: the snapshot is in that latent already")
-        ck["ema"] = relatent(ck["ema"], stats, new, data.tracks[:200].float().sum(1))
+        if a.detail_branch:
+            if new.get("coarse") != stats:
+                ap.error(f"--detail-branch: {a.latent} is not a nested latent holding the snapshot's")
+            ck["ema"] = branched(ck["ema"], new, tuple(a.detail_branch))
+            print(f"detail branch {a.detail_branch[0]} wide, {a.detail_branch[1]} blocks, beside the snapshot's denoiser")
+        else:
+            ck["ema"] = relatent(ck["ema"], stats, new, data.tracks[:200].float().sum(1))
         stats = ck["latent"] = new
         print(f"denoiser carried over to the latent {a.latent} ({latent_channels(new)} channels)")
     if a.sync_from and not ckpt.exists():
@@ -398,7 +408,8 @@ def main():
         ap.error(f"--blocks {depth}: the weights resumed have {blocks} (a snapshot can be deepened, "
                  "a checkpoint resumes as it is)")
     sync_input = sync_input_of(ck["ema"]) if ck else False
-    model, ema = StreamFoley(stats, depth, sync_input), StreamFoley(stats, depth, sync_input)
+    branch = branch_of(ck["ema"]) if ck else None
+    model, ema = StreamFoley(stats, depth, sync_input, branch), StreamFoley(stats, depth, sync_input, branch)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, trained_s, warm_from = 0, 0.0, 0
     if ckpt.exists():
@@ -446,6 +457,9 @@ def main():
                 child.requires_grad_(False)
         if "sync" in frozen and sync_input == "fused":
             m.sync.mix.requires_grad_(True)  # the fusion is what a frozen fused encoder learns
+        if branch:  # only the detail branch learns: the coarse velocity, and the onsets, stay as they were
+            m.requires_grad_(False)
+            m.denoiser.detail.requires_grad_(True)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; hop {HOP_F}, "
           f"context {CTX}, lookahead {AHEAD} latent frames", flush=True)
     front = Frontend(stats)

@@ -293,9 +293,12 @@ class Unnested(nn.Module):
     """A nested latent's vocoder (common.nest): its detail latent (common.unnest, exact) through
     that latent's vocoder, `inner`. Takes and gives what a Vocoder does."""
 
-    def __init__(self, inner, stats):
+    def __init__(self, inner, stats, coarse_only=False):
         super().__init__()
         self.inner = inner
+        # A diagnosis (export_stream.py --coarse-only): the detail channels ignored, the detail
+        # latent as the coarse one predicts it.
+        self.coarse_only = coarse_only
         map_, scale = nesting(stats)
         self.register_buffer("map", map_)
         self.register_buffer("scale", scale)
@@ -309,6 +312,8 @@ class Unnested(nn.Module):
         return self.inner.istft
 
     def forward(self, z, inv_wss=None, keep=None, start=0):
+        if self.coarse_only:
+            z = torch.cat([z[:, : self.map.shape[1]], torch.zeros_like(z[:, self.map.shape[1]:])], dim=1)
         return self.inner(unnest(z, self.map, self.scale), inv_wss, keep, start)
 
 
