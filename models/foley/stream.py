@@ -155,7 +155,7 @@ class BranchedDenoiser(nn.Module):
     StreamDenoiser over the whole nested latent (it reads the noisy coarse channels too), gives
     the detail channels'. The same inputs and output as one StreamDenoiser of the nested latent."""
 
-    def __init__(self, stats, blocks=Denoiser.BLOCKS, branch=(64, 6)):
+    def __init__(self, stats, blocks, branch):
         super().__init__()
         self.split = latent_channels(stats["coarse"])
         self.coarse = StreamDenoiser(blocks=blocks, stats=stats["coarse"])

@@ -285,8 +285,8 @@ def velocity_loss(model, ema, s, gen, a, empty, parts):
     rise = latent_rise(target[:, parts[0]])
     weight = 1.0 + a.onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
     weight = weight[:, None] * region * hop_start_weight(s["own"], a.boundary, a.own_ramp)
-    err = weight * (v - (target - x0)) ** 2
-    flow = sum(torch.sum(err[:, p]) / (torch.sum(weight) * (p.stop - p.start)) for p in parts) / len(parts)
+    sq = weight * (v - (target - x0)) ** 2
+    flow = sum(torch.sum(sq[:, p]) / (torch.sum(weight) * (p.stop - p.start)) for p in parts) / len(parts)
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
     aux = err.sum() / s["onset_mask"].sum().clamp(min=1)
     return flow + 20.0 * aux, flow, aux
