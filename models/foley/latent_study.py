@@ -120,13 +120,10 @@ def write_nested(detail):
     (relatent.ridge) over the same 800 training mixes as the stats. A streaming model trained in
     the shipped latent carries over to it exactly (relatent.py) and has only the detail to learn;
     NAME's vocoder decodes it."""
-    from relatent import explained, ridge
+    from relatent import columns, explained, ridge
     coarse, fine = latent_stats(), latent_stats(HERE / "latents" / f"{detail}.json")
     tracks = torch.tensor(np.load(CACHE / "dataset.npz")["tracks"][:800].astype(np.float32).sum(1))
-    with torch.no_grad():
-        zc, zd = Frontend(coarse)(tracks), Frontend(fine)(tracks)
-    zc = zc.permute(1, 0, 2).reshape(zc.shape[1], -1)
-    zd = zd.permute(1, 0, 2).reshape(zd.shape[1], -1)
+    zc, zd = columns(coarse, tracks), columns(fine, tracks)
     map_ = ridge(zc, zd)
     # Six significant digits: the map is part of the latent's definition, and the JSON stays small.
     map_ = torch.tensor([[float(f"{v:.6g}") for v in row] for row in map_.tolist()])

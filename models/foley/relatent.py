@@ -33,13 +33,17 @@ def explained(w, x, y):
     return 1 - ((y - w @ x) ** 2).sum().item() / (y ** 2).sum().item()
 
 
+def columns(stats, mixes):
+    """The latent of stats `stats` of waveforms `mixes` [N, S], each frame a column [C, N · T]."""
+    with torch.no_grad():
+        z = Frontend(stats)(mixes)
+    return z.permute(1, 0, 2).reshape(z.shape[1], -1)
+
+
 def latent_maps(old, new, mixes):
     """(A, B) between the latents of stats `old` and `new` over waveforms `mixes` [N, S], with the
     share of each target's energy they explain."""
-    with torch.no_grad():
-        zo, zn = Frontend(old)(mixes), Frontend(new)(mixes)
-    zo = zo.permute(1, 0, 2).reshape(zo.shape[1], -1)
-    zn = zn.permute(1, 0, 2).reshape(zn.shape[1], -1)
+    zo, zn = columns(old, mixes), columns(new, mixes)
     a, b = ridge(zn, zo), ridge(zo, zn)
     return a, b, explained(a, zn, zo), explained(b, zo, zn)
 
@@ -63,14 +67,9 @@ def nested_difference(state, carried, old, new):
     """The largest difference between the velocity of the model `state` (latent `old`) and the
     coarse channels of `carried`'s (`nested`) on random inputs with random detail, and the
     largest detail velocity: both 0 for an exact carry-over."""
-    from config import FEAT, TEXT_DIM
-    from stream import CTX, HOP_F, SEMANTIC_N, SYNC_N, loaded
-    gen = torch.Generator().manual_seed(0)
-    co, cn = latent_channels(old), latent_channels(new)
-    x, prev = torch.randn(2, cn, HOP_F, generator=gen), torch.randn(2, cn, CTX, generator=gen)
-    cond = (torch.rand(2, generator=gen), torch.randn(2, TEXT_DIM, generator=gen),
-            torch.randn(2, SYNC_N, FEAT, generator=gen), torch.randn(2, SEMANTIC_N, FEAT, generator=gen),
-            torch.randn(2, FEAT, generator=gen))
+    from stream import loaded, random_step
+    co = latent_channels(old)
+    x, cond, prev = random_step(2, latent_channels(new), torch.Generator().manual_seed(0))
     with torch.no_grad():
         before = loaded(old, state).eval().denoiser(x[:, :co], *cond, prev[:, :co])
         after = loaded(new, carried).eval().denoiser(x, *cond, prev)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import latent_channels, latent_stats, silent_latent
-from config import FEAT, GUIDANCE, STEPS, TIME_SHIFT, VOCODER_LOOKAHEAD, VOCODER_PHASE_PERIOD
+from config import FEAT, GUIDANCE, STEPS, TEXT_DIM, TIME_SHIFT, VOCODER_LOOKAHEAD, VOCODER_PHASE_PERIOD
 from model import AudioEncoder, Denoiser, FusedSync, OnsetHead, VideoEncoder
 
 # 400 ms of lookahead (latency 2 × 200 + 400 = 800 ms): the held-out sketch look reads a contact
@@ -129,11 +129,8 @@ class StreamDenoiser(Denoiser):
         """The largest difference between `forward` and `span` read for the hop, relative to the
         velocity's peak, on random inputs (a stream's start: zeros in part of the context)."""
         c, g = self.out.out_channels, torch.Generator().manual_seed(0)
-        x, prev = torch.randn(batch, c, HOP_F, generator=g), torch.randn(batch, c, CTX, generator=g)
+        x, cond, prev = random_step(batch, c, g)
         prev[0, :, : CTX // 2] = 0
-        cond = (torch.rand(batch, generator=g), torch.randn(batch, self.text[0].in_features, generator=g),
-                torch.randn(batch, SYNC_N, FEAT, generator=g), torch.randn(batch, SEMANTIC_N, FEAT, generator=g),
-                torch.randn(batch, FEAT, generator=g))
         with torch.no_grad():
             step = self(x, *cond, prev)
             noisy = F.pad(x, (CTX, AHEAD))
@@ -146,6 +143,16 @@ class StreamDenoiser(Denoiser):
         frame covers two latent frames) and the FiLM condition [B, width]."""
         sync = F.interpolate(sync.transpose(1, 2), scale_factor=2.0, mode="nearest")
         return sync, self.condition(t, text, audio) + self.semantic(semantic.mean(dim=1))
+
+
+def random_step(batch, channels, gen):
+    """Random inputs of a stream step, for checks: the noisy hop [batch, channels, HOP_F], the
+    conditions (t, text, sync, semantic, audio) and the previous latent [batch, channels, CTX]."""
+    x, prev = torch.randn(batch, channels, HOP_F, generator=gen), torch.randn(batch, channels, CTX, generator=gen)
+    cond = (torch.rand(batch, generator=gen), torch.randn(batch, TEXT_DIM, generator=gen),
+            torch.randn(batch, SYNC_N, FEAT, generator=gen), torch.randn(batch, SEMANTIC_N, FEAT, generator=gen),
+            torch.randn(batch, FEAT, generator=gen))
+    return x, cond, prev
 
 
 class BranchedDenoiser(nn.Module):

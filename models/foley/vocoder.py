@@ -89,9 +89,10 @@ class Latent:
         """A vocoder for this latent, shaped like `state` (its blocks, its head's hidden layer,
         its phase reference) and untrained, or grown by `grow` = (blocks, head hidden width)
         more, or turned to `absolute` phase: a candidate's predicts over MelBase. A nested
-        latent's is its detail latent's, behind `Unnested` (trained in the detail latent)."""
+        latent's is its detail latent's (the network its checkpoint holds; `load` puts it behind
+        `Unnested`)."""
         if self.detail:
-            return Unnested(self.detail.vocoder(state, grow, absolute), self.stats)
+            return self.detail.vocoder(state, grow, absolute)
         blocks, hidden, was_absolute = Vocoder.shape_of(state) if state else (BLOCKS, 0, False)
         return Vocoder(blocks=blocks + grow[0], hidden=hidden + grow[1], channels=self.channels,
                        base=None if self.shipped else self.stats, absolute=was_absolute or absolute)
@@ -311,10 +312,14 @@ class Unnested(nn.Module):
     def istft(self):
         return self.inner.istft
 
-    def forward(self, z, inv_wss=None, keep=None, start=0):
+    def unnested(self, z):
+        """The detail latent the inner vocoder decodes from nested latent z."""
         if self.coarse_only:
             z = torch.cat([z[:, : self.map.shape[1]], torch.zeros_like(z[:, self.map.shape[1]:])], dim=1)
-        return self.inner(unnest(z, self.map, self.scale), inv_wss, keep, start)
+        return unnest(z, self.map, self.scale)
+
+    def forward(self, z, inv_wss=None, keep=None, start=0):
+        return self.inner(self.unnested(z), inv_wss, keep, start)
 
 
 def decode(model, z, latent=SHIPPED):
@@ -546,8 +551,8 @@ def load(latent=SHIPPED):
     path = latent.checkpoint if latent.checkpoint.exists() else latent.snapshot
     state = torch.load(path)["model"]
     model = latent.vocoder(state)
-    (model.inner if latent.detail else model).load_state_dict(state)
-    return model.eval()
+    model.load_state_dict(state)
+    return (Unnested(model, latent.stats) if latent.detail else model).eval()
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,7 +661,8 @@ def refine(latent, steps=(0, 4, 8, 16, 32, 100), frames=200):
     target, the vocoder's phase as the start. With its own predicted magnitudes as the target
     the steps make it worse: they were trained through its inverse STFT, not to be consistent."""
     voc, front = load(latent), Frontend(latent.stats)
-    base = voc.inner.base if isinstance(voc, Unnested) else voc.base
+    inner, latent_of = (voc.inner, voc.unnested) if isinstance(voc, Unnested) else (voc, lambda z: z)
+    base = inner.base
     if base is None:
         raise SystemExit("refine: a vocoder with a MelBase (a candidate latent's)")
     data = np.load(DIR / "train.npz")
@@ -666,10 +672,10 @@ def refine(latent, steps=(0, 4, 8, 16, 32, 100), frames=200):
         x = torch.tensor(first_frames(data, k, frames))[None]
         with torch.no_grad():
             z = torch.cat([silent_latent(lead, latent.stats), front(x), silent_latent(LOOKAHEAD, latent.stats)], 2)
-            zd = unnest(z, voc.map, voc.scale) if isinstance(voc, Unnested) else z
-            re, im = (voc.inner if isinstance(voc, Unnested) else voc).spectrum(zd)
-            mag, inv = torch.exp(base(zd)), voc.istft.inv_wss(re.shape[-1])
-            y = voc.istft(re, im, inv)
+            zd = latent_of(z)
+            re, im = inner.spectrum(zd)
+            mag, inv = torch.exp(base(zd)), inner.istft.inv_wss(re.shape[-1])
+            y = inner.istft(re, im, inv)
             t_prev = None
             for n in range(max(steps) + 1):
                 if n in out:
@@ -677,7 +683,7 @@ def refine(latent, steps=(0, 4, 8, 16, 32, 100), frames=200):
                     out[n].append(log_spectral_distance(y[0, o: o + x.shape[1]], x[0]))
                 sr, si = causal_stft(y, re.shape[-1])
                 a = torch.sqrt(sr ** 2 + si ** 2).clamp(min=1e-9)
-                t = voc.istft(mag * sr / a, mag * si / a, inv)
+                t = inner.istft(mag * sr / a, mag * si / a, inv)
                 y = t if t_prev is None else t + 0.99 * (t - t_prev)
                 t_prev = t
     rng = np.random.default_rng(0)
