@@ -32,7 +32,8 @@ import vocoder  # noqa: E402
 from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_stats, silent_latent  # noqa: E402
 from config import CACHE, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
 from prepare import shrink  # noqa: E402
-from stream import AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, loaded, sample  # noqa: E402
+from stream import (AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, flow_time, loaded,  # noqa: E402
+                    sample)
 from train_stream import package_weights, span_frames  # noqa: E402
 
 
@@ -46,7 +47,8 @@ def weak_sync(sync, gain):
 
 
 def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD,
-             weak_gain=1.0, video_guidance=0.0, uncond_context="same", method="euler", noise_scale=NOISE_SCALE):
+             weak_gain=1.0, video_guidance=0.0, uncond_context="same", method="euler", noise_scale=NOISE_SCALE,
+             channels=N_MELS, first=0):
     """The clip's latent hop by hop (frames: the sync encoder's and the semantic encoder's
     renderings of the scene, each [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD latent frames
     the video past the hop's end + `ahead` is frozen at its last frame before: how much the
@@ -54,9 +56,11 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
     the sync features weakened (weak_sync): with `video_guidance` 0 in the unconditional branch
     (still two branches), else in a third branch, u(∅) + α(u(c) − u(∅)) + γ(u(c) − u(c, weak)).
     With `uncond_context` "silence" the unconditional branch sees silence as its previous latent
-    (a stream's start)."""
+    (a stream's start). A model in a nested latent (common.nest) takes its `channels`. With
+    `first` > 0 each hop starts at Euler step `first` from the true latent (`true`, LEAD frames
+    ahead of the audio) noised to that step's time: the model's own rendering of the true sound."""
     sync_frames, sem_frames = frames
-    hist = torch.zeros(1, N_MELS, CTX)
+    hist = torch.zeros(1, channels, CTX)
     seen = (CTX + HOP_F + ahead) // 2  # video frames (25 fps, two latent frames each) kept
 
     def span_of(f, h):
@@ -72,7 +76,7 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
             # The true latent after CTX zero frames (a stream's start): the CTX frames before h.
             ctx = torch.cat([torch.zeros(1, N_MELS, CTX), true], dim=2)[:, :, h: h + CTX]
         elif context == "zero":
-            ctx = torch.zeros(1, N_MELS, CTX)
+            ctx = torch.zeros(1, channels, CTX)
         else:
             ctx = hist[:, :, -CTX:].clone()
             if context.startswith("last:"):
@@ -94,8 +98,11 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
                 return v[:1] + video_guidance / alpha * (v[:1] - v[2:]), v[1:2]
             return v[:1], v[1:]
 
-        noise = noise_scale * torch.randn((1, N_MELS, HOP_F), generator=gen)
-        hist = torch.cat([hist, sample(velocity, noise, steps, alpha, method)], dim=2)
+        noise = noise_scale * torch.randn((1, channels, HOP_F), generator=gen)
+        if first:
+            t = flow_time(first, steps)
+            noise = t * true[:, :, h: h + HOP_F] + (1 - t) * noise
+        hist = torch.cat([hist, sample(velocity, noise, steps, alpha, method, first)], dim=2)
     return hist[:, :, CTX:]
 
 

@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--coarse-only", action="store_true",
                     help="a nested latent's package whose decoder ignores the detail channels (a diagnosis: "
                          "how the detail latent's vocoder decodes the coarse latent alone)")
+    ap.add_argument("--vocoder-variant", help="the latent's vocoder of this variant (vocoder.py --variant), e.g. gta")
     a = ap.parse_args()
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,7 @@ def main():
         names = ["x", "t", "text", "sync", "semantic", "audio", "prev"]
         export(model.denoiser, args, out / "denoiser.onnx", names, ["velocity"],
                {k: {0: "batch"} for k in names + ["velocity"]})
-        voc = vocoder.load(vocoder.Latent(stats))
+        voc = vocoder.load(vocoder.Latent(stats, a.vocoder_variant))
         if a.coarse_only:
             if not isinstance(voc, vocoder.Unnested):
                 raise SystemExit("--coarse-only: the model's latent is not a nested one")

@@ -49,10 +49,11 @@ def flow_time(k, n=STEPS, s=TIME_SHIFT):
     return s * u / (1 + (s - 1) * u)
 
 
-def sample(velocity, x, n=STEPS, alpha=GUIDANCE, method="euler"):
+def sample(velocity, x, n=STEPS, alpha=GUIDANCE, method="euler", first=0):
     """n model calls from the noise x; velocity(x, t) → (conditional, unconditional), the latter
     None to sample without guidance. `euler`: n Euler steps; `heun`: n / 2 Heun steps (each an
-    Euler step corrected by the velocity at its end), the same number of calls."""
+    Euler step corrected by the velocity at its end), the same number of calls. With `first`
+    (Euler only), x is the path's point at step `first`'s time and the steps before are skipped."""
     def guided(x, t):
         v_c, v_u = velocity(x, t)
         return v_c if v_u is None else v_u + alpha * (v_c - v_u)
@@ -64,7 +65,7 @@ def sample(velocity, x, n=STEPS, alpha=GUIDANCE, method="euler"):
             v = guided(x, t)
             x = x + (t1 - t) * 0.5 * (v + guided(x + (t1 - t) * v, t1))
         return x
-    for k in range(n):
+    for k in range(first, n):
         t = flow_time(k, n)
         x = x + (flow_time(k + 1, n) - t) * guided(x, t)
     return x

@@ -72,15 +72,18 @@ DELAY = LOOKAHEAD * 2 * HOP  # 320 samples (20 ms)
 
 class Latent:
     """Which latent a vocoder decodes, by its stats (common.latent_stats): the shipped one or a
-    candidate (latents/NAME.json, latent_study.py), each with its own checkpoint and snapshot."""
+    candidate (latents/NAME.json, latent_study.py), each with its own checkpoint and snapshot.
+    A `variant` (`--variant`, e.g. "gta") is another vocoder of the same latent, with its own
+    checkpoint and snapshot, whose training starts from the plain one's weights (`base`)."""
 
-    def __init__(self, stats=None):
+    def __init__(self, stats=None, variant=None):
         self.stats = stats or latent_stats()
         name = self.stats.get("name")
         self.shipped = name is None
         # A nested latent (common.nest) is decoded by its detail latent's vocoder: its weights.
-        self.detail = Latent(self.stats["detail"]) if "coarse" in self.stats else None
-        suffix = "" if name is None else f"-{name}"
+        self.detail = Latent(self.stats["detail"], variant) if "coarse" in self.stats else None
+        self.base = Latent(stats) if variant else None
+        suffix = ("" if name is None else f"-{name}") + (f"-{variant}" if variant else "")
         self.checkpoint = self.detail.checkpoint if self.detail else DIR / f"vocoder{suffix}.pt"
         self.snapshot = self.detail.snapshot if self.detail else snapshot.SNAPSHOTS / f"vocoder{suffix}.pt"
         self.channels = latent_channels(self.stats)
@@ -482,8 +485,27 @@ def batches(audio, bounds, speech, batch, rng, skip=()):
 WARMUP = 300  # steps of a fresh optimiser's rising rate: Adam's first steps are lr-sized on every weight
 
 
-def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), validation=False, absolute=False):
+def gta_batches(latent, batch, rng, path):
+    """Random crops of CROP frames of the ground-truth-aligned pairs (gta.py): the streaming
+    model's generated latent (its first channels the shipped latent's) and the audio it stands
+    for. A streaming latent runs LOOKAHEAD frames ahead of its audio, as far as the vocoder's
+    output lags its input: the vocoder's output over a crop is the crop's audio itself."""
+    data = np.load(path)
+    z, audio = data["latents"][:, : latent.channels], data["audio"]
+    if z.shape[1] != latent.channels:
+        raise SystemExit(f"{path.name} holds {z.shape[1]} latent channels, the latent has {latent.channels}")
+    n = CROP * 2 * HOP
+    while True:
+        k = rng.integers(len(z), size=batch)
+        c = rng.integers(z.shape[2] - CROP + 1, size=batch)
+        yield (torch.tensor(np.stack([z[i, :, f: f + CROP] for i, f in zip(k, c)])),
+               torch.tensor(np.stack([audio[i, f * n // CROP: f * n // CROP + n] for i, f in zip(k, c)])))
+
+
+def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), validation=False, absolute=False,
+          gta_share=0.0, gta_data=None):
     torch.set_num_threads(2)
+    decoded = latent  # what the ground-truth-aligned latents are in
     if latent.detail:  # a nested latent's vocoder is its detail latent's, trained there
         print(f"training the vocoder of the detail latent {latent.detail.stats['name']}")
         latent = latent.detail
@@ -497,6 +519,10 @@ def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), valid
     elif latent.snapshot.exists():  # a new machine: the weights kept in git, a fresh optimiser
         ck = torch.load(latent.snapshot)
         print(f"starting from the snapshot {latent.snapshot.name}")
+    elif latent.base:  # a variant's first run: the plain vocoder's weights
+        base = latent.base.checkpoint if latent.base.checkpoint.exists() else latent.base.snapshot
+        ck = {k: v for k, v in torch.load(base).items() if k != "opt"}
+        print(f"starting the variant from {base.name}")
     model = latent.vocoder(ck["model"] if ck else None, grow, absolute)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     fresh = True
@@ -522,13 +548,23 @@ def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), valid
     rng = np.random.default_rng(step)
     start, last, first = time.time(), time.time(), step
     running = []
-    for x in batches(audio, bounds, speech, batch, rng, skip):
+    # A share of each batch from the ground-truth-aligned pairs, decoded as a package decodes them.
+    aligned = round(batch * gta_share)
+    if aligned:
+        gta = gta_batches(decoded, aligned, rng, gta_data)
+        wrapped = Unnested(model, decoded.stats) if decoded.detail else model
+        print(f"{aligned} of {batch} examples per batch ground-truth-aligned")
+    for x in batches(audio, bounds, speech, batch - aligned, rng, skip):
         for g in opt.param_groups:  # this run's rate (a resumed optimiser's kept the first run's)
             g["lr"] = lr * min(1.0, (step - first + 1) / WARMUP) if fresh else lr
         with torch.no_grad():
             z = front(x)
         y = model(z)
         loss = loss_fn(y[:, DELAY:], x[:, :-DELAY], front, lsd_weight)
+        if aligned:
+            gz, gx = next(gta)
+            share = aligned / batch
+            loss = (1 - share) * loss + share * loss_fn(wrapped(gz), gx, front, lsd_weight)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -769,13 +805,17 @@ def main():
                     help="train: turn the checkpoint's vocoder to absolute phase (phase_advance)")
     ap.add_argument("--validation", action="store_true", help="train: keep the validation recordings out (`validate` scores them)")
     ap.add_argument("--latent", type=Path, help="a candidate latent's stats (latents/NAME.json); default the shipped one")
+    ap.add_argument("--variant", help="another vocoder of the latent (its own checkpoint and snapshot, -VARIANT)")
+    ap.add_argument("--gta-share", type=float, default=0.0,
+                    help="train: the share of each batch from the ground-truth-aligned pairs (gta.py)")
+    ap.add_argument("--gta-data", type=Path, default=DIR / "gta.npz", help="train: gta.py's pairs")
     ap.add_argument("--picture", type=Path, default=Path(__file__).resolve().parent / "docs" / "vocoder.png")
     a = ap.parse_args()
-    latent = Latent(latent_stats(a.latent)) if a.latent else SHIPPED
+    latent = Latent(latent_stats(a.latent) if a.latent else None, a.variant)
     if a.command == "corpus":
         corpus()
     elif a.command == "train":
-        train(a.minutes, a.batch, a.lr, latent, a.lsd_weight, tuple(a.grow), a.validation, a.absolute)
+        train(a.minutes, a.batch, a.lr, latent, a.lsd_weight, tuple(a.grow), a.validation, a.absolute, a.gta_share, a.gta_data)
     elif a.command == "validate":
         validate(latent=latent)
     elif a.command == "tones":
