@@ -503,9 +503,9 @@ def gta_batches(latent, batch, rng, path):
 
 
 def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), validation=False, absolute=False,
-          gta_share=0.0, gta_data=None):
+          gta_share=0.0, gta_data=None, detail_dropout=0.0):
     torch.set_num_threads(2)
-    decoded = latent  # what the ground-truth-aligned latents are in
+    decoded = latent  # the latent a package decodes (the pairs', the dropout's)
     if latent.detail:  # a nested latent's vocoder is its detail latent's, trained there
         print(f"training the vocoder of the detail latent {latent.detail.stats['name']}")
         latent = latent.detail
@@ -550,16 +550,28 @@ def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), valid
     running = []
     # A share of each batch from the ground-truth-aligned pairs, decoded as a package decodes them.
     aligned = round(batch * gta_share)
+    wrapped = Unnested(model, decoded.stats) if decoded.detail else model
     if aligned:
         gta = gta_batches(decoded, aligned, rng, gta_data)
-        wrapped = Unnested(model, decoded.stats) if decoded.detail else model
         print(f"{aligned} of {batch} examples per batch ground-truth-aligned")
+    if detail_dropout:
+        # A nested latent's recordings with their detail channels zeroed in a share of the
+        # examples: the vocoder then also decodes the coarse latent alone (the detail as the coarse
+        # latent predicts it), as the 48-band vocoder does.
+        if not decoded.detail:
+            raise SystemExit("--detail-dropout: the latent is not a nested one")
+        nested_front, coarse = Frontend(decoded.stats), latent_channels(decoded.stats["coarse"])
     for x in batches(audio, bounds, speech, batch - aligned, rng, skip):
         for g in opt.param_groups:  # this run's rate (a resumed optimiser's kept the first run's)
             g["lr"] = lr * min(1.0, (step - first + 1) / WARMUP) if fresh else lr
         with torch.no_grad():
-            z = front(x)
-        y = model(z)
+            if detail_dropout:
+                z = nested_front(x)
+                keep = torch.tensor(rng.random((z.shape[0], 1, 1)) >= detail_dropout, dtype=torch.float32)
+                z = torch.cat([z[:, :coarse], z[:, coarse:] * keep], dim=1)
+            else:
+                z = front(x)
+        y = wrapped(z) if detail_dropout else model(z)
         loss = loss_fn(y[:, DELAY:], x[:, :-DELAY], front, lsd_weight)
         if aligned:
             gz, gx = next(gta)
@@ -809,13 +821,16 @@ def main():
     ap.add_argument("--gta-share", type=float, default=0.0,
                     help="train: the share of each batch from the ground-truth-aligned pairs (gta.py)")
     ap.add_argument("--gta-data", type=Path, default=DIR / "gta.npz", help="train: gta.py's pairs")
+    ap.add_argument("--detail-dropout", type=float, default=0.0,
+                    help="train, a nested latent: the share of recordings whose detail channels are zeroed")
     ap.add_argument("--picture", type=Path, default=Path(__file__).resolve().parent / "docs" / "vocoder.png")
     a = ap.parse_args()
     latent = Latent(latent_stats(a.latent) if a.latent else None, a.variant)
     if a.command == "corpus":
         corpus()
     elif a.command == "train":
-        train(a.minutes, a.batch, a.lr, latent, a.lsd_weight, tuple(a.grow), a.validation, a.absolute, a.gta_share, a.gta_data)
+        train(a.minutes, a.batch, a.lr, latent, a.lsd_weight, tuple(a.grow), a.validation, a.absolute,
+              a.gta_share, a.gta_data, a.detail_dropout)
     elif a.command == "validate":
         validate(latent=latent)
     elif a.command == "tones":
