@@ -46,6 +46,13 @@ def weak_sync(sync, gain):
     return mean + gain * (sync - mean)
 
 
+def true_latent(front, audio):
+    """The latent of waveform `audio` [S] as a streaming latent: LEAD frames ahead of the audio
+    (stream.py), its last frame repeated to the clip's length. [1, C, LATENT_FRAMES]"""
+    z = front(torch.as_tensor(audio)[None])[:, :, LEAD:]
+    return torch.cat([z, z[:, :, -1:].expand(-1, -1, LEAD)], dim=2)
+
+
 def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD,
              weak_gain=1.0, video_guidance=0.0, uncond_context="same", method="euler", noise_scale=NOISE_SCALE,
              channels=N_MELS, first=0):
@@ -74,7 +81,7 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
         sem = model.semantic(span_of(sem_frames, h)[:, ::5][:, :SEMANTIC_N])
         if context == "teacher":
             # The true latent after CTX zero frames (a stream's start): the CTX frames before h.
-            ctx = torch.cat([torch.zeros(1, N_MELS, CTX), true], dim=2)[:, :, h: h + CTX]
+            ctx = torch.cat([torch.zeros(1, channels, CTX), true], dim=2)[:, :, h: h + CTX]
         elif context == "zero":
             ctx = torch.zeros(1, channels, CTX)
         else:
@@ -188,8 +195,7 @@ def main():
                 z = windowed(model, frames, text, empty, gen, a.steps, a.alpha)
                 lead = 0
             else:
-                true = front(torch.tensor(clip["audio"])[None])[:, :, LEAD:]
-                z = streamed(model, frames, text, empty, torch.cat([true, true[:, :, -1:]], 2), a.context, gen,
+                z = streamed(model, frames, text, empty, true_latent(front, clip["audio"]), a.context, gen,
                              a.steps, a.alpha, a.ahead_ms // LATENT_MS, a.weak_gain, a.video_guidance,
                              a.uncond_context, a.sampler, a.noise_scale)
                 lead = LEAD

@@ -5,15 +5,15 @@ them (diagnose_stream.streamed: its sampler defaults, its own latent as each hop
 each beside the scene's true soundtrack. A vocoder trained only on the latents of recordings
 meets, inside a package, latents the denoiser made: attacks hedged over a frame or two, floors
 smoother. Run N showed the richer latent's vocoder loses sync exactly there (README, "A detail
-branch, and where the drop really is"); `vocoder.py train --gta` mixes these pairs into its
-batches.
+branch, and where the drop really is"); `vocoder.py train --gta-share` mixes these pairs into
+its batches.
 
 Scenes: the sound library's train split (never its held-out recordings, which the evaluation's
 scenes use), the training look ("varied") and the first look ("plain") alternately, never the
 held-out look ("sketch"); scene seeds from GTA_SEED, apart from the training set's
 (prepare.py), the validation's and the evaluation's. One prompt in seven is empty.
 
-    $py models/foley/gta.py --clips 400     # ~20 min on 2 cores; resumable (.cache/vocoder/gta.npz)
+    $py models/foley/gta.py --clips 600     # ~27 min on 2 cores; resumable (.cache/vocoder/gta.npz)
 """
 
 import argparse
@@ -29,9 +29,9 @@ import scenes  # noqa: E402
 
 from common import Frontend, PromptEncoder, latent_channels, latent_stats  # noqa: E402
 from config import CACHE, SAMPLES, WINDOW_S  # noqa: E402
-from diagnose_stream import streamed  # noqa: E402
+from diagnose_stream import streamed, true_latent  # noqa: E402
 from prepare import PAIRS, SINGLE, shrink  # noqa: E402
-from stream import LEAD, loaded  # noqa: E402
+from stream import loaded  # noqa: E402
 from vocoder import DIR  # noqa: E402
 
 GTA_SEED = 9_000_000
@@ -73,9 +73,7 @@ def main():
     for i in range(len(latents), a.clips):
         frames, text, track = scene(i, lib, enc)
         with torch.no_grad():
-            true = front(torch.tensor(track)[None])[:, :, LEAD:]
-            true = torch.cat([true, true[:, :, -1:].expand(-1, -1, LEAD)], dim=2)
-            z = streamed(model, frames, text, empty, true, "own", torch.Generator().manual_seed(i),
+            z = streamed(model, frames, text, empty, true_latent(front, track), "own", torch.Generator().manual_seed(i),
                          channels=latent_channels(stats), first=a.from_step)
         latents.append(z[0].numpy())
         audio.append(track)
