@@ -377,6 +377,41 @@ impl LatentContext {
     }
 }
 
+/// The last samples a streaming package's decoder emitted (its `previous_waveform`), zeros
+/// before the first hop.
+#[derive(Debug, Clone)]
+struct WaveContext {
+    samples: Vec<f32>,
+}
+
+impl WaveContext {
+    fn new(n: usize) -> Self {
+        Self {
+            samples: vec![0.0; n],
+        }
+    }
+
+    fn reset(&mut self) {
+        self.samples.iter_mut().for_each(|v| *v = 0.0);
+    }
+
+    fn tensor(&self) -> Result<ArrayD<f32>> {
+        ArrayD::from_shape_vec(IxDyn(&[1, self.samples.len()]), self.samples.clone())
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Appends a hop's samples and keeps the last `n`.
+    fn push(&mut self, hop: &[f32]) {
+        let n = self.samples.len();
+        if hop.len() >= n {
+            self.samples.copy_from_slice(&hop[hop.len() - n..]);
+        } else {
+            self.samples.copy_within(hop.len().., 0);
+            self.samples[n - hop.len()..].copy_from_slice(hop);
+        }
+    }
+}
+
 /// Generates windows of audio from video (and prompts, and an existing soundtrack) with a
 /// video-to-audio package. A streaming package's "windows" are its hops, with no overlap: each
 /// continues the latent of the audio generated before it (`previous_latent`), so hops join
@@ -391,6 +426,8 @@ pub struct V2aGenerator {
     /// Streaming: the context the next hop continues, and its length in samples.
     context: Option<LatentContext>,
     context_samples: usize,
+    /// Streaming, a decoder with `previous_waveform`: what it emitted last.
+    emitted: Option<WaveContext>,
 }
 
 impl V2aGenerator {
@@ -421,6 +458,14 @@ impl V2aGenerator {
             }
             Timing::Chunk(_) => return Err(Error::Invalid("not a video-to-audio package".into())),
         };
+        // Validation fixed the slot's length (at most the context) for streaming packages.
+        let emitted = package
+            .graph(Role::Decoder)
+            .and_then(|g| g.spec.input("previous_waveform"))
+            .and_then(|t| match t.shape.last() {
+                Some(Dim::Fixed(n)) if context_samples > 0 => Some(WaveContext::new(*n)),
+                _ => None,
+            });
         let text = TextEncoder::new(&package)?;
         Ok(Self {
             package,
@@ -431,6 +476,7 @@ impl V2aGenerator {
             window_index: 0,
             context,
             context_samples,
+            emitted,
         })
     }
 
@@ -468,6 +514,9 @@ impl V2aGenerator {
         self.window_index = 0;
         if let Some(c) = &mut self.context {
             c.reset();
+        }
+        if let Some(w) = &mut self.emitted {
+            w.reset();
         }
     }
 
@@ -594,6 +643,10 @@ impl V2aGenerator {
         if let (Some(p), Some(_)) = (&previous, dec.spec.input("previous_latent")) {
             dec_inputs.push(("previous_latent", GraphInput::F32(p.view())));
         }
+        let emitted = self.emitted.as_ref().map(WaveContext::tensor).transpose()?;
+        if let Some(w) = &emitted {
+            dec_inputs.push(("previous_waveform", GraphInput::F32(w.view())));
+        }
         let (mut out, dec_run) = dec.run_timed(&dec_inputs, &["waveform"])?;
         stats.graphs += dec_run;
         let wave = out.remove(0);
@@ -610,12 +663,16 @@ impl V2aGenerator {
         if let (Some(c), Some(x)) = (&mut self.context, latent.as_slice()) {
             c.push(x);
         }
+        let wave: Vec<f32> = wave.into_iter().collect();
+        if let Some(w) = &mut self.emitted {
+            w.push(&wave);
+        }
         self.window_index += 1;
         let stats = GenerationStats {
             inference: start.elapsed(),
             ..stats
         };
-        Ok((wave.into_iter().collect(), stats))
+        Ok((wave, stats))
     }
 }
 

@@ -496,7 +496,53 @@ fn streaming_package_opens_and_loads() {
     for role in [Role::Denoiser, Role::Decoder] {
         assert!(p.graph(role).unwrap().input("previous_latent").is_some());
     }
+    assert!(p
+        .graph(Role::Decoder)
+        .unwrap()
+        .input("previous_waveform")
+        .is_some());
     LoadedPackage::load(p, &common::provider(), &mut |_| {}).unwrap();
+}
+
+/// `previous_waveform`: a fixed number of samples, at most the context, streaming only.
+#[test]
+fn broken_previous_waveform_is_named() {
+    let wave = r#"name = "prev_wave", dtype = "float32", shape = ["batch", 160]"#;
+    // 400 ms of context at 16 kHz is 6400 samples.
+    let d = copy_fixture("foley-stream");
+    edit_manifest(
+        &d,
+        wave,
+        r#"name = "prev_wave", dtype = "float32", shape = ["batch", 6401]"#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["graph[4].inputs[2].shape: [\"batch\", 6401] must be [batch, n]: n samples, fixed, from 1 to the context's 6400 (400 ms at 16000 Hz)"],
+    );
+    let d = copy_fixture("foley-stream");
+    edit_manifest(
+        &d,
+        wave,
+        r#"name = "prev_wave", dtype = "float32", shape = ["batch", "n"]"#,
+    );
+    assert_has(&load_error(&d), &["must be [batch, n]: n samples, fixed"]);
+    let d = copy_fixture("foley");
+    edit_manifest(
+        &d,
+        r#"  { slot = "latent", name = "latent", dtype = "float32", shape = ["batch", 8, 50] },
+]
+outputs = [
+  { slot = "waveform""#,
+        r#"  { slot = "latent", name = "latent", dtype = "float32", shape = ["batch", 8, 50] },
+  { slot = "previous_waveform", name = "prev_wave", dtype = "float32", shape = ["batch", 160] },
+]
+outputs = [
+  { slot = "waveform""#,
+    );
+    assert_has(
+        &load_error(&d),
+        &["previous_waveform is for streaming packages (timing.hop_ms)"],
+    );
 }
 
 #[test]

@@ -77,8 +77,8 @@ fn windows_follow_seeds_prompts_and_negative_audio() {
 }
 
 /// A streaming package: each call is one hop of new audio; it continues the latent of the hops
-/// before it (so the same video gives another hop after other audio), and a reset starts the
-/// context over (the same hops again).
+/// before it (so the same video gives another hop after other audio) and its decoder gets the
+/// samples it emitted last, and a reset starts the context over (the same hops again).
 #[test]
 fn streaming_hops_continue_their_context() {
     let g3 = Guidance {
@@ -108,6 +108,18 @@ fn streaming_hops_continue_their_context() {
     };
     let first: Vec<Vec<f32>> = (0..3).map(|k| hop(&mut g, 10 + k, None).0).collect();
     assert!(first.iter().all(|h| h.len() == 3200));
+    // The fixture's decoder starts each hop with the last sample it was given as emitted
+    // (previous_waveform): zeros before the stream, then its own output.
+    assert_eq!(first[0][0], 0.0, "nothing was emitted before the first hop");
+    for k in 1..3 {
+        assert_ne!(first[k - 1][3199], 0.0);
+        assert_eq!(
+            first[k][0],
+            first[k - 1][3199],
+            "hop {k} does not get hop {}'s samples",
+            k - 1
+        );
+    }
     g.reset(1);
     let again: Vec<Vec<f32>> = (0..3).map(|k| hop(&mut g, 10 + k, None).0).collect();
     assert_eq!(first, again, "a reset starts the context over");

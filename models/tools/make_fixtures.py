@@ -415,8 +415,10 @@ FOLEY = dict(
 WAVE_SAMPLES = FOLEY["rate"] * FOLEY["window_ms"] // 1000  # 32000
 # The streaming fixture: 200 ms hops of 5 latent frames (40 ms each, like the windowed one's),
 # 400 ms of context (10 frames), 80 ms of video lookahead; the encoders see 680 ms of video.
+# Its decoder also reads the last 160 samples it emitted (previous_waveform).
 STREAM = dict(hop_ms=200, context_ms=400, lookahead_ms=80, hop_frames=5, context_frames=10,
-              hop_samples=3200, context_sync=10, frames=dict(sync=17, semantic=5))  # fmt: skip
+              hop_samples=3200, context_sync=10, frames=dict(sync=17, semantic=5),
+              wave_context=160)  # fmt: skip
 
 SOUND_WORDS = [
     "a", "an", "the", "of", "and", "with", "on", "in", "metal", "wood",
@@ -564,7 +566,9 @@ def build_foley_denoiser(stream: bool = False) -> onnx.ModelProto:
 def build_foley_decoder(stream: bool = False) -> onnx.ModelProto:
     """Latent frames to samples by one projection per frame. The streaming one decodes the
     context's last frame and the hop together and keeps the hop's samples, so that the hop's
-    first samples depend on the audio before it, as a real vocoder's receptive field does."""
+    first samples depend on the audio before it, as a real vocoder's receptive field does, and
+    its first sample is the last one it emitted before (previous_waveform), so that a test can
+    see the runtime hand its output back."""
     rng = rng_for(208 if stream else 204)
     ch = FOLEY["latent_ch"]
     ln = STREAM["hop_frames"] if stream else FOLEY["latent_len"]
@@ -586,7 +590,14 @@ def build_foley_decoder(stream: bool = False) -> onnx.ModelProto:
                                 [0], [(ln + 1) * per], [1]), g.const(0.5)))
         y = g.slice(y, [per], [INT64_MAX], [1])
     y = g.op("Tanh", [g.reshape(y, [0, samples])])
-    g.mul(y, g.const(0.5), out="waveform")
+    if not stream:
+        g.mul(y, g.const(0.5), out="waveform")
+        return g.model()
+    emitted = g.input("prev_wave", F32, ["batch", STREAM["wave_context"]])
+    first = np.zeros((1, samples), np.float32)
+    first[0, 0] = 1.0
+    y = g.mul(y, g.const(0.5 * (1.0 - first)))
+    g.add(y, g.mul(g.slice(emitted, [-1], [INT64_MAX], [1]), g.const(first)), out="waveform")
     return g.model()
 
 
@@ -712,7 +723,8 @@ def write_presenter(out: Path) -> None:
 
 def write_foley(out: Path, stream: bool = False) -> None:
     """fixture-foley, or (stream) fixture-foley-stream: the same encoders and tokenizer, the
-    streaming denoiser and decoder with `previous_latent`, hop/context/lookahead timing."""
+    streaming denoiser and decoder with `previous_latent` (the decoder also with
+    `previous_waveform`), hop/context/lookahead timing."""
     f, st = FOLEY, STREAM
     d = out / ("foley-stream" if stream else "foley")
     prev = {"prev": "previous_latent"} if stream else {}
@@ -733,7 +745,8 @@ def write_foley(out: Path, stream: bool = False) -> None:
           "semantic": "video:semantic", "audio": "audio", **prev},
          {"velocity": "prediction"}, []),
         ("decoder", "decoder.onnx", build_foley_decoder(stream),
-         {"latent": "latent", **prev}, {"waveform": "waveform"}, []),
+         {"latent": "latent", **prev, **({"prev_wave": "previous_waveform"} if stream else {})},
+         {"waveform": "waveform"}, []),
         ("audio_encoder", "audio_encoder.onnx", build_foley_audio_encoder(),
          {"waveform": "waveform"}, {"features": "features"}, []),
     ]  # fmt: skip
@@ -766,7 +779,8 @@ def write_foley(out: Path, stream: bool = False) -> None:
     about = (
         "Tiny streaming video-to-audio package used by the v2agen tests: 200 ms hops, each seeing "
         "400 ms of video and generated latent before it and 80 ms of video after it; the same "
-        "encoders and tokenizer as `fixture-foley`; flow-euler sampler, 16 kHz mono.\n"
+        "encoders and tokenizer as `fixture-foley`; flow-euler sampler, 16 kHz mono. The decoder "
+        "starts each hop with the last sample it emitted (`previous_waveform`, 160 samples).\n"
         if stream else
         "Tiny video-to-audio (foley) model package used by the v2agen tests: two video encoders "
         "(sync 25 fps 32x32, semantic 8 fps 64x64), a word-level text encoder, flow-euler sampler, "
@@ -805,7 +819,8 @@ all weights are random (fixed seeds) or closed-form, and everything here is CC0-
   encoder + WordLevel tokenizer, flow-euler velocity denoiser, decoder to 2 s of 16 kHz audio,
   audio encoder).
 - `foley-stream/` - `fixture-foley-stream`, the same as a streaming package: 200 ms hops with
-  400 ms of context (`previous_latent` on the denoiser and decoder) and 80 ms of lookahead.
+  400 ms of context (`previous_latent` on the denoiser and decoder) and 80 ms of lookahead; its
+  decoder's first sample of each hop is the last sample it emitted (`previous_waveform`).
 
 Regenerate (needs `onnx` and `numpy`; the output is byte-identical on every run):
 

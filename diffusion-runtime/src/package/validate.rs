@@ -331,6 +331,7 @@ fn check(ctx: &Ctx, raw: RawManifest) -> Result<ModelPackage, PackageError> {
     check_roles(ctx, task, &graphs)?;
     check_denoiser(ctx, &graphs, &latent_shape, &sampler.kind)?;
     check_previous_latent(ctx, &graphs, &latent_shape, &timing)?;
+    check_previous_waveform(ctx, &graphs, &timing, audio.rate)?;
 
     let tokenizer = match &raw.assets.tokenizer {
         Some(t) => Some(ctx.file("assets.tokenizer", t)?),
@@ -553,7 +554,11 @@ fn slots(task: Task, role: Role) -> (SlotList, SlotList) {
             &[("prediction", true)],
         ),
         (Task::VideoToAudio, Role::Decoder) => (
-            &[("latent", true), ("previous_latent", false)],
+            &[
+                ("latent", true),
+                ("previous_latent", false),
+                ("previous_waveform", false),
+            ],
             &[("waveform", true)],
         ),
         (Task::VideoToAudio, Role::AudioEncoder) => (&[("waveform", true)], &[("features", true)]),
@@ -995,6 +1000,48 @@ fn check_denoiser(
                     "flow-euler feeds t in [0, 1): the timestep must be float32",
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `previous_waveform` (the decoder of a streaming package): the last samples the decoder
+/// emitted before the hop, `[batch, n]` with `n` fixed by the graph and at most the context
+/// (`context_ms` of samples), so that a decoder can continue its own output (for example
+/// phase reconstruction that holds what was already emitted). Only streaming packages have one.
+fn check_previous_waveform(
+    ctx: &Ctx,
+    graphs: &[GraphSpec],
+    timing: &Timing,
+    rate: u32,
+) -> Result<(), PackageError> {
+    for g in graphs {
+        let Some(j) = g.inputs.iter().position(|t| t.slot == "previous_waveform") else {
+            continue;
+        };
+        let field = format!("graph[{}].inputs[{j}]", g.index);
+        let Timing::Stream(st) = timing else {
+            return Err(ctx.manifest_err(
+                format!("{field}.slot"),
+                "previous_waveform is for streaming packages (timing.hop_ms)",
+            ));
+        };
+        // Validation made context_ms a whole number of samples.
+        let context = u64::from(st.context_ms) * u64::from(rate) / 1000;
+        let t = &g.inputs[j];
+        let fits = match t.shape.as_slice() {
+            [Dim::Symbol(_), Dim::Fixed(n)] => (1..=context).contains(&(*n as u64)),
+            _ => false,
+        };
+        if !fits {
+            return Err(ctx.manifest_err(
+                format!("{field}.shape"),
+                format!(
+                    "{} must be [batch, n]: n samples, fixed, from 1 to the context's {context} ({} ms at {rate} Hz)",
+                    shape_str(&t.shape),
+                    st.context_ms
+                ),
+            ));
         }
     }
     Ok(())
