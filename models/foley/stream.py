@@ -275,7 +275,7 @@ class StreamDecoder(nn.Module):
 
     SPILL = 2
 
-    def __init__(self, vocoder, stats=None):
+    def __init__(self, vocoder, stats=None, refine=0):
         super().__init__()
         self.vocoder = vocoder
         self.context = self.SPILL + vocoder.receptive - 1
@@ -286,8 +286,29 @@ class StreamDecoder(nn.Module):
         # period: hops start at multiples of it.
         assert HOP_F % VOCODER_PHASE_PERIOD == 0, "the stream's hop is not a multiple of the vocoder's phase period"
         self.start = -self.context % VOCODER_PHASE_PERIOD
+        # `refine` Griffin-Lim steps over the hop's frames with the emitted samples before it
+        # held (vocoder.CommittedGriffinLim): the decoder then also takes those samples, the
+        # contract's previous_waveform.
+        self.refine = None
+        if refine:
+            from vocoder import SPILL_FRAMES, CommittedGriffinLim
+            assert 2 * self.SPILL >= SPILL_FRAMES, "the kept frames miss some that reach into the hop"
+            self.touching = SPILL_FRAMES + 2 * HOP_F
+            self.refine = CommittedGriffinLim(refine, self.touching)
 
-    def forward(self, latent, prev):
+    def forward(self, latent, prev, prev_wave=None):
         z = torch.cat([prev[:, :, CTX - self.context:], latent], dim=2)
         z = silence_before_stream(z, self.silence)
-        return self.vocoder(z, self.inv_wss, keep=self.SPILL + HOP_F, start=self.start)[:, -HOP_SAMPLES:]
+        keep = self.SPILL + HOP_F
+        if self.refine is None:
+            return self.vocoder(z, self.inv_wss, keep=keep, start=self.start)[:, -HOP_SAMPLES:]
+        re, im = self.vocoder.spectrum(z, keep, self.start)
+        mag = self.vocoder.target(z, keep)
+        n = self.touching
+        return self.refine(re[:, :, -n:], im[:, :, -n:], mag[:, :, -n:], prev_wave[:, -self.refine_context:])
+
+    @property
+    def refine_context(self):
+        """Samples of the emitted waveform before the hop a refining decoder reads."""
+        from vocoder import COMMITTED
+        return COMMITTED

@@ -38,8 +38,9 @@ shipped one (latent_study.py): its own checkpoint (.cache/vocoder/vocoder-NAME.p
 (phase_advance: a steady sound becomes a steady tone, not a comb at the latent's frame rate),
 `train --grow B H` adds blocks and a head hidden layer (both start as the same function),
 `train --validation` keeps the validation recordings (validation_files) out, and `validate`
-scores them: settings are compared there, never on the held-out recordings. `refine` measures
-Griffin-Lim steps after the vocoder there.
+scores them: settings are compared there, never on the held-out recordings. `validate` and
+`evaluate --stream STEPS` decode hop by hop as a streaming package does, with STEPS Griffin-Lim
+steps after the vocoder (CommittedGriffinLim; 0: none).
 """
 
 import argparse
@@ -280,6 +281,11 @@ class Vocoder(nn.Module):
         mag = torch.exp(torch.clamp(logmag, max=8.0))
         return mag * torch.cos(phase), mag * torch.sin(phase)
 
+    def target(self, z, keep=None):
+        """The magnitudes [B, BINS, 2T] MelBase reads off z's frames, or its last `keep`
+        (CommittedGriffinLim's target)."""
+        return torch.exp(self.base(z) if keep is None else self.base(z[:, :, -keep - 1:])[:, :, 2:])
+
     def forward(self, z, inv_wss=None, keep=None, start=0):
         """The waveform of z's frames, or of its last `keep` frames (whose first samples lack
         the windows of the frames before: a caller keeps what comes after them); z's first
@@ -321,8 +327,107 @@ class Unnested(nn.Module):
             z = torch.cat([z[:, : self.map.shape[1]], torch.zeros_like(z[:, self.map.shape[1]:])], dim=1)
         return unnest(z, self.map, self.scale)
 
+    @property
+    def base(self):
+        return self.inner.base
+
+    def spectrum(self, z, keep=None, start=0):
+        return self.inner.spectrum(self.unnested(z), keep, start)
+
+    def target(self, z, keep=None):
+        return self.inner.target(self.unnested(z), keep)
+
     def forward(self, z, inv_wss=None, keep=None, start=0):
         return self.inner(self.unnested(z), inv_wss, keep, start)
+
+
+SPILL_FRAMES = -(-(N_FFT - HOP) // HOP)  # STFT frames before a hop whose windows reach into it (3)
+COMMITTED = SPILL_FRAMES * HOP  # the emitted samples those frames also cover (480)
+
+
+class CommittedGriffinLim(nn.Module):
+    """Fast Griffin-Lim steps (Perraudin et al. 2013, momentum 0.99) on a hop's STFT frames
+    with the samples already emitted held fixed, as real-time iterative spectrogram inversion
+    does (RTISI, Zhu et al. 2007): (re, im) [B, BINS, F], the vocoder's spectra of the F
+    frames that reach into the hop (SPILL_FRAMES before it, then the hop's own), the target
+    magnitudes `mag` (MelBase: the latent's bands read straight, which the vocoder's own
+    magnitudes are not, since they were trained through its inverse STFT and not to be
+    consistent) and the COMMITTED samples emitted before the hop → the hop's samples.
+
+    A frame-parallel vocoder gives each frame a phase of its own and cannot make overlapping
+    frames agree; the steps do, over the hop's frames only, so a stream can run them: what was
+    emitted stays as it was, and the frames that straddle the boundary are re-read through the
+    emitted samples. With no steps it is the vocoder's own output."""
+
+    def __init__(self, steps, frames, lead=SPILL_FRAMES, tail=SPILL_FRAMES, momentum=0.99):
+        super().__init__()
+        self.steps, self.momentum, self.frames = steps, momentum, frames
+        self.lead, self.committed = lead, lead * HOP
+        basis, win = stft_basis()
+        basis = basis[:, 0].T  # [N_FFT, 2 · BINS]: windowed DFT, real parts then imaginary
+        self.register_buffer("analysis", basis)
+        scale = torch.full((BINS,), 2.0 / N_FFT)  # the one-sided inverse DFT's weights
+        scale[0] = scale[-1] = 1.0 / N_FFT
+        self.register_buffer("synthesis_basis", (basis * torch.cat([scale, scale])).T.contiguous())
+        wss = np.zeros((frames - 1) * HOP + N_FFT)
+        for f in range(frames):
+            wss[f * HOP: f * HOP + N_FFT] += win ** 2
+        # Past the hop's end only its own frames cover the samples (the next hop's are not
+        # known yet): the least-squares estimate from them, which the next analysis re-reads.
+        self.register_buffer("inv_wss", torch.tensor(1.0 / np.maximum(wss, 1e-6), dtype=torch.float32))
+        self.parts = -(-N_FFT // HOP)  # a window spans 4 hops' worth of samples (the last in part)
+        # The frames the steps change: not the `lead` (SPILL_FRAMES) that straddle the hop's
+        # start (the last call emitted their first samples from their spectra then), nor the
+        # hop's last `tail`, which straddle its end, so that the next call, which recomputes them
+        # from the latent, gets the same spectra: every frame keeps one spectrum over its whole
+        # window. (Training runs whole examples: no lead, no tail, nothing committed.)
+        self.free = frames - lead - tail
+        self.length = (frames - 1) * HOP + N_FFT
+
+    def frame(self, y, frames):
+        """[B, S] → [B, frames, N_FFT], frame g from sample g · HOP: `parts` strided views of
+        whole hops side by side (reshapes, no gather)."""
+        y = F.pad(y, (0, (frames + self.parts - 1) * HOP - y.shape[1]))
+        # (-1, not the batch's size: a constant shape, no shape arithmetic in the graph)
+        views = [y[:, j * HOP: (j + frames) * HOP].reshape(-1, frames, HOP) for j in range(self.parts)]
+        return torch.cat(views, dim=2)[:, :, :N_FFT]
+
+    def overlap_add(self, frames):
+        """[B, frames, N_FFT] → [B, (frames − 1) · HOP + N_FFT], the inverse of `frame`'s layout."""
+        f = frames.shape[1]
+        frames = F.pad(frames, (0, self.parts * HOP - N_FFT))
+        y = 0
+        for j in range(self.parts):
+            y = y + F.pad(frames[:, :, j * HOP: (j + 1) * HOP], (0, 0, j, self.parts - 1 - j))
+        return y.reshape(-1, (f + self.parts - 1) * HOP)[:, : (f - 1) * HOP + N_FFT]
+
+    def synthesis(self, spec):
+        return self.overlap_add(torch.matmul(spec, self.synthesis_basis))
+
+    def forward(self, re, im, mag, committed):
+        spec = torch.cat([re, im], dim=1).transpose(1, 2)  # [B, frames, 2 · BINS]
+        first, last = self.lead, self.lead + self.free
+        # The kept frames' share of the samples, once; the free frames' is added at each step.
+        fixed = F.pad(spec[:, :first], (0, 0, 0, self.frames - first)) + F.pad(spec[:, last:], (0, 0, last, 0))
+        fixed, start = self.synthesis(fixed), first * HOP
+        pad = (start, self.length - start - (self.free - 1) * HOP - N_FFT)
+
+        def signal(free):
+            y = (fixed + F.pad(self.synthesis(free), pad)) * self.inv_wss
+            return torch.cat([committed, y[:, self.committed:]], dim=1)
+
+        y = t = signal(spec[:, first:last])
+        mag = mag.transpose(1, 2)[:, first:last]
+        for n in range(self.steps):
+            s = torch.matmul(self.frame(y[:, start:], self.free), self.analysis)
+            sr, si = s[:, :, :BINS], s[:, :, BINS:]
+            # (the floor inside the root: a silent bin's gradient stays finite in training)
+            gain = mag / torch.sqrt(sr * sr + si * si + 1e-10)
+            before, t = t, signal(torch.cat([sr * gain, si * gain], dim=2))
+            y = t if n == 0 else t + self.momentum * (t - before)
+        # The last projection, not its extrapolation by the momentum, which is not a signal of
+        # any spectra and jumps at the committed samples: a step at every hop boundary.
+        return t[:, self.committed: self.frames * HOP]
 
 
 def decode(model, z, latent=SHIPPED):
@@ -633,22 +738,44 @@ def interval(v, rng):
     return v.mean(), *np.percentile(boot, [2.5, 97.5])
 
 
-def validate(frames=200, latent=SHIPPED):
+def streamed(voc, z, latent, refine=0):
+    """The audio of latent z [1, channels, T] aligned with it, decoded hop by hop as a streaming
+    package's decoder does (stream.StreamDecoder, with `refine` Griffin-Lim steps): zeros as
+    the context before the first hop, each hop given the samples emitted before it, silence
+    after the end."""
+    from stream import CTX, HOP_F, StreamDecoder
+    dec = StreamDecoder(voc, latent.stats, refine=refine)
+    z = torch.cat([torch.zeros(1, latent.channels, CTX), z, silent_latent(LOOKAHEAD + HOP_F, latent.stats)], 2)
+    out = [torch.zeros(1, CTX * 2 * HOP)]
+    for h in range(CTX, z.shape[2] - HOP_F + 1, HOP_F):
+        emitted = torch.cat(out[-2:], 1)
+        out.append(dec(z[:, :, h: h + HOP_F], z[:, :, h - CTX: h], *([emitted[:, -dec.refine_context:]] if refine else [])))
+    return torch.cat(out, 1)[:, CTX * 2 * HOP + DELAY:]
+
+
+def decoded(voc, z, latent, stream):
+    """Whole (`stream` None) or streamed with `stream` Griffin-Lim steps, as long as z's audio."""
+    y = decode(voc, z, latent) if stream is None else streamed(voc, z, latent, stream)
+    return y[0, : z.shape[-1] * 2 * HOP]
+
+
+def validate(frames=200, latent=SHIPPED, stream=None):
     """The log-spectral distance on the validation recordings (validation_files: sound effects
     from the training corpus that a `--validation` run never trained on), the first `frames`
-    latent frames of each: where settings are compared."""
+    latent frames of each, decoded whole or `stream`ed: where settings are compared."""
     data = np.load(DIR / "train.npz")
     front, voc = Frontend(latent.stats), load(latent)
     v = []
     for k in validation_files(data["source"]):
         x = torch.tensor(first_frames(data, k, frames))[None]
         with torch.no_grad():
-            v.append(log_spectral_distance(decode(voc, front(x), latent)[0], x[0]))
+            v.append(log_spectral_distance(decoded(voc, front(x), latent, stream), x[0]))
     mean, lo, hi = interval(np.array(v), np.random.default_rng(0))
-    print(f"validation effects LSD {mean:.2f} dB [{lo:.2f}, {hi:.2f}] over {len(v)} recordings")
+    how = "whole" if stream is None else f"streamed, {stream} Griffin-Lim steps"
+    print(f"validation effects LSD {mean:.2f} dB [{lo:.2f}, {hi:.2f}] over {len(v)} recordings ({how})")
 
 
-def evaluate(frames=200, latent=SHIPPED):
+def evaluate(frames=200, latent=SHIPPED, stream=None):
     """Log-spectral distance (common.log_spectral_distance) of encode → decode on held-out
     recordings, the vocoder against Griffin-Lim (the shipped latent's only), with a bootstrap
     interval over recordings."""
@@ -661,7 +788,7 @@ def evaluate(frames=200, latent=SHIPPED):
             x = torch.tensor(w)[None]
             with torch.no_grad():
                 z = front(x)
-                rows["vocoder"].append(log_spectral_distance(decode(voc, z, latent)[0], x[0]))
+                rows["vocoder"].append(log_spectral_distance(decoded(voc, z, latent, stream), x[0]))
                 if frames == 200 and latent.shipped:
                     rows["griffin-lim"].append(log_spectral_distance(gl(z)[0], x[0]))
         for name, v in rows.items():
@@ -673,71 +800,19 @@ def evaluate(frames=200, latent=SHIPPED):
 
 def streaming_check(latent=SHIPPED):
     """Causality in practice: a held-out clip decoded whole and decoded hop by hop as the
-    streaming package's decoder does (stream.StreamDecoder: the context's last frames and the
-    hop) give the same samples."""
-    from stream import CTX, HOP_F, StreamDecoder
-    front = Frontend(latent.stats)
-    voc = load(latent)
-    dec = StreamDecoder(voc, latent.stats)
+    streaming package's decoder does (`streamed`: the context's last frames and the hop) give
+    the same samples."""
+    voc, front = load(latent), Frontend(latent.stats)
     w = next(iter(heldout_clips(200).values()))[0]
     with torch.no_grad():
         z = front(torch.tensor(w)[None])
-        whole = voc(z)[0]
-        z = torch.cat([torch.zeros(1, latent.channels, CTX), z], dim=2)  # zeros before the stream
-        hops = [dec(z[:, :, k: k + HOP_F], z[:, :, k - CTX: k])[0] for k in range(CTX, z.shape[2], HOP_F)]
-    hops = torch.cat(hops)
-    # The whole decode starts from nothing; the hop decode from zero latents: compare after the
+        whole, hops = decoded(voc, z, latent, None), decoded(voc, z, latent, 0)
+    # The whole decode starts from nothing; the hop decode from silence: compare after the
     # receptive field.
     skip = 40 * 2 * HOP
     diff = (whole[skip:] - hops[skip:]).abs().max().item()
     print(f"hop-by-hop decode vs whole: max difference {diff:.2e} (peak {whole.abs().max().item():.2f})")
     return diff
-
-
-def causal_stft(y, frames):
-    """(re, im) [B, BINS, frames] of waveform y [B, S] framed as Istft synthesises: frame g's
-    window over samples [g · HOP, g · HOP + N_FFT)."""
-    _, win = stft_basis()
-    f = F.pad(y, (0, N_FFT)).unfold(-1, N_FFT, HOP)[:, :frames] * torch.tensor(win, dtype=torch.float32)
-    s = torch.fft.rfft(f, dim=-1).transpose(1, 2)
-    return s.real, s.imag
-
-
-def refine(latent, steps=(0, 4, 8, 16, 32, 100), frames=200):
-    """Fast Griffin-Lim steps (momentum 0.99) after the vocoder, on the validation recordings
-    (whole recordings, not streaming): the magnitudes read off the latent (MelBase) as the
-    target, the vocoder's phase as the start. With its own predicted magnitudes as the target
-    the steps make it worse: they were trained through its inverse STFT, not to be consistent."""
-    voc, front = load(latent), Frontend(latent.stats)
-    inner, latent_of = (voc.inner, voc.unnested) if isinstance(voc, Unnested) else (voc, lambda z: z)
-    base = inner.base
-    if base is None:
-        raise SystemExit("refine: a vocoder with a MelBase (a candidate latent's)")
-    data = np.load(DIR / "train.npz")
-    lead = 4  # latent frames of silence before: the synthesis's first windows are partial
-    out = {k: [] for k in steps}
-    for k in validation_files(data["source"]):
-        x = torch.tensor(first_frames(data, k, frames))[None]
-        with torch.no_grad():
-            z = torch.cat([silent_latent(lead, latent.stats), front(x), silent_latent(LOOKAHEAD, latent.stats)], 2)
-            zd = latent_of(z)
-            re, im = inner.spectrum(zd)
-            mag, inv = torch.exp(base(zd)), inner.istft.inv_wss(re.shape[-1])
-            y = inner.istft(re, im, inv)
-            t_prev = None
-            for n in range(max(steps) + 1):
-                if n in out:
-                    o = lead * 2 * HOP + DELAY
-                    out[n].append(log_spectral_distance(y[0, o: o + x.shape[1]], x[0]))
-                sr, si = causal_stft(y, re.shape[-1])
-                a = torch.sqrt(sr ** 2 + si ** 2).clamp(min=1e-9)
-                t = inner.istft(mag * sr / a, mag * si / a, inv)
-                y = t if t_prev is None else t + 0.99 * (t - t_prev)
-                t_prev = t
-    rng = np.random.default_rng(0)
-    for n, v in out.items():
-        mean, lo, hi = interval(np.array(v), rng)
-        print(f"validation effects, vocoder + {n:3d} Griffin-Lim steps: LSD {mean:.2f} dB [{lo:.2f}, {hi:.2f}]", flush=True)
 
 
 def tones(latent=SHIPPED, frequencies=(440.0, 1234.0, 3000.0)):
@@ -805,7 +880,7 @@ def export_window(out):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["corpus", "train", "validate", "evaluate", "tones", "refine", "export", "picture"])
+    ap.add_argument("command", choices=["corpus", "train", "validate", "evaluate", "tones", "export", "picture"])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--batch", type=int, default=12)
@@ -823,6 +898,9 @@ def main():
     ap.add_argument("--gta-data", type=Path, default=DIR / "gta.npz", help="train: gta.py's pairs")
     ap.add_argument("--detail-dropout", type=float, default=0.0,
                     help="train, a nested latent: the share of recordings whose detail channels are zeroed")
+    ap.add_argument("--stream", type=int, metavar="STEPS",
+                    help="validate, evaluate: decode hop by hop as a streaming package does, with STEPS "
+                         "Griffin-Lim steps (0: none); default whole")
     ap.add_argument("--picture", type=Path, default=Path(__file__).resolve().parent / "docs" / "vocoder.png")
     a = ap.parse_args()
     latent = Latent(latent_stats(a.latent) if a.latent else None, a.variant)
@@ -832,17 +910,15 @@ def main():
         train(a.minutes, a.batch, a.lr, latent, a.lsd_weight, tuple(a.grow), a.validation, a.absolute,
               a.gta_share, a.gta_data, a.detail_dropout)
     elif a.command == "validate":
-        validate(latent=latent)
+        validate(latent=latent, stream=a.stream)
     elif a.command == "tones":
         tones(latent)
-    elif a.command == "refine":
-        refine(latent)
     elif a.command == "export":
         export_window(a.out)
     elif a.command == "picture":
         picture(a.picture, latent)
     else:
-        evaluate(latent=latent)
+        evaluate(latent=latent, stream=a.stream)
         streaming_check(latent)
 
 
