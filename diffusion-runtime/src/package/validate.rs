@@ -1005,6 +1005,32 @@ fn check_denoiser(
     Ok(())
 }
 
+/// The graphs' inputs in `slot`, which only a streaming package may have: each with its
+/// manifest field and the package's stream timing, or an error naming the first of them when the
+/// package is not a streaming one.
+fn streaming_inputs<'g>(
+    ctx: &Ctx,
+    graphs: &'g [GraphSpec],
+    timing: &Timing,
+    slot: &str,
+) -> Result<Vec<(String, &'g TensorSpec, StreamTiming)>, PackageError> {
+    let mut found = Vec::new();
+    for g in graphs {
+        let Some(j) = g.inputs.iter().position(|t| t.slot == slot) else {
+            continue;
+        };
+        let field = format!("graph[{}].inputs[{j}]", g.index);
+        let Timing::Stream(st) = timing else {
+            return Err(ctx.manifest_err(
+                format!("{field}.slot"),
+                format!("{slot} is for streaming packages (timing.hop_ms)"),
+            ));
+        };
+        found.push((field, &g.inputs[j], *st));
+    }
+    Ok(found)
+}
+
 /// `previous_waveform` (the decoder of a streaming package): the last samples the decoder
 /// emitted before the hop, `[batch, n]` with `n` fixed by the graph and at most the context
 /// (`context_ms` of samples), so that a decoder can continue its own output (for example
@@ -1015,20 +1041,9 @@ fn check_previous_waveform(
     timing: &Timing,
     rate: u32,
 ) -> Result<(), PackageError> {
-    for g in graphs {
-        let Some(j) = g.inputs.iter().position(|t| t.slot == "previous_waveform") else {
-            continue;
-        };
-        let field = format!("graph[{}].inputs[{j}]", g.index);
-        let Timing::Stream(st) = timing else {
-            return Err(ctx.manifest_err(
-                format!("{field}.slot"),
-                "previous_waveform is for streaming packages (timing.hop_ms)",
-            ));
-        };
+    for (field, t, st) in streaming_inputs(ctx, graphs, timing, "previous_waveform")? {
         // Validation made context_ms a whole number of samples.
         let context = u64::from(st.context_ms) * u64::from(rate) / 1000;
-        let t = &g.inputs[j];
         let fits = match t.shape.as_slice() {
             [Dim::Symbol(_), Dim::Fixed(n)] => (1..=context).contains(&(*n as u64)),
             _ => false,
@@ -1057,17 +1072,7 @@ fn check_previous_latent(
     latent: &[usize],
     timing: &Timing,
 ) -> Result<(), PackageError> {
-    for g in graphs {
-        let Some(j) = g.inputs.iter().position(|t| t.slot == "previous_latent") else {
-            continue;
-        };
-        let field = format!("graph[{}].inputs[{j}]", g.index);
-        let Timing::Stream(st) = timing else {
-            return Err(ctx.manifest_err(
-                format!("{field}.slot"),
-                "previous_latent is for streaming packages (timing.hop_ms)",
-            ));
-        };
+    for (field, t, st) in streaming_inputs(ctx, graphs, timing, "previous_latent")? {
         let hop_frames = *latent.last().unwrap_or(&0) as u64;
         let ctx_frames = u64::from(st.context_ms) * hop_frames;
         if st.context_ms == 0 || ctx_frames % u64::from(st.hop_ms) != 0 {
@@ -1084,7 +1089,6 @@ fn check_previous_latent(
             .copied()
             .chain([(ctx_frames / u64::from(st.hop_ms)) as usize])
             .collect();
-        let t = &g.inputs[j];
         let fits = t.shape.len() == want.len() + 1
             && matches!(t.shape.first(), Some(Dim::Symbol(_)))
             && t.shape[1..]
