@@ -65,7 +65,7 @@ def main():
             voc.coarse_only = True
         refine = a.refine_steps if voc.base is not None else 0
         dec = StreamDecoder(voc, stats, refine=refine)
-        emitted = dec.refine_context if refine else 0
+        emitted = dec.refine_context
         args = (torch.randn(1, channels, HOP_F), torch.randn(1, channels, CTX), 0.1 * torch.randn(1, emitted))
         names = ["latent", "prev", "prev_wave"][: 3 if refine else 2]
         export(dec, args[: len(names)], out / "decoder.onnx", names, ["waveform"],

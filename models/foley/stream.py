@@ -289,12 +289,13 @@ class StreamDecoder(nn.Module):
         # `refine` Griffin-Lim steps over the hop's frames with the emitted samples before it
         # held (vocoder.CommittedGriffinLim): the decoder then also takes those samples, the
         # contract's previous_waveform.
-        self.refine = None
+        # `refine_context`: the samples before the hop it reads (0: none).
+        self.refine, self.refine_context = None, 0
         if refine:
-            from vocoder import SPILL_FRAMES, CommittedGriffinLim
+            from vocoder import COMMITTED, SPILL_FRAMES, CommittedGriffinLim
             assert 2 * self.SPILL >= SPILL_FRAMES, "the kept frames miss some that reach into the hop"
             self.touching = SPILL_FRAMES + 2 * HOP_F
-            self.refine = CommittedGriffinLim(refine, self.touching)
+            self.refine, self.refine_context = CommittedGriffinLim(refine, self.touching), COMMITTED
 
     def forward(self, latent, prev, prev_wave=None):
         z = torch.cat([prev[:, :, CTX - self.context:], latent], dim=2)
@@ -306,9 +307,3 @@ class StreamDecoder(nn.Module):
         mag = self.vocoder.target(z, keep)
         n = self.touching
         return self.refine(re[:, :, -n:], im[:, :, -n:], mag[:, :, -n:], prev_wave[:, -self.refine_context:])
-
-    @property
-    def refine_context(self):
-        """Samples of the emitted waveform before the hop a refining decoder reads."""
-        from vocoder import COMMITTED
-        return COMMITTED
