@@ -681,6 +681,22 @@ mod tests {
     use super::*;
     use crate::rng::NoiseRng;
 
+    /// The decoder's past keeps the last `n` samples in order, whether a hop is shorter or
+    /// longer than it, and a reset zeroes it.
+    #[test]
+    fn wave_context_keeps_the_last_samples_in_order() {
+        let mut w = WaveContext::new(5);
+        w.push(&[1.0, 2.0]);
+        assert_eq!(w.samples, [0.0, 0.0, 0.0, 1.0, 2.0]);
+        w.push(&[3.0, 4.0, 5.0]);
+        assert_eq!(w.samples, [1.0, 2.0, 3.0, 4.0, 5.0]);
+        w.push(&[6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
+        assert_eq!(w.samples, [8.0, 9.0, 10.0, 11.0, 12.0]);
+        assert_eq!(w.tensor().unwrap().shape(), &[1, 5]);
+        w.reset();
+        assert_eq!(w.samples, [0.0; 5]);
+    }
+
     #[test]
     fn layout_in_samples() {
         let l = WindowLayout::from_ms(2000, 250, 16_000);

@@ -32,7 +32,7 @@ VOCODER_LOOKAHEAD = 1
 # (vocoder.phase_advance): the streaming layout's hop, so each hop starts the period.
 VOCODER_PHASE_PERIOD = 10
 # Griffin-Lim steps a streaming decoder takes after a vocoder that reads its latent's bands
-# (vocoder.CommittedGriffinLim; export_stream.py --refine-steps).
+# (vocoder.HopGriffinLim; export_stream.py --refine-steps).
 VOCODER_REFINE_STEPS = 0
 
 # Sound classes the scenes use (library classes; see data/sounds.py).

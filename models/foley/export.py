@@ -22,15 +22,13 @@ from model import Foley
 
 def manifest(*, timing, frames, sync_frames, semantic_frames, samples, context=0, made_by="train.py and export.py",
              version="0.1.0", kind="", name="foley-windowed", role="The windowed (offline) foley model",
-             noise_scale=1.0, channels=N_MELS, emitted=0):
+             noise_scale=1.0, channels=N_MELS):
     """The package's model.toml: a windowed package (`timing` window_ms / overlap_ms, the
     window's latent `frames`) or a streaming one (hop_ms / context_ms / lookahead_ms, the hop's
-    `frames`, the `context` frames of previous latent on the denoiser and the decoder, and the
-    decoder's last `emitted` samples if it reads them); the latent's `channels`."""
+    `frames`, and the `context` frames of previous latent on the denoiser and the decoder); the
+    latent's `channels`."""
     prev = (f'  {{ slot = "previous_latent", name = "prev", dtype = "float32", shape = ["batch", {channels}, {context}] }},\n'
             if context else "")
-    wave = (f'  {{ slot = "previous_waveform", name = "prev_wave", dtype = "float32", shape = ["batch", {emitted}] }},\n'
-            if emitted else "")
     return f"""# {role}: trained on procedural scenes (models/foley/README.md). Written by
 # models/foley/{made_by}; do not edit by hand. The weights are trained on recorded
 # sounds under CC-BY-SA-3.0/4.0, CC-BY-3.0, GPL-2+, BSD-3-Clause and CC0 (per file in the
@@ -128,7 +126,7 @@ role = "decoder"
 file = "decoder.onnx"
 inputs = [
   {{ slot = "latent", name = "latent", dtype = "float32", shape = ["batch", {channels}, {frames}] }},
-{prev}{wave}]
+{prev}]
 outputs = [
   {{ slot = "waveform", name = "waveform", dtype = "float32", shape = ["batch", {samples}] }},
 ]

@@ -31,8 +31,8 @@ def main():
                          "how the detail latent's vocoder decodes the coarse latent alone)")
     ap.add_argument("--vocoder-variant", help="the latent's vocoder of this variant (vocoder.py --variant), e.g. gta")
     ap.add_argument("--refine-steps", type=int, default=VOCODER_REFINE_STEPS,
-                    help="Griffin-Lim steps after a vocoder with a MelBase (vocoder.CommittedGriffinLim): the "
-                         "decoder then reads its last samples (previous_waveform); a 48-band vocoder has none")
+                    help="Griffin-Lim steps after a vocoder with a MelBase (vocoder.HopGriffinLim); "
+                         "the 48-band vocoder has none")
     a = ap.parse_args()
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
@@ -63,14 +63,13 @@ def main():
             if not isinstance(voc, vocoder.Unnested):
                 raise SystemExit("--coarse-only: the model's latent is not a nested one")
             voc.coarse_only = True
-        refine = a.refine_steps if voc.base is not None else 0
-        dec = StreamDecoder(voc, stats, refine=refine)
-        emitted = dec.refine_context
-        args = (torch.randn(1, channels, HOP_F), torch.randn(1, channels, CTX), 0.1 * torch.randn(1, emitted))
-        names = ["latent", "prev", "prev_wave"][: 3 if refine else 2]
-        export(dec, args[: len(names)], out / "decoder.onnx", names, ["waveform"],
-               {k: {0: "batch"} for k in names + ["waveform"]})
-        print(f"decoder: {refine} Griffin-Lim steps after the vocoder")
+        if a.refine_steps and voc.base is None:
+            raise SystemExit("--refine-steps: the vocoder reads no bands to refine towards (the 48-band one)")
+        export(StreamDecoder(voc, stats, refine=a.refine_steps),
+               (torch.randn(1, channels, HOP_F), torch.randn(1, channels, CTX)),
+               out / "decoder.onnx", ["latent", "prev"], ["waveform"],
+               {"latent": {0: "batch"}, "prev": {0: "batch"}, "waveform": {0: "batch"}})
+        print(f"decoder: {a.refine_steps} Griffin-Lim steps after the vocoder")
     if "name" in stats:  # what the package's latent is, for evaluate.py's decoder metric
         (out / "latent_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     for f in ("text_encoder.onnx", "tokenizer.json"):
@@ -80,8 +79,7 @@ def main():
         timing=f"hop_ms = {HOP_MS}\ncontext_ms = {CONTEXT_MS}\nlookahead_ms = {LOOKAHEAD_MS}", frames=HOP_F,
         sync_frames=SYNC_N, semantic_frames=SEMANTIC_N, samples=HOP_SAMPLES, context=CTX,
         made_by="train_stream.py and export_stream.py", version="0.2.0", kind="streaming ",
-        name="foley", role="The bundled foley model, streaming", noise_scale=NOISE_SCALE, channels=channels,
-        emitted=emitted))
+        name="foley", role="The bundled foley model, streaming", noise_scale=NOISE_SCALE, channels=channels))
     print(f"wrote {out / 'model.toml'} (rate {RATE}, sync {SYNC_FPS} fps, semantic {SEMANTIC_FPS} fps)")
 
 

@@ -286,18 +286,15 @@ class StreamDecoder(nn.Module):
         # period: hops start at multiples of it.
         assert HOP_F % VOCODER_PHASE_PERIOD == 0, "the stream's hop is not a multiple of the vocoder's phase period"
         self.start = -self.context % VOCODER_PHASE_PERIOD
-        # `refine` Griffin-Lim steps over the hop's frames with the emitted samples before it
-        # held (vocoder.CommittedGriffinLim): the decoder then also takes those samples, the
-        # contract's previous_waveform.
-        # `refine_context`: the samples before the hop it reads (0: none).
-        self.refine, self.refine_context = None, 0
+        # `refine` Griffin-Lim steps over the hop's frames (vocoder.HopGriffinLim).
+        self.refine = None
         if refine:
-            from vocoder import COMMITTED, SPILL_FRAMES, CommittedGriffinLim
+            from vocoder import SPILL_FRAMES, HopGriffinLim
             assert 2 * self.SPILL >= SPILL_FRAMES, "the kept frames miss some that reach into the hop"
             self.touching = SPILL_FRAMES + 2 * HOP_F
-            self.refine, self.refine_context = CommittedGriffinLim(refine, self.touching), COMMITTED
+            self.refine = HopGriffinLim(refine, self.touching)
 
-    def forward(self, latent, prev, prev_wave=None):
+    def forward(self, latent, prev):
         z = torch.cat([prev[:, :, CTX - self.context:], latent], dim=2)
         z = silence_before_stream(z, self.silence)
         keep = self.SPILL + HOP_F
@@ -306,4 +303,4 @@ class StreamDecoder(nn.Module):
         re, im = self.vocoder.spectrum(z, keep, self.start)
         mag = self.vocoder.target(z, keep)
         n = self.touching
-        return self.refine(re[:, :, -n:], im[:, :, -n:], mag[:, :, -n:], prev_wave[:, -self.refine_context:])
+        return self.refine(re[:, :, -n:], im[:, :, -n:], mag[:, :, -n:])

@@ -40,7 +40,7 @@ shipped one (latent_study.py): its own checkpoint (.cache/vocoder/vocoder-NAME.p
 `train --validation` keeps the validation recordings (validation_files) out, and `validate`
 scores them: settings are compared there, never on the held-out recordings. `validate` and
 `evaluate --stream STEPS` decode hop by hop as a streaming package does, with STEPS Griffin-Lim
-steps after the vocoder (CommittedGriffinLim; 0: none).
+steps after the vocoder (HopGriffinLim; 0: none).
 """
 
 import argparse
@@ -283,7 +283,7 @@ class Vocoder(nn.Module):
 
     def target(self, z, keep=None):
         """The magnitudes [B, BINS, 2T] MelBase reads off z's frames, or its last `keep`
-        (CommittedGriffinLim's target)."""
+        (HopGriffinLim's target)."""
         return torch.exp(self.base(z) if keep is None else self.base(z[:, :, -keep - 1:])[:, :, 2:])
 
     def forward(self, z, inv_wss=None, keep=None, start=0):
@@ -342,27 +342,28 @@ class Unnested(nn.Module):
 
 
 SPILL_FRAMES = -(-(N_FFT - HOP) // HOP)  # STFT frames before a hop whose windows reach into it (3)
-COMMITTED = SPILL_FRAMES * HOP  # the emitted samples those frames also cover (480)
 
 
-class CommittedGriffinLim(nn.Module):
-    """Fast Griffin-Lim steps (Perraudin et al. 2013, momentum 0.99) on a hop's STFT frames
-    with the samples already emitted held fixed, as real-time iterative spectrogram inversion
-    does (RTISI, Zhu et al. 2007): (re, im) [B, BINS, F], the vocoder's spectra of the F
-    frames that reach into the hop (SPILL_FRAMES before it, then the hop's own), the target
-    magnitudes `mag` (MelBase: the latent's bands read straight, which the vocoder's own
-    magnitudes are not, since they were trained through its inverse STFT and not to be
-    consistent) and the COMMITTED samples emitted before the hop → the hop's samples.
+class HopGriffinLim(nn.Module):
+    """Fast Griffin-Lim steps (Perraudin et al. 2013, momentum 0.99) over one hop's STFT frames:
+    (re, im) [B, BINS, F], the vocoder's spectra of the F frames that reach into the hop
+    (SPILL_FRAMES before it, then the hop's own), and the target magnitudes `mag` (MelBase: the
+    latent's bands read straight, which the vocoder's own magnitudes are not, since they were
+    trained through its inverse STFT and not to be consistent) → the hop's samples.
 
     A frame-parallel vocoder gives each frame a phase of its own and cannot make overlapping
-    frames agree; the steps do, over the hop's frames only, so a stream can run them: what was
-    emitted stays as it was, and the frames that straddle the boundary are re-read through the
-    emitted samples. With no steps it is the vocoder's own output."""
+    frames agree; the steps do. A stream cannot revise what it has played, and a frame's window
+    spans a hop boundary, so the SPILL_FRAMES that straddle each boundary (the hop's first
+    `SPILL_FRAMES` and its last) keep the vocoder's spectra: both calls that play a part of such
+    a frame recompute the same spectrum from the latent, every frame keeps one spectrum over its
+    whole window, and the decoder needs nothing but the latent (refining them too, with the
+    played samples held as real-time iterative spectrogram inversion does, played a frame's
+    first samples from one spectrum and its last from another: a seam at every hop). With no
+    steps it is the vocoder's own output."""
 
-    def __init__(self, steps, frames, lead=SPILL_FRAMES, tail=SPILL_FRAMES, momentum=0.99):
+    def __init__(self, steps, frames, momentum=0.99):
         super().__init__()
         self.steps, self.momentum, self.frames = steps, momentum, frames
-        self.lead, self.committed = lead, lead * HOP
         basis, win = stft_basis()
         basis = basis[:, 0].T  # [N_FFT, 2 · BINS]: windowed DFT, real parts then imaginary
         self.register_buffer("analysis", basis)
@@ -372,16 +373,11 @@ class CommittedGriffinLim(nn.Module):
         wss = np.zeros((frames - 1) * HOP + N_FFT)
         for f in range(frames):
             wss[f * HOP: f * HOP + N_FFT] += win ** 2
-        # Past the hop's end only its own frames cover the samples (the next hop's are not
-        # known yet): the least-squares estimate from them, which the next analysis re-reads.
+        # Past the hop's end only its own frames cover the samples (the next hop's are not known
+        # yet): the least-squares estimate from them, which the steps' analysis reads.
         self.register_buffer("inv_wss", torch.tensor(1.0 / np.maximum(wss, 1e-6), dtype=torch.float32))
         self.parts = -(-N_FFT // HOP)  # a window spans 4 hops' worth of samples (the last in part)
-        # The frames the steps change: not the `lead` (SPILL_FRAMES) that straddle the hop's
-        # start (the last call emitted their first samples from their spectra then), nor the
-        # hop's last `tail`, which straddle its end, so that the next call, which recomputes them
-        # from the latent, gets the same spectra: every frame keeps one spectrum over its whole
-        # window. (Training runs whole examples: no lead, no tail, nothing committed.)
-        self.free = frames - lead - tail
+        self.free = frames - 2 * SPILL_FRAMES  # the frames the steps change
         self.length = (frames - 1) * HOP + N_FFT
 
     def frame(self, y, frames):
@@ -404,30 +400,29 @@ class CommittedGriffinLim(nn.Module):
     def synthesis(self, spec):
         return self.overlap_add(torch.matmul(spec, self.synthesis_basis))
 
-    def forward(self, re, im, mag, committed):
+    def forward(self, re, im, mag):
         spec = torch.cat([re, im], dim=1).transpose(1, 2)  # [B, frames, 2 · BINS]
-        first, last = self.lead, self.lead + self.free
+        first, last = SPILL_FRAMES, SPILL_FRAMES + self.free
         # The kept frames' share of the samples, once; the free frames' is added at each step.
         fixed = F.pad(spec[:, :first], (0, 0, 0, self.frames - first)) + F.pad(spec[:, last:], (0, 0, last, 0))
         fixed, start = self.synthesis(fixed), first * HOP
         pad = (start, self.length - start - (self.free - 1) * HOP - N_FFT)
 
         def signal(free):
-            y = (fixed + F.pad(self.synthesis(free), pad)) * self.inv_wss
-            return torch.cat([committed, y[:, self.committed:]], dim=1)
+            return (fixed + F.pad(self.synthesis(free), pad)) * self.inv_wss
 
         y = t = signal(spec[:, first:last])
         mag = mag.transpose(1, 2)[:, first:last]
         for n in range(self.steps):
+            # The free frames' windows start at the hop: the samples before it are not read.
             s = torch.matmul(self.frame(y[:, start:], self.free), self.analysis)
             sr, si = s[:, :, :BINS], s[:, :, BINS:]
-            # (the floor inside the root: a silent bin's gradient stays finite in training)
             gain = mag / torch.sqrt(sr * sr + si * si + 1e-10)
             before, t = t, signal(torch.cat([sr * gain, si * gain], dim=2))
             y = t if n == 0 else t + self.momentum * (t - before)
-        # The last projection, not its extrapolation by the momentum, which is not a signal of
-        # any spectra and jumps at the committed samples: a step at every hop boundary.
-        return t[:, self.committed: self.frames * HOP]
+        # The last projection, not its extrapolation by the momentum, which is not the signal of
+        # any spectra.
+        return t[:, start: self.frames * HOP]
 
 
 def decode(model, z, latent=SHIPPED):
@@ -741,16 +736,12 @@ def interval(v, rng):
 def streamed(voc, z, latent, refine=0):
     """The audio of latent z [1, channels, T] aligned with it, decoded hop by hop as a streaming
     package's decoder does (stream.StreamDecoder, with `refine` Griffin-Lim steps): zeros as
-    the context before the first hop, each hop given the samples emitted before it, silence
-    after the end."""
+    the context before the first hop, silence after the end."""
     from stream import CTX, HOP_F, StreamDecoder
     dec = StreamDecoder(voc, latent.stats, refine=refine)
     z = torch.cat([torch.zeros(1, latent.channels, CTX), z, silent_latent(LOOKAHEAD + HOP_F, latent.stats)], 2)
-    out = [torch.zeros(1, CTX * 2 * HOP)]
-    for h in range(CTX, z.shape[2] - HOP_F + 1, HOP_F):
-        emitted = torch.cat(out[-2:], 1)
-        out.append(dec(z[:, :, h: h + HOP_F], z[:, :, h - CTX: h], *([emitted[:, -dec.refine_context:]] if refine else [])))
-    return torch.cat(out, 1)[:, CTX * 2 * HOP + DELAY:]
+    out = [dec(z[:, :, h: h + HOP_F], z[:, :, h - CTX: h]) for h in range(CTX, z.shape[2] - HOP_F + 1, HOP_F)]
+    return torch.cat(out, 1)[:, DELAY:]
 
 
 def decoded(voc, z, latent, stream):

@@ -1050,7 +1050,7 @@ fn streaming_hops_join_without_seams() {
     );
     // 19 boundary steps against ~64000: a loose bound for sampling noise. (The fixture's decoder
     // starts each hop at the last sample it emitted, its previous_waveform, so its boundary
-    // steps are zero: the runtime must hand it the samples the element played.)
+    // steps are zero: the runtime must hand it the samples it generated.)
     let ratio = rms(&boundary) / rms(&inner);
     assert!(ratio < 1.5, "step energy at boundaries / inside {ratio}");
     assert_eq!(
