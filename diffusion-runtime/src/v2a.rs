@@ -324,10 +324,12 @@ pub struct WindowInputs<'a> {
     pub negative_prompt: &'a str,
 }
 
-/// The audio a streaming package generated over its context, as the latent it continues from:
-/// `[...latent.shape]` with the last (time) axis `frames` long, zeros before the first hop.
+/// What a streaming package generated over its context, along time: the latent it continues
+/// from (`previous_latent`: `[...latent.shape]` with the last, time axis `frames` long) or the
+/// decoder's last samples (`previous_waveform`: "latent" `[hop samples]`, `frames` samples);
+/// zeros before the first hop.
 #[derive(Debug, Clone)]
-struct LatentContext {
+struct TimeContext {
     /// Leading (non-time) dimensions of the latent, and its frames per hop.
     lead: Vec<usize>,
     hop_frames: usize,
@@ -335,7 +337,7 @@ struct LatentContext {
     values: Vec<f32>,
 }
 
-impl LatentContext {
+impl TimeContext {
     fn new(latent: &[usize], frames: usize) -> Self {
         let (hop_frames, lead) = latent.split_last().map_or((0, &[][..]), |(t, l)| (*t, l));
         let rows: usize = lead.iter().product();
@@ -377,41 +379,6 @@ impl LatentContext {
     }
 }
 
-/// The last samples a streaming package's decoder emitted (its `previous_waveform`), zeros
-/// before the first hop.
-#[derive(Debug, Clone)]
-struct WaveContext {
-    samples: Vec<f32>,
-}
-
-impl WaveContext {
-    fn new(n: usize) -> Self {
-        Self {
-            samples: vec![0.0; n],
-        }
-    }
-
-    fn reset(&mut self) {
-        self.samples.iter_mut().for_each(|v| *v = 0.0);
-    }
-
-    fn tensor(&self) -> Result<ArrayD<f32>> {
-        ArrayD::from_shape_vec(IxDyn(&[1, self.samples.len()]), self.samples.clone())
-            .map_err(|e| Error::Invalid(e.to_string()))
-    }
-
-    /// Appends a hop's samples and keeps the last `n`.
-    fn push(&mut self, hop: &[f32]) {
-        let n = self.samples.len();
-        if hop.len() >= n {
-            self.samples.copy_from_slice(&hop[hop.len() - n..]);
-        } else {
-            self.samples.copy_within(hop.len().., 0);
-            self.samples[n - hop.len()..].copy_from_slice(hop);
-        }
-    }
-}
-
 /// Generates windows of audio from video (and prompts, and an existing soundtrack) with a
 /// video-to-audio package. A streaming package's "windows" are its hops, with no overlap: each
 /// continues the latent of the audio generated before it (`previous_latent`), so hops join
@@ -424,10 +391,10 @@ pub struct V2aGenerator {
     seed: u64,
     window_index: u64,
     /// Streaming: the context the next hop continues, and its length in samples.
-    context: Option<LatentContext>,
+    context: Option<TimeContext>,
     context_samples: usize,
     /// Streaming, a decoder with `previous_waveform`: what it emitted last.
-    emitted: Option<WaveContext>,
+    emitted: Option<TimeContext>,
 }
 
 impl V2aGenerator {
@@ -453,7 +420,7 @@ impl V2aGenerator {
                     matches!(g.spec.role, Role::Denoiser | Role::Decoder)
                         && g.spec.input("previous_latent").is_some()
                 });
-                let context = uses_context.then(|| LatentContext::new(&p.latent_shape, frames));
+                let context = uses_context.then(|| TimeContext::new(&p.latent_shape, frames));
                 (layout, context, samples(t.context_ms))
             }
             Timing::Chunk(_) => return Err(Error::Invalid("not a video-to-audio package".into())),
@@ -463,7 +430,9 @@ impl V2aGenerator {
             .graph(Role::Decoder)
             .and_then(|g| g.spec.input("previous_waveform"))
             .and_then(|t| match t.shape.last() {
-                Some(Dim::Fixed(n)) if context_samples > 0 => Some(WaveContext::new(*n)),
+                Some(Dim::Fixed(n)) if context_samples > 0 => {
+                    Some(TimeContext::new(&[layout.window], *n))
+                }
                 _ => None,
             });
         let text = TextEncoder::new(&package)?;
@@ -555,11 +524,7 @@ impl V2aGenerator {
                 .ok_or_else(|| Error::Invalid(format!("denoiser has no video:{name}")))?;
             common.push((slot, feats));
         }
-        let previous = self
-            .context
-            .as_ref()
-            .map(LatentContext::tensor)
-            .transpose()?;
+        let previous = self.context.as_ref().map(TimeContext::tensor).transpose()?;
         if let (Some(slot), Some(p)) = (slot_name("previous_latent"), &previous) {
             common.push((slot, p.clone()));
         }
@@ -643,7 +608,7 @@ impl V2aGenerator {
         if let (Some(p), Some(_)) = (&previous, dec.spec.input("previous_latent")) {
             dec_inputs.push(("previous_latent", GraphInput::F32(p.view())));
         }
-        let emitted = self.emitted.as_ref().map(WaveContext::tensor).transpose()?;
+        let emitted = self.emitted.as_ref().map(TimeContext::tensor).transpose()?;
         if let Some(w) = &emitted {
             dec_inputs.push(("previous_waveform", GraphInput::F32(w.view())));
         }
@@ -680,22 +645,6 @@ impl V2aGenerator {
 mod tests {
     use super::*;
     use crate::rng::NoiseRng;
-
-    /// The decoder's past keeps the last `n` samples in order, whether a hop is shorter or
-    /// longer than it, and a reset zeroes it.
-    #[test]
-    fn wave_context_keeps_the_last_samples_in_order() {
-        let mut w = WaveContext::new(5);
-        w.push(&[1.0, 2.0]);
-        assert_eq!(w.samples, [0.0, 0.0, 0.0, 1.0, 2.0]);
-        w.push(&[3.0, 4.0, 5.0]);
-        assert_eq!(w.samples, [1.0, 2.0, 3.0, 4.0, 5.0]);
-        w.push(&[6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
-        assert_eq!(w.samples, [8.0, 9.0, 10.0, 11.0, 12.0]);
-        assert_eq!(w.tensor().unwrap().shape(), &[1, 5]);
-        w.reset();
-        assert_eq!(w.samples, [0.0; 5]);
-    }
 
     #[test]
     fn layout_in_samples() {
@@ -846,22 +795,32 @@ mod tests {
         assert!(s.oldest_needed().is_some());
     }
 
-    /// The context keeps the last frames of every latent row, hop after hop.
+    /// The context keeps the last frames of every row, hop after hop.
     #[test]
-    fn latent_context_slides_along_time() {
+    fn time_context_slides_along_time() {
         // Latent [2 rows, 3 frames per hop], context of 4 frames.
-        let mut c = LatentContext::new(&[2, 3], 4);
+        let mut c = TimeContext::new(&[2, 3], 4);
         c.push(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]);
         assert_eq!(c.values, vec![0.0, 1.0, 2.0, 3.0, 0.0, 10.0, 20.0, 30.0]);
         c.push(&[4.0, 5.0, 6.0, 40.0, 50.0, 60.0]);
         assert_eq!(c.values, vec![3.0, 4.0, 5.0, 6.0, 30.0, 40.0, 50.0, 60.0]);
         assert_eq!(c.tensor().unwrap().shape(), &[1, 2, 4]);
         // A context shorter than a hop keeps the hop's last frames.
-        let mut c = LatentContext::new(&[1, 3], 2);
+        let mut c = TimeContext::new(&[1, 3], 2);
         c.push(&[1.0, 2.0, 3.0]);
         assert_eq!(c.values, vec![2.0, 3.0]);
         c.reset();
         assert_eq!(c.values, vec![0.0, 0.0]);
+        // A decoder's last samples (previous_waveform): one row, hops of 2 samples, 5 kept.
+        let mut w = TimeContext::new(&[2], 5);
+        w.push(&[1.0, 2.0]);
+        assert_eq!(w.values, [0.0, 0.0, 0.0, 1.0, 2.0]);
+        w.push(&[3.0, 4.0]);
+        w.push(&[5.0, 6.0]);
+        assert_eq!(w.values, [2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(w.tensor().unwrap().shape(), &[1, 5]);
+        w.reset();
+        assert_eq!(w.values, [0.0; 5]);
     }
 
     /// A gap extends the video: the soundtrack covers it with the last frame on screen.

@@ -382,21 +382,14 @@ def live_metric(model, lib, count, log):
 def decode(sess, z):
     """A latent [1, N_MELS, frames] through a package's decoder graph: whole (a windowed
     package), or hop by hop with the context before each hop (a streaming one, as v2agen runs
-    it: zeros before the first hop, and the samples it emitted last if it reads them)."""
+    it: zeros before the first hop)."""
     ins = {i.name: i.shape for i in sess.get_inputs()}
     if len(ins) == 1:
         return sess.run(["waveform"], {"latent": z})[0][0]
     hop, ctx = ins["latent"][2], ins["prev"][2]
-    emitted = np.zeros((1, ins["prev_wave"][1]), np.float32) if "prev_wave" in ins else None
     z = np.concatenate([np.zeros((1, z.shape[1], ctx), np.float32), z], axis=2)
-    out = []
-    for k in range(ctx, z.shape[2] - hop + 1, hop):
-        feed = {"latent": z[:, :, k: k + hop], "prev": z[:, :, k - ctx: k]}
-        if emitted is not None:
-            feed["prev_wave"] = emitted
-        out.append(sess.run(["waveform"], feed)[0][0])
-        if emitted is not None:
-            emitted = np.concatenate([emitted[0], out[-1]])[None, -emitted.shape[1]:]
+    out = [sess.run(["waveform"], {"latent": z[:, :, k: k + hop], "prev": z[:, :, k - ctx: k]})[0][0]
+           for k in range(ctx, z.shape[2] - hop + 1, hop)]
     return np.concatenate(out)
 
 

@@ -149,11 +149,16 @@ class Istft(nn.Module):
         self.register_buffer("scale", scale)
         self.win = win
 
-    def inv_wss(self, frames):
+    def window_sum_square(self, frames):
+        """The windows' overlap-added square over `frames` frames' samples, (frames − 1) · HOP +
+        N_FFT long."""
         wss = np.zeros((frames - 1) * HOP + N_FFT)
         for f in range(frames):
             wss[f * HOP: f * HOP + N_FFT] += self.win ** 2
-        wss = wss[: frames * HOP]
+        return wss
+
+    def inv_wss(self, frames):
+        wss = self.window_sum_square(frames)[: frames * HOP]
         return torch.tensor(1.0 / np.maximum(wss, 1e-3), dtype=torch.float32)
 
     def forward(self, re, im, inv_wss):
@@ -276,15 +281,18 @@ class Vocoder(nn.Module):
             reps = -(-frames // self.advance.shape[-1])
             phase = phase + self.advance.repeat(1, reps)[:, frames - phase.shape[-1]: frames]
         if self.base is not None:
-            # Kept frames need the latent frame before them, not the whole context.
-            logmag = logmag + (self.base(z) if keep is None else self.base(z[:, :, -keep - 1:])[:, :, 2:])
+            logmag = logmag + self.base_log(z, keep)
         mag = torch.exp(torch.clamp(logmag, max=8.0))
         return mag * torch.cos(phase), mag * torch.sin(phase)
 
+    def base_log(self, z, keep=None):
+        """The log-magnitudes [B, BINS, 2T] MelBase reads off z's frames, or its last `keep`
+        (kept frames need the latent frame before them, not the whole context)."""
+        return self.base(z) if keep is None else self.base(z[:, :, -keep - 1:])[:, :, 2:]
+
     def target(self, z, keep=None):
-        """The magnitudes [B, BINS, 2T] MelBase reads off z's frames, or its last `keep`
-        (HopGriffinLim's target)."""
-        return torch.exp(self.base(z) if keep is None else self.base(z[:, :, -keep - 1:])[:, :, 2:])
+        """HopGriffinLim's target: `base_log`'s magnitudes."""
+        return torch.exp(self.base_log(z, keep))
 
     def forward(self, z, inv_wss=None, keep=None, start=0):
         """The waveform of z's frames, or of its last `keep` frames (whose first samples lack
@@ -364,15 +372,13 @@ class HopGriffinLim(nn.Module):
     def __init__(self, steps, frames, momentum=0.99):
         super().__init__()
         self.steps, self.momentum, self.frames = steps, momentum, frames
-        basis, win = stft_basis()
-        basis = basis[:, 0].T  # [N_FFT, 2 · BINS]: windowed DFT, real parts then imaginary
-        self.register_buffer("analysis", basis)
-        scale = torch.full((BINS,), 2.0 / N_FFT)  # the one-sided inverse DFT's weights
-        scale[0] = scale[-1] = 1.0 / N_FFT
-        self.register_buffer("synthesis_basis", (basis * torch.cat([scale, scale])).T.contiguous())
-        wss = np.zeros((frames - 1) * HOP + N_FFT)
-        for f in range(frames):
-            wss[f * HOP: f * HOP + N_FFT] += win ** 2
+        # The inverse STFT's windowed DFT basis and one-sided weights, as matrices: [2 · BINS,
+        # N_FFT] (real parts, then imaginary).
+        istft = Istft()
+        basis = istft.basis[:, 0]
+        self.register_buffer("analysis", basis.T.contiguous())
+        self.register_buffer("synthesis_basis", basis * torch.cat([istft.scale, istft.scale]))
+        wss = istft.window_sum_square(frames)
         # Past the hop's end only its own frames cover the samples (the next hop's are not known
         # yet): the least-squares estimate from them, which the steps' analysis reads.
         self.register_buffer("inv_wss", torch.tensor(1.0 / np.maximum(wss, 1e-6), dtype=torch.float32))
