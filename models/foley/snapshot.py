@@ -13,6 +13,7 @@ constant learning rate as always).
 
     python models/foley/snapshot.py stream --note "run 1: 40 min, --onset-weight 15 ..."
     python models/foley/snapshot.py vocoder --note "70 min"
+    python models/foley/snapshot.py vocoder --latent models/foley/latents/nestedmel128x2.json --variant hedge --note "..."
 """
 
 import argparse
@@ -47,22 +48,23 @@ def main():
     ap.add_argument("what", choices=["stream", "vocoder"])
     ap.add_argument("--checkpoint", type=Path, help="default: the training script's own")
     ap.add_argument("--latent", type=Path, help="vocoder: a candidate latent's stats (latents/NAME.json)")
+    ap.add_argument("--variant", help="vocoder: another vocoder of the latent (vocoder.py --variant)")
     ap.add_argument("--note", required=True, help="what this run was (flags, minutes), kept in the snapshot")
     a = ap.parse_args()
     if a.what == "stream":
         from common import latent_stats
-        from stream import StreamFoley, blocks_of, sync_input_of
+        from stream import StreamFoley, blocks_of, branch_of, sync_input_of
         ckpt, key = a.checkpoint or CACHE / "foley-stream.pt", "ema"
         # A model in a candidate latent (train_stream.py --latent) keeps its latent, and its own
         # snapshot: the shipped model's stays.
         stats = torch.load(ckpt).get("latent") or latent_stats()
         out = STREAM if "name" not in stats else SNAPSHOTS / f"foley-stream-{stats['name']}.pt"
-        # As deep as its weights, with their sync input.
-        model = lambda state: StreamFoley(stats, blocks_of(state), sync_input_of(state))  # noqa: E731
+        # As deep as its weights, with their sync input and detail branch.
+        model = lambda state: StreamFoley(stats, blocks_of(state), sync_input_of(state), branch_of(state))  # noqa: E731
         keep = ("step", "seconds", "latent")
     else:
         import vocoder
-        latent = vocoder.Latent(vocoder.latent_stats(a.latent)) if a.latent else vocoder.SHIPPED
+        latent = vocoder.Latent(vocoder.latent_stats(a.latent) if a.latent else None, a.variant)
         ckpt, out, key = a.checkpoint or latent.checkpoint, latent.snapshot, "model"
         model = lambda state: latent.vocoder(state)  # noqa: E731
         keep = ("step", "spent", "lookahead")

@@ -588,6 +588,20 @@ def batches(audio, bounds, speech, batch, rng, skip=()):
         yield torch.tensor(out)
 
 
+def hedged(z, share, rng, most=0.4):
+    """A share of latents [B, C, T] blurred in time by a random three-tap kernel (each
+    neighbour's weight up to `most`): the hedge a flow sampler leaves on an attack whose frame it
+    is unsure of, a level partly in the frame before and after. A vocoder trained to render the
+    recording from it learns to sharpen the hedged attack, as the 48-band vocoder learnt to guess
+    an attack's shape inside a frame."""
+    b = z.shape[0]
+    w = torch.tensor(rng.uniform(0, most, (b, 2)) * (rng.random((b, 1)) < share), dtype=z.dtype)
+    before = torch.cat([z[..., :1], z[..., :-1]], dim=-1)
+    after = torch.cat([z[..., 1:], z[..., -1:]], dim=-1)
+    a, c = w[:, 0, None, None], w[:, 1, None, None]
+    return (1 - a - c) * z + a * before + c * after
+
+
 WARMUP = 300  # steps of a fresh optimiser's rising rate: Adam's first steps are lr-sized on every weight
 
 
@@ -609,7 +623,7 @@ def gta_batches(latent, batch, rng, path):
 
 
 def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), validation=False, absolute=False,
-          gta_share=0.0, gta_data=None, detail_dropout=0.0):
+          gta_share=0.0, gta_data=None, detail_dropout=0.0, hedge=0.0):
     torch.set_num_threads(2)
     decoded = latent  # the latent a package decodes (the pairs', the dropout's)
     if latent.detail:  # a nested latent's vocoder is its detail latent's, trained there
@@ -677,6 +691,8 @@ def train(minutes, batch, lr, latent=SHIPPED, lsd_weight=0.0, grow=(0, 0), valid
                 z = torch.cat([z[:, :coarse], z[:, coarse:] * keep], dim=1)
             else:
                 z = front(x)
+            if hedge:
+                z = hedged(z, hedge, rng)
         y = wrapped(z) if detail_dropout else model(z)
         loss = loss_fn(y[:, DELAY:], x[:, :-DELAY], front, lsd_weight)
         if aligned:
@@ -838,11 +854,11 @@ def tones(latent=SHIPPED, frequencies=(440.0, 1234.0, 3000.0)):
               f"at the tone {at:6.1f} dB re the strongest")
 
 
-def picture(path, latent=SHIPPED):
+def picture(path, latent=SHIPPED, stream=None):
     """docs/vocoder.png: for held-out recordings (four sound effects, two spoken letters), the
     spectrogram of the recording, of its latent decoded by Griffin-Lim and by the vocoder, top
     to bottom; the first 1.3 s of each. With a candidate `latent`, a fourth row: its own
-    vocoder from its own latent."""
+    vocoder from its own latent, whole or `stream`ed (`decoded`)."""
     from pictures import colour, spectrogram, write_png
     front = Frontend(latent_stats())
     voc, gl = load(), GriffinLimDecoder(latent_stats())
@@ -856,7 +872,7 @@ def picture(path, latent=SHIPPED):
             z = front(x)
             rows = [w, gl(z)[0].numpy(), decode(voc, z)[0].numpy()]
             if other:
-                rows.append(decode(other[1], other[0](x), latent)[0].numpy())
+                rows.append(decoded(other[1], other[0](x), latent, stream).numpy())
         # The first 1.3 s: the held-out recordings are short, the rest of a window is silence.
         spec = [colour(spectrogram(r)[:, :160]) for r in rows]
         gap = np.full((4, spec[0].shape[1], 3), 255, np.uint8)
@@ -895,8 +911,10 @@ def main():
     ap.add_argument("--gta-data", type=Path, default=DIR / "gta.npz", help="train: gta.py's pairs")
     ap.add_argument("--detail-dropout", type=float, default=0.0,
                     help="train, a nested latent: the share of recordings whose detail channels are zeroed")
+    ap.add_argument("--hedge", type=float, default=0.0,
+                    help="train: the share of latents blurred in time (`hedged`), as generated attacks are")
     ap.add_argument("--stream", type=int, metavar="STEPS",
-                    help="validate, evaluate: decode hop by hop as a streaming package does, with STEPS "
+                    help="validate, evaluate, picture: decode hop by hop as a streaming package does, with STEPS "
                          "Griffin-Lim steps (0: none); default whole")
     ap.add_argument("--picture", type=Path, default=Path(__file__).resolve().parent / "docs" / "vocoder.png")
     a = ap.parse_args()
@@ -905,7 +923,7 @@ def main():
         corpus()
     elif a.command == "train":
         train(a.minutes, a.batch, a.lr, latent, a.lsd_weight, tuple(a.grow), a.validation, a.absolute,
-              a.gta_share, a.gta_data, a.detail_dropout)
+              a.gta_share, a.gta_data, a.detail_dropout, a.hedge)
     elif a.command == "validate":
         validate(latent=latent, stream=a.stream)
     elif a.command == "tones":
@@ -913,7 +931,7 @@ def main():
     elif a.command == "export":
         export_window(a.out)
     elif a.command == "picture":
-        picture(a.picture, latent)
+        picture(a.picture, latent, a.stream)
     else:
         evaluate(latent=latent, stream=a.stream)
         streaming_check(latent)
