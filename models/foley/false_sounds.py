@@ -5,7 +5,15 @@ loudest 100 ms of the thunder, for two packages through `v2agen` on the same sce
 seeds from 8,500,000; scenes whose flash comes before 0.5 s are skipped). The sync figures count
 only drop scenes' onsets and do not see such a sound.
 
+With `--between`, the floor between events instead: in drop scenes, the frames where the true
+soundtrack is silent (energy above 1 kHz more than 60 dB under its loudest 10 ms, the onset
+detector's silence) and no contact came in the 0.5 s before, the generated level there under
+the generated clip's loudest frame (the same band), each scene's median; over scenes, the median,
+the scenes where it is above -20 dB (the sound went on after its event) and the quietest tenth
+(the scenes where the model leaves silence: a decoder's floor).
+
     python models/foley/false_sounds.py --scenes 48 --against /tmp/foley-E
+    python models/foley/false_sounds.py --between --scenes 48 --against /tmp/foley-E [--against ...]
 """
 
 import argparse
@@ -18,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import scenes  # noqa: E402
 
 from config import HERE, RATE, WINDOW_S  # noqa: E402
-from evaluate import VALIDATION_SEED, run_v2agen  # noqa: E402
+from evaluate import AUDIBLE_DB, HOP, VALIDATION_SEED, band_db, impact_times, run_v2agen  # noqa: E402
 
 SEED = VALIDATION_SEED + 500_000  # validation scenes (never the evaluation's), apart from the sync metric's
 
@@ -34,14 +42,34 @@ def before_flash(audio, event):
     return level_db(audio[int(0.2 * RATE):int(event["flash"] * RATE)]) - loud
 
 
+def quiet_frames(clip):
+    """band_db's frames of the true soundtrack that are silent and not in a contact's first 0.5 s."""
+    db = band_db(clip["audio"])
+    t = np.arange(len(db)) * HOP / RATE
+    quiet = db < db.max() - AUDIBLE_DB
+    for c in impact_times(clip):
+        quiet &= ~((t >= c - 0.05) & (t < c + 0.5))
+    return quiet
+
+
+def between_events(audio, quiet):
+    """The median level of the generated audio over the `quiet` frames, under its loudest frame."""
+    db = band_db(audio)[: len(quiet)]
+    return np.median(db[quiet[: len(db)]]) - db.max()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=int, default=48)
     ap.add_argument("--model", type=Path, default=HERE)
-    ap.add_argument("--against", type=Path, required=True, help="a second package on the same scenes")
+    ap.add_argument("--against", type=Path, action="append", required=True,
+                    help="another package on the same scenes (repeatable)")
+    ap.add_argument("--between", action="store_true", help="the floor between events in drop scenes")
     a = ap.parse_args()
     lib = scenes.Library("heldout")
-    rows = {a.model: [], a.against: []}
+    rows = {p: [] for p in [a.model, *a.against]}
+    if a.between:
+        return floor(a.scenes, lib, rows)
     for i in range(a.scenes):
         clip = scenes.render(np.random.default_rng(SEED + i), lib, WINDOW_S, "thunder")
         event = clip["events"][0]
@@ -55,6 +83,22 @@ def main():
         r = np.array(r)
         print(f"{pkg}: before the flash, median {np.median(r):.1f} dB under the thunder; "
               f"above -20 dB in {np.sum(r > -20)} of {len(r)} scenes, above -40 dB in {np.sum(r > -40)}")
+
+
+def floor(count, lib, rows):
+    for i in range(count):
+        clip = scenes.render(np.random.default_rng(SEED + i), lib, WINDOW_S, "drop")
+        quiet = quiet_frames(clip)
+        if quiet.sum() < 20:  # under 0.2 s of silence between events
+            continue
+        for pkg, r in rows.items():
+            r.append(between_events(run_v2agen(clip["frames"], str(pkg), prompt=clip["caption"], seed=i)[0], quiet))
+        print(f"scene {i}: " + ", ".join(f"{p}: {r[-1]:.1f} dB" for p, r in rows.items()), flush=True)
+    for pkg, r in rows.items():
+        r = np.array(r)
+        print(f"{pkg}: between events, median {np.median(r):.1f} dB under the loudest frame; above -20 dB (the "
+              f"sound goes on) in {np.sum(r > -20)} of {len(r)} scenes; the quietest tenth {np.percentile(r, 10):.1f} dB "
+              f"(the floor where it leaves silence)")
 
 
 if __name__ == "__main__":
