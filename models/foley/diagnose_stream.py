@@ -3,7 +3,8 @@
 package (8 Euler steps, time shift 12, α = 1.5 against the empty prompt, its noise scale, 200 ms hops, the causal
 vocoder), on the validation drop scenes, with a chosen context, and prints onset precision,
 recall and F1 (evaluate.py's detector and matching), where the missed contacts fall within the
-hop and how far found onsets are from their contacts. `--windowed` samples the windowed package
+hop, how far found onsets are from their contacts, and the level where the true audio is silent
+(false_sounds.py --between's measure; sound going on after its event). `--windowed` samples the windowed package
 (models/foley-windowed or --package) the same way, whole 4 s windows, as the reference.
 
 Contexts: `own` (what v2agen does: the latent it generated), `teacher` (the true audio's latent),
@@ -34,6 +35,7 @@ from config import CACHE, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WIND
 from prepare import shrink  # noqa: E402
 from stream import (AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, flow_time, loaded,  # noqa: E402
                     sample)
+from false_sounds import between_events, quiet_frames  # noqa: E402
 from train_stream import package_weights, span_frames  # noqa: E402
 
 
@@ -178,6 +180,7 @@ def main():
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(ev.VALIDATION_SEED)
     totals, missed, heard_all, offsets, false, why = np.zeros(4), [], [], [], [], []
+    between = {}  # a scene's class → the level between its events (false_sounds.between_events)
     as_input = lambda c: torch.from_numpy(shrink(c["frames"])).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
     for i in range(a.scenes):
         state = copy.deepcopy(rng)  # the same scene in another look: the looks draw their events alike
@@ -209,6 +212,9 @@ def main():
                 audio = voc(z)[0].numpy()[(LEAD - lead) * 320:][: len(clip["audio"])]
         found = ev.onsets(audio)
         totals += ev.match(found, contacts, heard)
+        quiet = quiet_frames(clip)
+        if quiet.sum() >= 20:
+            between.setdefault(clip["events"][0]["class"], []).append(between_events(audio, quiet))
         heard_all += heard
         scene_missed = [c for c in heard if not any(abs(c - t) <= ev.TOLERANCE for t in found)]
         missed += scene_missed
@@ -253,6 +259,9 @@ def main():
     if offsets:
         print(f"  nearest onset within 150 ms of {len(offsets)} contacts: median "
               f"{np.median(offsets) * 1000:+.0f} ms")
+    # Sound going on after its event (false_sounds.py --between): each class's median.
+    print("  level where the true audio is silent, under the clip's loudest frame: " + ", ".join(
+        f"{c} {np.median(v):.0f} dB ({len(v)})" for c, v in sorted(between.items())))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,18 @@ from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, N
                     SYNC_N, StreamDecoder, loaded)
 
 
+class ZeroContext(torch.nn.Module):
+    """A denoiser that reads silence (all-zero normalised frames are what a stream starts with) as
+    its previous latent; the input stays, so the manifest is the package's."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x, t, text, sync, semantic, audio, prev):
+        return self.inner(x, t, text, sync, semantic, audio, prev * 0.0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
@@ -29,6 +41,9 @@ def main():
     ap.add_argument("--coarse-only", action="store_true",
                     help="a nested latent's package whose decoder ignores the detail channels (a diagnosis: "
                          "how the detail latent's vocoder decodes the coarse latent alone)")
+    ap.add_argument("--zero-context", action="store_true",
+                    help="a package whose denoiser reads silence as its previous latent (a diagnosis: what "
+                         "its own past makes it continue; the decoder still reads the past)")
     ap.add_argument("--vocoder-variant", help="the latent's vocoder of this variant (vocoder.py --variant), e.g. gta")
     ap.add_argument("--refine-steps", type=int, default=VOCODER_REFINE_STEPS,
                     help="Griffin-Lim steps after a vocoder with a MelBase (vocoder.HopGriffinLim); "
@@ -56,7 +71,8 @@ def main():
                 torch.randn(2, SYNC_N, FEAT), torch.randn(2, SEMANTIC_N, FEAT), torch.randn(2, FEAT),
                 torch.randn(2, channels, CTX))
         names = ["x", "t", "text", "sync", "semantic", "audio", "prev"]
-        export(model.denoiser, args, out / "denoiser.onnx", names, ["velocity"],
+        denoiser = ZeroContext(model.denoiser) if a.zero_context else model.denoiser
+        export(denoiser, args, out / "denoiser.onnx", names, ["velocity"],
                {k: {0: "batch"} for k in names + ["velocity"]})
         voc = vocoder.load(vocoder.Latent(stats, a.vocoder_variant))
         if a.coarse_only:
