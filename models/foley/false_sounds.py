@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Sound where the picture has none: in thunder scenes, the generated audio's level between 0.2 s
 and the flash (nothing in the picture sounds there; the true audio is silent) relative to the
-loudest 100 ms of the thunder, for two packages through `v2agen` on the same scenes (validation
+loudest 100 ms of the thunder, for packages through `v2agen` on the same scenes (validation
 seeds from 8,500,000; scenes whose flash comes before 0.5 s are skipped). The sync figures count
 only drop scenes' onsets and do not see such a sound.
 
 With `--between`, the floor between events instead: in drop scenes, the frames where the true
 soundtrack is silent (energy above 1 kHz more than 60 dB under its loudest 10 ms, the onset
-detector's silence) and no contact came in the 0.5 s before, the generated level there under
+detector's silence) and not from 50 ms before a contact to 0.5 s after it, the generated level there under
 the generated clip's loudest frame (the same band), each scene's median; over scenes, the median,
 the scenes where it is above -20 dB (the sound went on after its event) and the quietest tenth
-(the scenes where the model leaves silence: a decoder's floor).
+(the scenes where the model leaves silence: a decoder's floor; about -115 dB is band_db's own floor,
+digital silence).
 
     python models/foley/false_sounds.py --scenes 48 --against /tmp/foley-E
     python models/foley/false_sounds.py --between --scenes 48 --against /tmp/foley-E [--against ...]

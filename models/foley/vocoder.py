@@ -39,8 +39,11 @@ shipped one (latent_study.py): its own checkpoint (.cache/vocoder/vocoder-NAME.p
 `train --grow B H` adds blocks and a head hidden layer (both start as the same function),
 `train --validation` keeps the validation recordings (validation_files) out, and `validate`
 scores them: settings are compared there, never on the held-out recordings. `validate` and
-`evaluate --stream STEPS` decode hop by hop as a streaming package does, with STEPS Griffin-Lim
-steps after the vocoder (HopGriffinLim; 0: none).
+`evaluate --stream STEPS` (and `picture`) decode hop by hop as a streaming package does, with
+STEPS Griffin-Lim steps after the vocoder (HopGriffinLim; 0: none). `train --detail-dropout P`
+and `--hedge P` (a nested latent's detail zeroed, latents blurred in time, in a share P of the
+examples) teach a vocoder to decode what the streaming model generates (the bundled package's is
+`--variant hedge`).
 """
 
 import argparse
@@ -595,7 +598,7 @@ def hedged(z, share, rng, most=0.4):
     recording from it learns to sharpen the hedged attack, as the 48-band vocoder learnt to guess
     an attack's shape inside a frame."""
     b = z.shape[0]
-    w = torch.tensor(rng.uniform(0, most, (b, 2)) * (rng.random((b, 1)) < share), dtype=z.dtype)
+    w = torch.tensor(rng.uniform(0, most, (b, 2)) * (rng.random((b, 1)) < share), dtype=z.dtype, device=z.device)
     before = torch.cat([z[..., :1], z[..., :-1]], dim=-1)
     after = torch.cat([z[..., 1:], z[..., -1:]], dim=-1)
     a, c = w[:, 0, None, None], w[:, 1, None, None]
