@@ -213,7 +213,7 @@ def main():
         found = ev.onsets(audio)
         totals += ev.match(found, contacts, heard)
         quiet = quiet_frames(clip)
-        if quiet.sum() >= 20:
+        if quiet is not None:
             between.setdefault(clip["events"][0]["class"], []).append(between_events(audio, quiet))
         heard_all += heard
         scene_missed = [c for c in heard if not any(abs(c - t) <= ev.TOLERANCE for t in found)]

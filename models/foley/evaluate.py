@@ -409,8 +409,9 @@ def decoder_metric(model):
     # first frame, the attack of these recordings, which start at their onset: a decoder the
     # model feeds has that frame in the hop before. It read 5.78 dB for the bundled package,
     # where the Python decode of the same vocoder reads 5.27.)
-    lag = VOCODER_LOOKAHEAD * 2 * HOP if package_hop(model) else 0
-    tail = package_hop(model) or 0  # a whole hop more, which covers the lag
+    hop = package_hop(model)
+    lag = VOCODER_LOOKAHEAD * 2 * HOP if hop else 0
+    tail = hop or 0  # a whole hop more, which covers the lag
     out = []
     for sounds in library("heldout").values():
         for s in sounds:

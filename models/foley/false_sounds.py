@@ -43,14 +43,15 @@ def before_flash(audio, event):
     return level_db(audio[int(0.2 * RATE):int(event["flash"] * RATE)]) - loud
 
 
-def quiet_frames(clip):
-    """band_db's frames of the true soundtrack that are silent and not in a contact's first 0.5 s."""
+def quiet_frames(clip, least=0.2):
+    """band_db's frames of the true soundtrack that are silent and not from 50 ms before a contact
+    to 0.5 s after it, or None if they are under `least` seconds (too few to read a level)."""
     db = band_db(clip["audio"])
     t = np.arange(len(db)) * HOP / RATE
     quiet = db < db.max() - AUDIBLE_DB
     for c in impact_times(clip):
         quiet &= ~((t >= c - 0.05) & (t < c + 0.5))
-    return quiet
+    return quiet if quiet.sum() * HOP >= least * RATE else None
 
 
 def between_events(audio, quiet):
@@ -90,7 +91,7 @@ def floor(count, lib, rows):
     for i in range(count):
         clip = scenes.render(np.random.default_rng(SEED + i), lib, WINDOW_S, "drop")
         quiet = quiet_frames(clip)
-        if quiet.sum() < 20:  # under 0.2 s of silence between events
+        if quiet is None:
             continue
         for pkg, r in rows.items():
             r.append(between_events(run_v2agen(clip["frames"], str(pkg), prompt=clip["caption"], seed=i)[0], quiet))

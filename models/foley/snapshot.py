@@ -53,14 +53,13 @@ def main():
     a = ap.parse_args()
     if a.what == "stream":
         from common import latent_stats
-        from stream import StreamFoley, blocks_of, branch_of, sync_input_of
+        from stream import loaded
         ckpt, key = a.checkpoint or CACHE / "foley-stream.pt", "ema"
         # A model in a candidate latent (train_stream.py --latent) keeps its latent, and its own
         # snapshot: the shipped model's stays.
         stats = torch.load(ckpt).get("latent") or latent_stats()
         out = STREAM if "name" not in stats else SNAPSHOTS / f"foley-stream-{stats['name']}.pt"
-        # As deep as its weights, with their sync input and detail branch.
-        model = lambda state: StreamFoley(stats, blocks_of(state), sync_input_of(state), branch_of(state))  # noqa: E731
+        model = lambda state: loaded(stats, state)  # noqa: E731  (as deep as its weights, their sync input and branch)
         keep = ("step", "seconds", "latent")
     else:
         import vocoder

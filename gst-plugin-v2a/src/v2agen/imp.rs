@@ -39,11 +39,11 @@
 //! hop by hop instead: hop *j* is `[base + j·hop, base + (j+1)·hop)`, with no overlap and no
 //! crossfade, since each hop continues the latent of the audio generated before it
 //! (`previous_latent`) and, if its decoder asks, the samples it generated last
-//! (`previous_waveform`: the decoder's own output, before any mixing); its video encoders see from `context_ms` before the hop (the first frame
-//! while that is before the video) to `lookahead_ms` after it, and it is generated once the
-//! video up to the end of its lookahead has arrived. Negative audio guidance hears the existing
-//! soundtrack over the context and the hop. A new timeline (flush, seek, new segment) starts the
-//! context over.
+//! (`previous_waveform`: the decoder's own output, before any mixing); its video encoders see
+//! from `context_ms` before the hop (the first frame while that is before the video) to
+//! `lookahead_ms` after it, and it is generated once the video up to the end of its lookahead
+//! has arrived. Negative audio guidance hears the existing soundtrack over the context and the
+//! hop. A new timeline (flush, seek, new segment) starts the context over.
 //!
 //! ## Latency
 //!
