@@ -12,6 +12,7 @@ warms its learning rate up again; `vocoder.py train` when its checkpoint is miss
 constant learning rate as always).
 
     python models/foley/snapshot.py stream --note "run 1: 40 min, --onset-weight 15 ..."
+    python models/foley/snapshot.py stream --checkpoint CKPT --out models/foley/snapshots/foley-stream-candidate.pt --note "..."
     python models/foley/snapshot.py vocoder --note "70 min"
     python models/foley/snapshot.py vocoder --latent models/foley/latents/nestedmel128x2.json --variant hedge --note "..."
 """
@@ -50,6 +51,9 @@ def main():
     ap.add_argument("--latent", type=Path, help="vocoder: a candidate latent's stats (latents/NAME.json)")
     ap.add_argument("--variant", help="vocoder: another vocoder of the latent (vocoder.py --variant)")
     ap.add_argument("--note", required=True, help="what this run was (flags, minutes), kept in the snapshot")
+    ap.add_argument("--out", type=Path,
+                    help="stream: a candidate's own snapshot (e.g. snapshots/foley-stream-candidate.pt), so that the "
+                         "shipped model's, which the bundled package is exported from, stays")
     a = ap.parse_args()
     if a.what == "stream":
         from common import latent_stats
@@ -58,18 +62,22 @@ def main():
         # A model in a candidate latent (train_stream.py --latent) keeps its latent, and its own
         # snapshot: the shipped model's stays.
         stats = torch.load(ckpt).get("latent") or latent_stats()
-        out = STREAM if "name" not in stats else SNAPSHOTS / f"foley-stream-{stats['name']}.pt"
+        shipped = STREAM if "name" not in stats else SNAPSHOTS / f"foley-stream-{stats['name']}.pt"
+        out = a.out or shipped
+        # A new candidate's history starts with the runs of the shipped snapshot it continues.
+        history = runs(out) if out.exists() else runs(shipped)
         model = lambda state: loaded(stats, state)  # noqa: E731  (as deep as its weights, their sync input and branch)
         keep = ("step", "seconds", "latent")
     else:
         import vocoder
         latent = vocoder.Latent(vocoder.latent_stats(a.latent) if a.latent else None, a.variant)
         ckpt, out, key = a.checkpoint or latent.checkpoint, latent.snapshot, "model"
+        history = runs(out)
         model = lambda state: latent.vocoder(state)  # noqa: E731
         keep = ("step", "spent", "lookahead")
     ck = torch.load(ckpt)
     params = {k for k, _ in model(ck[key]).named_parameters()}
-    snap = pack(key, ck[key], params, runs(out) + [f"step {ck['step']}: {a.note}"],
+    snap = pack(key, ck[key], params, history + [f"step {ck['step']}: {a.note}"],
                 **{k: ck[k] for k in keep if k in ck})
     out.parent.mkdir(exist_ok=True)
     torch.save(snap, out)

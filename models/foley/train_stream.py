@@ -56,20 +56,36 @@ def span_frames(frames, h):
     return frames[np.clip(idx, 0, len(frames) - 1)], (idx >= 0) & (idx < len(frames))
 
 
-def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0):
+def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, rolls=None, roll_share=0.0):
     b = data.batch(rng, size)
+    # The last `n_roll` examples: clips the model streamed itself (rollouts.py), their context
+    # its own rollout, their target the clip's whole soundtrack under the prompt it was streamed with.
+    n_roll = int(round(size * roll_share)) if rolls is not None else 0
+    picked = rng.integers(len(rolls.idx), size=n_roll) if n_roll else []
+    rolled = torch.zeros(size, dtype=torch.bool)
+    for j, r in zip(range(size - n_roll, size), picked):
+        rolled[j] = True
+        i = int(rolls.idx[r])
+        b["sync"][j] = data.frames[i].permute(0, 3, 1, 2).float() / 255.0
+        b["text"][j] = data.embed[rolls.texts[r]]
+        b["target"][j] = b["all"][j] = data.tracks[i].float().sum(0)
+        b["cond"][j], b["has_cond"][j] = 0.0, 0.0
     if styles:
-        # A share of the clips in a picture style no renderer draws (styles.py), over all frames.
-        pick = torch.from_numpy(np.flatnonzero(rng.random(size) < styles))
+        # A share of the clips in a picture style no renderer draws (styles.py), over all frames
+        # (not a rollout's: it was streamed from the frames as drawn).
+        pick = torch.from_numpy(np.flatnonzero((rng.random(size) < styles) & ~rolled.numpy()))
         if len(pick):
             b["sync"][pick] = styled(b["sync"][pick], rng)
+    # A rollout's context holds at least a hop of its own.
     hs = hop_starts(rng, size, start_share)
+    hs = np.where(rolled.numpy(), np.maximum(hs, HOP_F), hs)
     with torch.no_grad():
         # The latent LEAD frames ahead of the audio (stream.py): frame f is the audio's f + LEAD.
         x = front(b["target"])[:, :, LEAD:]  # [B, N_MELS, 200 - LEAD]
         onset = onset_strength(front, b["all"])  # [B, 100]
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
+    own_ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
     real = torch.zeros(size, dtype=torch.long)  # context frames within the clip
     sync, onset_span, onset_mask, cond = [], [], [], []
@@ -77,6 +93,8 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0):
     for i, h in enumerate(hs):
         lo = max(0, h - CTX)
         ctx[i, :, CTX - (h - lo):] = x[i, :, lo:h]
+        if rolled[i]:
+            own_ctx[i, :, CTX - (h - lo):] = rolls.latents[picked[i - size + n_roll], :, lo:h].float()
         real[i] = h - lo
         x1[i] = x[i, :, h: h + HOP_F]
         f, inside = span_frames(b["sync"][i], h)
@@ -92,10 +110,12 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0):
         cond.append(c)
     # Before the clip starts the context is silence, as the graphs read the runtime's zeros there.
     ctx = torch.where(in_clip(real), ctx, silent_latent(1, front.stats))
+    own_ctx = torch.where(in_clip(real), own_ctx, silent_latent(1, front.stats))
     sync = torch.stack(sync)
     # The semantic encoder's 5 fps: every fifth frame of the span from its start.
     semantic = sync[:, ::5][:, :SEMANTIC_N]
-    return {"x1": x1, "ctx": ctx, "real": real, "sync": sync, "semantic": semantic, "text": b["text"],
+    return {"x1": x1, "ctx": torch.where(rolled[:, None, None], own_ctx, ctx), "true_ctx": ctx, "rolled": rolled,
+            "real": real, "sync": sync, "semantic": semantic, "text": b["text"],
             "cond": torch.stack(cond), "has_cond": b["has_cond"], "onset": torch.stack(onset_span),
             "onset_mask": torch.stack(onset_mask)}
 
@@ -200,8 +220,10 @@ def own_context(ema, s, sync, semantic, empty, gen, share, steps=4, noise_scale=
     the true audio."""
     b = s["ctx"].shape[0]
     k = torch.minimum(s["real"], HOP_F + (torch.rand(b, generator=gen) * (CTX - HOP_F + 1)).long())
-    own = (torch.rand(b, generator=gen) < share) & (k > 0)
-    out = {**s, "own": own, "true_ctx": s["ctx"]}
+    # A rollout's context (stream_batch) is the model's own already: sampled anew it would end
+    # as the truth does after a true past.
+    own = (torch.rand(b, generator=gen) < share) & (k > 0) & ~s["rolled"]
+    out = {**s, "own": own | s["rolled"]}
     if not own.any():
         return out
     i = own.nonzero()[:, 0]
@@ -316,6 +338,10 @@ def main():
                     help="Euler steps of the own contexts' samples (the package samples with config.STEPS)")
     ap.add_argument("--own-noise", type=float, default=1.0,
                     help="starting noise's deviation of the own contexts' samples (the package's: stream.NOISE_SCALE)")
+    ap.add_argument("--rollouts", type=Path, metavar="NPZ",
+                    help="the model's own rollouts of training clips (rollouts.py) to draw contexts from")
+    ap.add_argument("--rollout-share", type=float, default=0.25,
+                    help="with --rollouts: share of each batch whose context is a rollout's")
     ap.add_argument("--own-ramp", type=int, default=0,
                     help="hop frames over which the loss after an own context rises from 0 (hop_start_weight)")
     ap.add_argument("--feature-noise", type=float, default=0.0,
@@ -349,6 +375,8 @@ def main():
                     help="with --latent (a nested latent holding the snapshot's): the snapshot's denoiser kept "
                          "for the coarse channels and frozen with everything else, and a detail branch of its own "
                          "(stream.BranchedDenoiser) trained for the detail channels")
+    ap.add_argument("--train-coarse", action="store_true",
+                    help="with a detail branch: its coarse denoiser trains too (frozen otherwise)")
     ap.add_argument("--latent", type=Path,
                     help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
                          "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
@@ -460,13 +488,25 @@ def main():
         if branch:  # only the detail branch learns: the coarse velocity, and the onsets, stay as they were
             m.requires_grad_(False)
             m.denoiser.detail.requires_grad_(True)
+            if a.train_coarse:
+                m.denoiser.coarse.requires_grad_(True)
+    if a.train_coarse and not branch:
+        ap.error("--train-coarse: the model has no detail branch (its whole denoiser trains anyway)")
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; hop {HOP_F}, "
           f"context {CTX}, lookahead {AHEAD} latent frames", flush=True)
     front = Frontend(stats)
     rng = np.random.default_rng(step)
     gen = torch.Generator().manual_seed(step)
+    rolls = None
+    if a.rollouts:
+        from rollouts import Rollouts
+        rolls = Rollouts(a.rollouts, data)
+        if rolls.latents.shape[1] != latent_channels(stats):
+            ap.error(f"--rollouts {a.rollouts}: {rolls.latents.shape[1]} channels, the model's latent "
+                     f"{latent_channels(stats)}")
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
-        lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles),
+        lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles,
+                                                         rolls, a.rollout_share),
                                 gen, a, data.embed[""], latent_parts(stats)),
         step, trained_s, warm_from, a.keep_every, {"latent": stats} if stats != latent_stats() else None)
 
