@@ -83,7 +83,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=int, default=48)
     ap.add_argument("--model", type=Path, default=HERE)
-    ap.add_argument("--against", type=Path, action="append", required=True,
+    ap.add_argument("--against", type=Path, action="append", default=[],
                     help="another package on the same scenes (repeatable)")
     ap.add_argument("--between", action="store_true", help="the floor between events in drop scenes")
     ap.add_argument("--steady", action="store_true", help="dropouts in steady sounds (rain, vehicle scenes)")
