@@ -6,7 +6,9 @@ read the runtime's zeros at a stream start) and the video from the context's sta
 lookahead's end (the first or last frame where that is outside the clip, as v2agen gives).
 Targets, prompts and the existing-audio condition as in train.py; half the examples denoise a
 longer stretch reaching back into the context (`infill`); with --own-context a share of the
-contexts end in the model's own sample (`own_context`), as every context in a stream does.
+contexts end in the model's own sample (`own_context`), as every context in a stream does;
+with --rollouts a share of them is a stretch of the model's own multi-hop stream of the clip
+(rollouts.py), which drifts as a single sample does not.
 Resumable (.cache/foley-stream.pt; on a new machine from the snapshot in git, --from-snapshot).
 
 It starts from a trained windowed package (`--init`, default models/foley-windowed as train.py and
