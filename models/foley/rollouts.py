@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from common import PromptEncoder, latent_channels, latent_stats
-from config import CACHE, LATENT_FRAMES
+from config import CACHE, FEAT, LATENT_FRAMES
 from stream import CTX, HOP_F, NOISE_SCALE, SEMANTIC_N, loaded, sample
 from train import Data
 from train_stream import span_frames
@@ -43,14 +43,14 @@ def rolled(model, frames, text, empty, gen, channels):
     hist = torch.zeros(b, channels, CTX)  # zeros: silence before the stream (stream.silence_before_stream)
     texts = torch.cat([text, empty.expand(b, -1)])
     twice = lambda z: torch.cat([z, z])  # noqa: E731
+    audio = torch.zeros(2 * b, FEAT)  # no existing audio
     for h in range(0, LATENT_FRAMES, HOP_F):
         span = torch.stack([span_frames(f, h)[0] for f in frames])
         sync = twice(model.sync(span))
         sem = twice(model.semantic(span[:, ::5][:, :SEMANTIC_N]))
         ctx = twice(hist[:, :, -CTX:])
-        audio = torch.zeros(2 * b, sync.shape[2])
 
-        def velocity(x, t, sync=sync, sem=sem, ctx=ctx, audio=audio):
+        def velocity(x, t, sync=sync, sem=sem, ctx=ctx):
             v = model.denoiser(twice(x), torch.full((2 * b,), t), texts, sync, sem, audio, ctx)
             return v[:b], v[b:]
 
@@ -67,7 +67,8 @@ class Rollouts:
         d = np.load(path)
         self.idx, self.texts = d["idx"], [str(t) for t in d["texts"]]
         self.latents = torch.from_numpy(d["latents"])
-        assert self.idx.max() < data.n, f"{path}: rollouts of clips the training set {data.n} does not have"
+        if self.idx.max() >= data.n:
+            raise SystemExit(f"{path}: rollouts of clips the training set ({data.n} clips) does not have")
         for t in self.texts:
             if t not in data.embed:
                 raise SystemExit(f"{path}: the prompt {t!r} is not one of the training set's")
@@ -101,7 +102,7 @@ def main():
     for first in range(len(done["idx"]), a.clips, a.batch):
         idx = order[first: first + a.batch]
         texts = ["" if (first + j) % EMPTY_EVERY == EMPTY_EVERY - 1 else caption_of(data, i) for j, i in enumerate(idx)]
-        frames = data.frames[idx].permute(0, 1, 4, 2, 3).float() / 255.0
+        frames = data.frames_of(idx)
         with torch.no_grad():
             z = rolled(model, frames, torch.stack([data.embed[t] for t in texts]), empty,
                        torch.Generator().manual_seed(a.seed * 1_000_003 + first), latent_channels(stats))

@@ -46,6 +46,10 @@ class Data:
                     self.embed[text] = torch.from_numpy(enc(text))
         print(f"{self.n} clips, {len(self.embed)} captions", flush=True)
 
+    def frames_of(self, idx):
+        """Clips idx's frames as the encoders take them: [B, 100, 3, 32, 32] in [0, 1]."""
+        return self.frames[idx].permute(0, 1, 4, 2, 3).float() / 255.0
+
     def batch(self, rng, size):
         idx = rng.integers(self.n, size=size)
         texts, targets, conds, has = [], [], [], []
@@ -58,7 +62,7 @@ class Data:
             targets.append(self.tracks[i, subset].float().sum(0))
             conds.append(self.tracks[i, k].float() if k is not None else torch.zeros_like(targets[-1]))
             has.append(k is not None)
-        frames = self.frames[idx].permute(0, 1, 4, 2, 3).float() / 255.0  # [B, 100, 3, 32, 32]
+        frames = self.frames_of(idx)
         return {
             "sync": frames,
             "semantic": frames[:, :: SYNC_FPS // SEMANTIC_FPS],

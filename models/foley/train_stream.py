@@ -68,7 +68,7 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
     for j, r in zip(range(size - n_roll, size), picked):
         rolled[j] = True
         i = int(rolls.idx[r])
-        b["sync"][j] = data.frames[i].permute(0, 3, 1, 2).float() / 255.0
+        b["sync"][j] = data.frames_of([i])[0]
         b["text"][j] = data.embed[rolls.texts[r]]
         b["target"][j] = b["all"][j] = data.tracks[i].float().sum(0)
         b["cond"][j], b["has_cond"][j] = 0.0, 0.0
@@ -87,7 +87,6 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
         onset = onset_strength(front, b["all"])  # [B, 100]
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
-    own_ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
     real = torch.zeros(size, dtype=torch.long)  # context frames within the clip
     sync, onset_span, onset_mask, cond = [], [], [], []
@@ -95,8 +94,6 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
     for i, h in enumerate(hs):
         lo = max(0, h - CTX)
         ctx[i, :, CTX - (h - lo):] = x[i, :, lo:h]
-        if rolled[i]:
-            own_ctx[i, :, CTX - (h - lo):] = rolls.latents[picked[i - size + n_roll], :, lo:h].float()
         real[i] = h - lo
         x1[i] = x[i, :, h: h + HOP_F]
         f, inside = span_frames(b["sync"][i], h)
@@ -112,11 +109,15 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
         cond.append(c)
     # Before the clip starts the context is silence, as the graphs read the runtime's zeros there.
     ctx = torch.where(in_clip(real), ctx, silent_latent(1, front.stats))
-    own_ctx = torch.where(in_clip(real), own_ctx, silent_latent(1, front.stats))
+    # A rollout's context: its own latent over the same in-clip frames.
+    own_ctx = ctx.clone() if n_roll else ctx
+    for j, r in zip(range(size - n_roll, size), picked):
+        lo = max(0, hs[j] - CTX)
+        own_ctx[j, :, CTX - (hs[j] - lo):] = rolls.latents[r, :, lo:hs[j]].float()
     sync = torch.stack(sync)
     # The semantic encoder's 5 fps: every fifth frame of the span from its start.
     semantic = sync[:, ::5][:, :SEMANTIC_N]
-    return {"x1": x1, "ctx": torch.where(rolled[:, None, None], own_ctx, ctx), "true_ctx": ctx, "rolled": rolled,
+    return {"x1": x1, "ctx": own_ctx, "true_ctx": ctx, "rolled": rolled,
             "real": real, "sync": sync, "semantic": semantic, "text": b["text"],
             "cond": torch.stack(cond), "has_cond": b["has_cond"], "onset": torch.stack(onset_span),
             "onset_mask": torch.stack(onset_mask)}
