@@ -8,7 +8,8 @@ Targets, prompts and the existing-audio condition as in train.py; half the examp
 longer stretch reaching back into the context (`infill`); with --own-context a share of the
 contexts end in the model's own sample (`own_context`), as every context in a stream does;
 with --rollouts a share of them is a stretch of the model's own multi-hop stream of the clip
-(rollouts.py), which drifts as a single sample does not.
+(rollouts.py), which drifts as a single sample does not, and with --after-contact a share of
+those starts in the half second after a contact, where a ring must end (after_contacts).
 Resumable (.cache/foley-stream.pt; on a new machine from the snapshot in git, --from-snapshot).
 
 It starts from a trained windowed package (`--init`, default models/foley-windowed as train.py and
@@ -39,6 +40,7 @@ from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 CKPT = CACHE / "foley-stream.pt"
 PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
 START_SHARE = 0.25  # examples whose hop starts within the first context (a stream's start)
+AFTER_CONTACT_F = 30  # latent frames (0.6 s) after a contact in which --after-contact starts rollout hops
 
 
 def hop_starts(rng, size, start_share=START_SHARE):
@@ -50,6 +52,25 @@ def hop_starts(rng, size, start_share=START_SHARE):
     return np.where(rng.random(size) < start_share, early, late)
 
 
+def after_contacts(hs, pick, onset, rng, within=AFTER_CONTACT_F):
+    """Hop starts `hs` with the `pick`ed examples' moved to 2 to `within` latent frames (even)
+    after one of their clip's onsets (a video frame whose onset strength is at least half the
+    clip's largest), at least a hop in. A rollout's ring after a contact, which the recording has
+    ended, is what these rows hold as context: drawn anywhere, few hops start in the half second
+    after a contact, where the streaming packages still ring about 20 dB over the recording and a
+    second contact's attack must rise over the ring (the misses of runs R2 and R3)."""
+    hs = hs.copy()
+    last = LATENT_FRAMES - HOP_F - LEAD
+    for j in np.flatnonzero(pick):
+        strength = onset[j].numpy()
+        if strength.max() <= 0:
+            continue
+        f = rng.choice(np.flatnonzero(strength >= 0.5 * strength.max()))
+        h = 2 * f + 2 * rng.integers(1, within // 2 + 1)
+        hs[j] = min(max(h, HOP_F), last - last % 2)
+    return hs
+
+
 def span_frames(frames, h):
     """The video frames (25 fps) a step at hop start `h` sees: from the context's start to the
     lookahead's end, clamped to the clip. frames [100, ...] → [SYNC_N, ...], and the in-clip mask."""
@@ -58,7 +79,8 @@ def span_frames(frames, h):
     return frames[np.clip(idx, 0, len(frames) - 1)], (idx >= 0) & (idx < len(frames))
 
 
-def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, rolls=None, roll_share=0.0):
+def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, rolls=None, roll_share=0.0,
+                 after_contact=0.0):
     b = data.batch(rng, size)
     # The last `n_roll` examples: clips the model streamed itself (rollouts.py), their context
     # its own rollout, their target the clip's whole soundtrack under the prompt it was streamed with.
@@ -78,13 +100,15 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
         pick = torch.from_numpy(np.flatnonzero((rng.random(size) < styles) & ~rolled.numpy()))
         if len(pick):
             b["sync"][pick] = styled(b["sync"][pick], rng)
-    # A rollout's context holds at least a hop of its own.
-    hs = hop_starts(rng, size, start_share)
-    hs = np.where(rolled.numpy(), np.maximum(hs, HOP_F), hs)
     with torch.no_grad():
         # The latent LEAD frames ahead of the audio (stream.py): frame f is the audio's f + LEAD.
         x = front(b["target"])[:, :, LEAD:]  # [B, N_MELS, 200 - LEAD]
         onset = onset_strength(front, b["all"])  # [B, 100]
+    # A rollout's context holds at least a hop of its own.
+    hs = hop_starts(rng, size, start_share)
+    hs = np.where(rolled.numpy(), np.maximum(hs, HOP_F), hs)
+    if after_contact:
+        hs = after_contacts(hs, rolled.numpy() & (rng.random(size) < after_contact), onset, rng)
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
@@ -345,6 +369,9 @@ def main():
                     help="the model's own rollouts of training clips (rollouts.py) to draw contexts from")
     ap.add_argument("--rollout-share", type=float, default=0.25,
                     help="with --rollouts: share of each batch whose context is a rollout's")
+    ap.add_argument("--after-contact", type=float, default=0.0,
+                    help="with --rollouts: share of the rollout rows whose hop starts within 0.6 s after a "
+                         "contact (after_contacts)")
     ap.add_argument("--own-ramp", type=int, default=0,
                     help="hop frames over which the loss after an own context rises from 0 (hop_start_weight)")
     ap.add_argument("--feature-noise", type=float, default=0.0,
@@ -509,7 +536,7 @@ def main():
                      f"{latent_channels(stats)}")
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles,
-                                                         rolls, a.rollout_share),
+                                                         rolls, a.rollout_share, a.after_contact),
                                 gen, a, data.embed[""], latent_parts(stats)),
         step, trained_s, warm_from, a.keep_every, {"latent": stats} if stats != latent_stats() else None)
 
