@@ -528,6 +528,8 @@ def main():
     rng = np.random.default_rng(step)
     gen = torch.Generator().manual_seed(step)
     rolls = None
+    if a.after_contact and not a.rollouts:
+        ap.error("--after-contact places rollout rows' hops: it needs --rollouts")
     if a.rollouts:
         from rollouts import Rollouts
         rolls = Rollouts(a.rollouts, data)
