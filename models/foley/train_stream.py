@@ -411,6 +411,8 @@ def main():
                     help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
                          "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
     a = ap.parse_args()
+    if a.after_contact and not a.rollouts:
+        ap.error("--after-contact places rollout rows' hops: it needs --rollouts")
     ckpt = a.checkpoint
     torch.set_num_threads(2)
     data = Data(a.data)
@@ -528,8 +530,6 @@ def main():
     rng = np.random.default_rng(step)
     gen = torch.Generator().manual_seed(step)
     rolls = None
-    if a.after_contact and not a.rollouts:
-        ap.error("--after-contact places rollout rows' hops: it needs --rollouts")
     if a.rollouts:
         from rollouts import Rollouts
         rolls = Rollouts(a.rollouts, data)
