@@ -9,7 +9,9 @@ longer stretch reaching back into the context (`infill`); with --own-context a s
 contexts end in the model's own sample (`own_context`), as every context in a stream does;
 with --rollouts a share of them is a stretch of the model's own multi-hop stream of the clip
 (rollouts.py), which drifts as a single sample does not, and with --after-contact a share of
-those starts in the half second after a contact, where a ring must end (after_contacts).
+those starts in the half second after a contact, where a ring must end (after_contacts), and
+with --decay-weight the hop frames whose recording lies under the context's end weigh more
+(decay_weight).
 Resumable (.cache/foley-stream.pt; on a new machine from the snapshot in git, --from-snapshot).
 
 It starts from a trained windowed package (`--init`, default models/foley-windowed as train.py and
@@ -40,6 +42,7 @@ from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 CKPT = CACHE / "foley-stream.pt"
 PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
 START_SHARE = 0.25  # examples whose hop starts within the first context (a stream's start)
+ROLLOUT_SHARE = 0.25  # with --rollouts, the share of each batch whose context is a rollout's
 AFTER_CONTACT_F = 30  # latent frames (0.6 s) after a contact in which --after-contact starts rollout hops
 
 
@@ -290,6 +293,22 @@ def hop_start_weight(own, boundary, ramp):
     return w
 
 
+def decay_weight(target, ctx, strength):
+    """[B, 1, CTX + HOP_F]: 1 in the context; in the hop 1 + `strength` times how far the frame's
+    true level (the mean of the level channels `target` [B, C, CTX + HOP_F] holds) lies under the
+    level of the context's last two frames (`ctx` [B, C, CTX], what the model is given: its own
+    in a rollout row). After a contact the recording decays within a few hundred ms, and the
+    packages hold the context's ring 8-12 dB over it for the next half second, so that a second
+    contact rises by barely the onset detector's 12 dB (the plain-look misses of runs R2, R3,
+    R2b): a ring that holds the context's level is the error these frames weigh."""
+    w = torch.ones(target.shape[0], 1, target.shape[2])
+    if strength > 0:
+        end = ctx[:, :, -2:].mean(dim=(1, 2))
+        drop = torch.relu(end[:, None] - target[:, :, CTX:].mean(dim=1))
+        w[:, 0, CTX:] += strength * drop
+    return w
+
+
 def weakened(f, gen, strength):
     """Video features f [B, n, FEAT] made weaker and noisier per example: their deviation from
     the batch's per-channel mean scaled by U(1 - strength, 1), plus Gaussian noise of U(0, strength)
@@ -334,6 +353,7 @@ def velocity_loss(model, ema, s, gen, a, empty, parts):
     rise = latent_rise(target[:, parts[0]])
     weight = 1.0 + a.onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
     weight = weight[:, None] * region * hop_start_weight(s["own"], a.boundary, a.own_ramp)
+    weight = weight * decay_weight(target[:, parts[0]], s["ctx"][:, parts[0]], a.decay_weight)
     sq = weight * (v - (target - x0)) ** 2
     flow = sum(torch.sum(sq[:, p]) / (torch.sum(weight) * (p.stop - p.start)) for p in parts) / len(parts)
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
@@ -367,11 +387,14 @@ def main():
                     help="starting noise's deviation of the own contexts' samples (the package's: stream.NOISE_SCALE)")
     ap.add_argument("--rollouts", type=Path, metavar="NPZ",
                     help="the model's own rollouts of training clips (rollouts.py) to draw contexts from")
-    ap.add_argument("--rollout-share", type=float, default=0.25,
-                    help="with --rollouts: share of each batch whose context is a rollout's")
+    ap.add_argument("--rollout-share", type=float,
+                    help=f"with --rollouts: share of each batch whose context is a rollout's (default {ROLLOUT_SHARE})")
     ap.add_argument("--after-contact", type=float, default=0.0,
                     help="with --rollouts: share of the rollout rows whose hop starts within 0.6 s after a "
                          "contact (after_contacts)")
+    ap.add_argument("--decay-weight", type=float, default=0.0,
+                    help="extra flow-loss weight of a hop frame per unit its true level lies under the "
+                         "context's end (decay_weight), 0 for none")
     ap.add_argument("--own-ramp", type=int, default=0,
                     help="hop frames over which the loss after an own context rises from 0 (hop_start_weight)")
     ap.add_argument("--feature-noise", type=float, default=0.0,
@@ -411,8 +434,10 @@ def main():
                     help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
                          "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
     a = ap.parse_args()
-    if a.after_contact and not a.rollouts:
-        ap.error("--after-contact places rollout rows' hops: it needs --rollouts")
+    if (a.after_contact or a.rollout_share is not None) and not a.rollouts:
+        ap.error("--after-contact and --rollout-share are about rollout rows: they need --rollouts")
+    if a.rollout_share is None:
+        a.rollout_share = ROLLOUT_SHARE
     ckpt = a.checkpoint
     torch.set_num_threads(2)
     data = Data(a.data)
