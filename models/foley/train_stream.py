@@ -293,19 +293,24 @@ def hop_start_weight(own, boundary, ramp):
     return w
 
 
-def decay_weight(target, ctx, strength):
+def decay_weight(target, ctx, strength, within_row=False):
     """[B, 1, CTX + HOP_F]: 1 in the context; in the hop 1 + `strength` times how far the frame's
     true level (the mean of the level channels `target` [B, C, CTX + HOP_F] holds) lies under the
     level of the context's last two frames (`ctx` [B, C, CTX], what the model is given: its own
     in a rollout row). After a contact the recording decays within a few hundred ms, and the
     packages hold the context's ring 8-12 dB over it for the next half second, so that a second
     contact rises by barely the onset detector's 12 dB (the plain-look misses of runs R2, R3,
-    R2b): a ring that holds the context's level is the error these frames weigh."""
+    R2b): a ring that holds the context's level is the error these frames weigh. With
+    `within_row` the hop's weights are divided by their mean, so that a row weighs as much as
+    without them: unnormalised (runs T, T8) the rollout rows, where the drops are, outweighed the
+    rows that start a stream from silence, and the model sounded before a thunder's flash."""
     w = torch.ones(target.shape[0], 1, target.shape[2])
     if strength > 0:
         end = ctx[:, :, -2:].mean(dim=(1, 2))
         drop = torch.relu(end[:, None] - target[:, :, CTX:].mean(dim=1))
         w[:, 0, CTX:] += strength * drop
+        if within_row:
+            w[:, 0, CTX:] /= w[:, 0, CTX:].mean(dim=1, keepdim=True)
     return w
 
 
@@ -353,7 +358,7 @@ def velocity_loss(model, ema, s, gen, a, empty, parts):
     rise = latent_rise(target[:, parts[0]])
     weight = 1.0 + a.onset_weight * torch.nn.functional.max_pool1d(rise[:, None], 3, 1, 1)[:, 0]
     weight = weight[:, None] * region * hop_start_weight(s["own"], a.boundary, a.own_ramp)
-    weight = weight * decay_weight(target[:, parts[0]], s["ctx"][:, parts[0]], a.decay_weight)
+    weight = weight * decay_weight(target[:, parts[0]], s["ctx"][:, parts[0]], a.decay_weight, a.decay_within_row)
     sq = weight * (v - (target - x0)) ** 2
     flow = sum(torch.sum(sq[:, p]) / (torch.sum(weight) * (p.stop - p.start)) for p in parts) / len(parts)
     err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
@@ -395,6 +400,8 @@ def main():
     ap.add_argument("--decay-weight", type=float, default=0.0,
                     help="extra flow-loss weight of a hop frame per unit its true level lies under the "
                          "context's end (decay_weight), 0 for none")
+    ap.add_argument("--decay-within-row", action="store_true",
+                    help="with --decay-weight: each row's hop weights divided by their mean (decay_weight)")
     ap.add_argument("--own-ramp", type=int, default=0,
                     help="hop frames over which the loss after an own context rises from 0 (hop_start_weight)")
     ap.add_argument("--feature-noise", type=float, default=0.0,
@@ -436,6 +443,8 @@ def main():
     a = ap.parse_args()
     if (a.after_contact or a.rollout_share is not None) and not a.rollouts:
         ap.error("--after-contact and --rollout-share are about rollout rows: they need --rollouts")
+    if a.decay_within_row and not a.decay_weight:
+        ap.error("--decay-within-row normalises the decay weight: give --decay-weight")
     if a.rollout_share is None:
         a.rollout_share = ROLLOUT_SHARE
     ckpt = a.checkpoint
