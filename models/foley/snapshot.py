@@ -13,6 +13,7 @@ constant learning rate as always).
 
     python models/foley/snapshot.py stream --note "run 1: 40 min, --onset-weight 15 ..."
     python models/foley/snapshot.py stream --checkpoint CKPT --out models/foley/snapshots/foley-stream-candidate.pt --note "..."
+    python models/foley/snapshot.py stream --checkpoint CKPT --coarse-from OTHER --out /tmp/hybrid.pt --note "..."
     python models/foley/snapshot.py vocoder --note "70 min"
     python models/foley/snapshot.py vocoder --latent models/foley/latents/nestedmel128x2.json --variant hedge --note "..."
 """
@@ -54,7 +55,12 @@ def main():
     ap.add_argument("--out", type=Path,
                     help="stream: a candidate's own snapshot (e.g. snapshots/foley-stream-candidate.pt), so that the "
                          "shipped model's, which the bundled package is exported from, stays")
+    ap.add_argument("--coarse-from", type=Path, metavar="CHECKPOINT",
+                    help="stream, with --out: a hybrid whose coarse denoiser (denoiser.coarse.*, stream.BranchedDenoiser) "
+                         "is this checkpoint's and the rest --checkpoint's, to tell which branch a change is in")
     a = ap.parse_args()
+    if a.coarse_from and (a.what != "stream" or not a.out):
+        ap.error("--coarse-from makes a stream hybrid: give stream and --out (the shipped snapshot stays)")
     if a.what == "stream":
         from common import latent_stats
         from stream import loaded
@@ -76,6 +82,13 @@ def main():
         model = lambda state: latent.vocoder(state)  # noqa: E731
         keep = ("step", "spent", "lookahead")
     ck = torch.load(ckpt)
+    if a.coarse_from:
+        other = torch.load(a.coarse_from)["ema"]
+        coarse = [k for k in ck[key] if k.startswith("denoiser.coarse.")]
+        if not coarse or any(k not in other or other[k].shape != ck[key][k].shape for k in coarse):
+            ap.error(f"--coarse-from {a.coarse_from}: no coarse denoiser of the same shapes as {ckpt}'s")
+        ck[key] = {**ck[key], **{k: other[k].to(ck[key][k].dtype) for k in coarse}}
+        a.note = f"{a.note} (hybrid: denoiser.coarse.* from {a.coarse_from})"
     params = {k for k, _ in model(ck[key]).named_parameters()}
     snap = pack(key, ck[key], params, history + [f"step {ck['step']}: {a.note}"],
                 **{k: ck[k] for k in keep if k in ck})
