@@ -301,7 +301,7 @@ def decay_weight(target, ctx, strength, within_row=False):
     packages hold the context's ring 8-12 dB over it for the next half second, so that a second
     contact rises by barely the onset detector's 12 dB (the plain-look misses of runs R2, R3,
     R2b): a ring that holds the context's level is the error these frames weigh. With
-    `within_row` the hop's weights are divided by their mean, so that a row weighs as much as
+    `within_row` the hop's weights are divided by their mean, so that a row weighs about as much as
     without them: unnormalised (runs T, T8) the rollout rows, where the drops are, outweighed the
     rows that start a stream from silence, and the model sounded before a thunder's flash."""
     w = torch.ones(target.shape[0], 1, target.shape[2])
