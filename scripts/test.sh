@@ -120,9 +120,8 @@ loads_bundled v2agen videotestsrc foley
 bash models/foley/data/fetch.sh
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/data/sounds.py >/dev/null
 # Onset F1 at ±50 ms on the 48 evaluation drop scenes, through v2agen (streaming, 200 ms hops),
-# against a floor of 0.80 (measured 0.835 with the package of 2026-12-06, near issue 16's bar 0.85,
-# which is therefore no floor:
-# models/foley/README.md). About a minute and a half.
+# against a floor of 0.80: the package of 2026-12-06 measures 0.835 there, under issue 16's bar of
+# 0.85 (models/foley/README.md), so the bar cannot be the floor. About a minute and a half.
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/evaluate.py --quick > "$tmp/foley-eval.txt" \
   || { cat "$tmp/foley-eval.txt" >&2; exit 1; }
 tail -1 "$tmp/foley-eval.txt" | sed 's/^/  /'
