@@ -303,8 +303,8 @@ def decay_weight(target, ctx, strength, within_row=False):
     contact rises by barely the onset detector's 12 dB (the plain-look misses of runs R2, R3,
     R2b): a ring that holds the context's level is the error these frames weigh. With
     `within_row` the hop's weights are divided by their mean, so that a row weighs about as much as
-    without them: unnormalised (runs T, T8) the rollout rows, where the drops are, outweighed the
-    rows that start a stream from silence, and the model sounded before a thunder's flash."""
+    without them: unnormalised, the rollout rows, where the drops are, outweigh the rows that start
+    a stream from silence (by_group)."""
     w = torch.ones(target.shape[0], 1, target.shape[2])
     if strength > 0:
         end = ctx[:, :, -2:].mean(dim=(1, 2))
@@ -319,10 +319,11 @@ def by_group(weight, before, start):
     """`weight` [B, 1, T] with each group of rows (those whose context starts before the clip,
     `start` [B], and the rest) scaled to the total it had `before` the decay weight. The flow loss
     divides by the batch's total weight, so that the decay weight, large where a rollout row's
-    context rings over a decaying recording, took its share from the rows that start a stream
+    context rings over a decaying recording, takes its share from the rows that start a stream
     from silence (31 % of the loss's weight without it, 21 % at strength 8), where the model
-    learns to stay silent before an event: runs T and T8 sounded before a thunder's flash. Within
-    a group the weight still moves to the rows and frames that decay under their context, which
+    learns to stay silent before an event: from run R, which sounded before a thunder's flash,
+    runs T and T8 went on doing so where R2b's round, without the weight, stopped it. Within a
+    group the weight still moves to the rows and frames that decay under their context, which
     normalising each row alone (--decay-within-row, run T8n) undid with the gain."""
     out = weight.clone()
     for g in (start, ~start):
