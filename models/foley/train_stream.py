@@ -324,7 +324,9 @@ def by_group(weight, before, start):
     learns to stay silent before an event: from run R, which sounded before a thunder's flash,
     runs T and T8 went on doing so where R2b's round, without the weight, stopped it. Within a
     group the weight still moves to the rows and frames that decay under their context, which
-    normalising each row alone (--decay-within-row, run T8n) undid with the gain."""
+    normalising each row alone (--decay-within-row, run T8n) undid with the gain. Measured from R
+    rebuilt (run W against run T8r, the weight alone): it changes neither, so the share is not
+    what keeps R's sound before the flash."""
     out = weight.clone()
     for g in (start, ~start):
         if g.any():
