@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Which contacts a package misses, on the validation drop scenes (never the evaluation ones):
+for every audible contact (evaluate.audible), whether an onset of the package's soundtrack falls
+on it, with its rise in band energy over the 30 ms before it (evaluate.band_db) and its level
+under the clip's loudest frame, in the true audio and in the generated one, its order in the
+scene and its gap to the contact before; then the found and the missed compared. A contact the
+true audio's own onset detector misses (a rise under 12 dB, or quieter than 35 dB under the top)
+is one the metric's ceiling (evaluate.py's "true audio" F1) misses too.
+
+    $py models/foley/misses.py --model models/foley [--scenes 48] [--look plain]
+"""
+
+import argparse
+
+import numpy as np
+
+import evaluate as ev
+from config import HOP, RATE, WINDOW_S
+from evaluate import scenes
+
+
+def rise_and_depth(db, top, t):
+    """(rise over the 30 ms before contact t, the level after it under `top`), in dB."""
+    k = int(round(t * RATE / HOP))
+    after = db[k: k + 4].max()
+    return after - db[max(0, k - 3): k].mean(), top - after
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--scenes", type=int, default=48)
+    ap.add_argument("--look", default="plain")
+    a = ap.parse_args()
+    rng = np.random.default_rng(ev.VALIDATION_SEED)
+    lib = scenes.Library("heldout")
+    rows = []  # order, gap, true rise, true depth, generated rise, generated depth, found, truth finds
+    for i in range(a.scenes):
+        clip = scenes.render(rng, lib, WINDOW_S, "drop", a.look)
+        contacts = ev.impact_times(clip)
+        audio, _ = ev.run_v2agen(clip["frames"], a.model, prompt=clip["caption"], seed=i)
+        pred, truth_onsets = ev.onsets(audio), ev.onsets(clip["audio"])
+        db, gdb = ev.band_db(clip["audio"]), ev.band_db(audio)
+        for t in ev.audible(clip["audio"], contacts):
+            order = contacts.index(t)
+            gap = t - contacts[order - 1] if order else float("nan")
+            near = lambda ts, t=t: any(abs(p - t) <= ev.TOLERANCE for p in ts)  # noqa: E731
+            row = (order, gap, *rise_and_depth(db, db.max(), t), *rise_and_depth(gdb, gdb.max(), t),
+                   near(pred), near(truth_onsets))
+            rows.append(row)
+            if not row[6]:
+                print(f"scene {i} contact {order} (gap {gap:.2f} s): true rise {row[2]:.1f} dB, {row[3]:.1f} dB "
+                      f"under the top; generated rise {row[4]:.1f} dB, {row[5]:.1f} under; "
+                      f"the true audio's detector {'finds' if row[7] else 'misses'} it", flush=True)
+    r = np.array(rows, dtype=float)
+    for name, s in (("found", r[r[:, 6] == 1]), ("missed", r[r[:, 6] == 0])):
+        if len(s):
+            print(f"{name}: {len(s)} contacts, {int((s[:, 0] == 0).sum())} of them a scene's first; median gap to "
+                  f"the contact before {np.nanmedian(s[:, 1]):.2f} s; median rise true {np.median(s[:, 2]):.1f} dB, "
+                  f"generated {np.median(s[:, 4]):.1f} dB; median under the top true {np.median(s[:, 3]):.1f} dB, "
+                  f"generated {np.median(s[:, 5]):.1f} dB; the true audio's detector finds {int(s[:, 7].sum())}")
+
+
+if __name__ == "__main__":
+    main()
