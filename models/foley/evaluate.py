@@ -121,18 +121,22 @@ def onsets(audio):
     return out
 
 
+def rise_at(db, t):
+    """(the rise of band energy `db` at time t: the loudest of the 30 ms after it over the mean of
+    the 30 ms before, that loudest level) in dB; None where either side is outside the clip."""
+    i = int(round(t * RATE / HOP))
+    before, after = db[max(0, i - 3): i], db[i: i + 4]
+    if not (len(before) and len(after)):
+        return None
+    return after.max() - before.mean(), after.max()
+
+
 def audible(audio, contacts):
     """The contacts whose sound is an onset in the true audio: band energy in the 30 ms after the
     contact at least 6 dB above the 30 ms before it (a soft bounce under the ringing of the
     previous one is a contact no listener or detector can hear)."""
     db = band_db(audio)
-    out = []
-    for t in contacts:
-        i = int(round(t * RATE / HOP))
-        before, after = db[max(0, i - 3): i], db[i: i + 4]
-        if len(before) and len(after) and after.max() - before.mean() >= 6:
-            out.append(t)
-    return out
+    return [t for t in contacts if (r := rise_at(db, t)) is not None and r[0] >= 6]
 
 
 def match(pred, contacts, audible_contacts, tol=TOLERANCE):

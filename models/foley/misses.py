@@ -15,15 +15,15 @@ import argparse
 import numpy as np
 
 import evaluate as ev
-from config import HOP, RATE, WINDOW_S
+from config import WINDOW_S
 from evaluate import scenes
 
 
-def rise_and_depth(db, top, t):
-    """(rise over the 30 ms before contact t, the level after it under `top`), in dB."""
-    k = int(round(t * RATE / HOP))
-    after = db[k: k + 4].max()
-    return after - db[max(0, k - 3): k].mean(), top - after
+def rise_and_depth(db, t):
+    """(rise at contact t as evaluate.audible measures it, the level after it under the clip's
+    loudest frame), in dB. An audible contact has both sides inside the clip."""
+    rise, level = ev.rise_at(db, t)
+    return rise, db.max() - level
 
 
 def main():
@@ -45,7 +45,7 @@ def main():
             order = contacts.index(t)
             gap = t - contacts[order - 1] if order else float("nan")
             near = lambda ts, t=t: any(abs(p - t) <= ev.TOLERANCE for p in ts)  # noqa: E731
-            row = (order, gap, *rise_and_depth(db, db.max(), t), *rise_and_depth(gdb, gdb.max(), t),
+            row = (order, gap, *rise_and_depth(db, t), *rise_and_depth(gdb, t),
                    near(pred), near(truth_onsets))
             rows.append(row)
             if not row[6]:
