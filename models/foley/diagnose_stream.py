@@ -31,7 +31,7 @@ import scenes  # noqa: E402
 import evaluate as ev  # noqa: E402
 import vocoder  # noqa: E402
 from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_stats, silent_latent  # noqa: E402
-from config import CACHE, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
+from config import CACHE, FEAT, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
 from prepare import shrink  # noqa: E402
 from stream import (AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, flow_time, loaded,  # noqa: E402
                     sample)
@@ -58,22 +58,25 @@ def true_latent(front, audio):
 def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=GUIDANCE, ahead=AHEAD,
              weak_gain=1.0, video_guidance=0.0, uncond_context="same", method="euler", noise_scale=NOISE_SCALE,
              channels=N_MELS, first=0):
-    """The clip's latent hop by hop (frames: the sync encoder's and the semantic encoder's
-    renderings of the scene, each [n, 3, 32, 32] in [0, 1]). With `ahead` < AHEAD latent frames
+    """The latents [B, channels, LATENT_FRAMES] of B clips streamed hop by hop together (frames:
+    the sync encoder's and the semantic encoder's renderings of the scenes, each [B, n, 3, 32, 32]
+    in [0, 1]; text [B, TEXT_DIM], empty [1, TEXT_DIM]). With `ahead` < AHEAD latent frames
     the video past the hop's end + `ahead` is frozen at its last frame before: how much the
     contacts found owe to the lookahead. With `weak_gain` < 1 the guidance's negative side sees
     the sync features weakened (weak_sync): with `video_guidance` 0 in the unconditional branch
     (still two branches), else in a third branch, u(∅) + α(u(c) − u(∅)) + γ(u(c) − u(c, weak)).
     With `uncond_context` "silence" the unconditional branch sees silence as its previous latent
     (a stream's start). A model in a nested latent (common.nest) takes its `channels`. With
-    `first` > 0 each hop starts at Euler step `first` from the true latent (`true`, LEAD frames
-    ahead of the audio) noised to that step's time: the model's own rendering of the true sound."""
+    `first` > 0 each hop starts at Euler step `first` from the true latent (`true` [B, channels,
+    LATENT_FRAMES], LEAD frames ahead of the audio) noised to that step's time: the model's own
+    rendering of the true sound. Also the rollouts train_stream.py learns from (rollouts.py)."""
     sync_frames, sem_frames = frames
-    hist = torch.zeros(1, channels, CTX)
+    n = sync_frames.shape[0]
+    hist = torch.zeros(n, channels, CTX)
     seen = (CTX + HOP_F + ahead) // 2  # video frames (25 fps, two latent frames each) kept
 
     def span_of(f, h):
-        span = span_frames(f, h)[0][None]
+        span = torch.stack([span_frames(clip, h)[0] for clip in f])
         span[:, seen:] = span[:, seen - 1: seen]
         return span
 
@@ -83,31 +86,34 @@ def streamed(model, frames, text, empty, true, context, gen, steps=STEPS, alpha=
         sem = model.semantic(span_of(sem_frames, h)[:, ::5][:, :SEMANTIC_N])
         if context == "teacher":
             # The true latent after CTX zero frames (a stream's start): the CTX frames before h.
-            ctx = torch.cat([torch.zeros(1, channels, CTX), true], dim=2)[:, :, h: h + CTX]
+            ctx = torch.cat([torch.zeros(n, channels, CTX), true], dim=2)[:, :, h: h + CTX]
         elif context == "zero":
-            ctx = torch.zeros(1, channels, CTX)
+            ctx = torch.zeros(n, channels, CTX)
         else:
             ctx = hist[:, :, -CTX:].clone()
             if context.startswith("last:"):
                 ctx[:, :, : CTX - int(context[5:])] = 0
 
+        # The branches one after another in one batch: conditional, unconditional (, weakened).
         if video_guidance == 0:
-            texts, syncs = torch.cat([text, empty]), torch.cat([sync, weak_sync(sync, weak_gain)])
+            texts, syncs = torch.cat([text, empty.expand(n, -1)]), torch.cat([sync, weak_sync(sync, weak_gain)])
         else:
-            texts, syncs = torch.cat([text, empty, text]), torch.cat([sync, sync, weak_sync(sync, weak_gain)])
-        b = texts.shape[0]
-        ctxs = ctx.expand(b, -1, -1).clone()
+            texts = torch.cat([text, empty.expand(n, -1), text])
+            syncs = torch.cat([sync, sync, weak_sync(sync, weak_gain)])
+        b = texts.shape[0] // n
+        ctxs = ctx.repeat(b, 1, 1)
         if uncond_context == "silence":
-            ctxs[1] = 0  # all-zero frames: silence (stream.silence_before_stream)
+            ctxs[n: 2 * n] = 0  # all-zero frames: silence (stream.silence_before_stream)
+        sems = sem.repeat(b, 1, 1)
 
-        def velocity(x, t, ctxs=ctxs, sem=sem, texts=texts, syncs=syncs, b=b):
-            v = model.denoiser(x.expand(b, -1, -1), torch.full((b,), t), texts, syncs,
-                               sem.expand(b, -1, -1), torch.zeros(b, 64), ctxs)
+        def velocity(x, t, ctxs=ctxs, sems=sems, texts=texts, syncs=syncs, b=b):
+            v = model.denoiser(x.repeat(b, 1, 1), torch.full((b * n,), t), texts, syncs, sems,
+                               torch.zeros(b * n, FEAT), ctxs)
             if b == 3:  # sample() forms v_u + α(v_c − v_u); fold γ(v_c − v_w) into v_c
-                return v[:1] + video_guidance / alpha * (v[:1] - v[2:]), v[1:2]
-            return v[:1], v[1:]
+                return v[:n] + video_guidance / alpha * (v[:n] - v[2 * n:]), v[n: 2 * n]
+            return v[:n], v[n:]
 
-        noise = noise_scale * torch.randn((1, channels, HOP_F), generator=gen)
+        noise = noise_scale * torch.randn((n, channels, HOP_F), generator=gen)
         if first:
             t = flow_time(first, steps)
             noise = t * true[:, :, h: h + HOP_F] + (1 - t) * noise
@@ -198,8 +204,8 @@ def main():
                 z = windowed(model, frames, text, empty, gen, a.steps, a.alpha)
                 lead = 0
             else:
-                z = streamed(model, frames, text, empty, true_latent(front, clip["audio"]), a.context, gen,
-                             a.steps, a.alpha, a.ahead_ms // LATENT_MS, a.weak_gain, a.video_guidance,
+                z = streamed(model, tuple(f[None] for f in frames), text, empty, true_latent(front, clip["audio"]),
+                             a.context, gen, a.steps, a.alpha, a.ahead_ms // LATENT_MS, a.weak_gain, a.video_guidance,
                              a.uncond_context, a.sampler, a.noise_scale)
                 lead = LEAD
             if a.decoder == "gl":

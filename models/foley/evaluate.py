@@ -139,12 +139,17 @@ def audible(audio, contacts):
     return [t for t in contacts if (r := rise_at(db, t)) is not None and r[0] >= 6]
 
 
+def near(t, ts, tol=TOLERANCE):
+    """Whether any of the times `ts` falls within `tol` of t: an onset on a contact, or a contact
+    with an onset on it."""
+    return any(abs(t - u) <= tol for u in ts)
+
+
 def match(pred, contacts, audible_contacts, tol=TOLERANCE):
     """(onsets near any contact, onsets, audible contacts with an onset near, audible contacts):
     precision counts an onset right if it falls on any contact; recall is over the audible ones."""
-    near = lambda t, ts: any(abs(t - u) <= tol for u in ts)  # noqa: E731
-    return (sum(near(p, contacts) for p in pred), len(pred),
-            sum(near(c, pred) for c in audible_contacts), len(audible_contacts))
+    return (sum(near(p, contacts, tol) for p in pred), len(pred),
+            sum(near(c, pred, tol) for c in audible_contacts), len(audible_contacts))
 
 
 def bootstrap_f1(per_scene, n=2000):
@@ -366,10 +371,10 @@ def live_metric(model, lib, count, log):
         found = onsets(audio)
         totals += match(found, contacts, heard)
         for c in heard:
-            near = [o for o in found if abs(o - c) <= TOLERANCE]
-            if not near:
+            on = [o for o in found if near(o, [c])]
+            if not on:
                 continue
-            k = int(round(min(near, key=lambda o: abs(o - c)) * RATE))  # onset sample
+            k = int(round(min(on, key=lambda o: abs(o - c)) * RATE))  # onset sample
             b = min(np.searchsorted(starts, k, side="right") - 1, len(rows) - 1)
             played = rendered[b] + (k - starts[b]) / RATE
             delays.append(played - c)  # the contact frame's running time is its time in the clip

@@ -40,12 +40,12 @@ LOOKS = ("varied", "plain")
 
 
 def scene(i, lib, enc):
-    """Scene i: its two encoders' frames, its prompt's embedding and its soundtrack."""
+    """Scene i: its two encoders' frames (a batch of one), its prompt's embedding and its soundtrack."""
     rng = np.random.default_rng(GTA_SEED + i)
     clip = scenes.render(rng, lib, WINDOW_S, KINDS[i % len(KINDS)], LOOKS[i % 2])
     frames = torch.from_numpy(shrink(clip["frames"])).permute(0, 3, 1, 2).float() / 255.0
     caption = "" if i % 7 == 3 else clip["caption"]
-    return (frames, frames), torch.from_numpy(enc(caption))[None], clip["audio"][:SAMPLES].astype(np.float32)
+    return (frames[None], frames[None]), torch.from_numpy(enc(caption))[None], clip["audio"][:SAMPLES].astype(np.float32)
 
 
 def main():

@@ -44,9 +44,8 @@ def main():
         for t in ev.audible(clip["audio"], contacts):
             order = contacts.index(t)
             gap = t - contacts[order - 1] if order else float("nan")
-            near = lambda ts, t=t: any(abs(p - t) <= ev.TOLERANCE for p in ts)  # noqa: E731
             row = (order, gap, *rise_and_depth(db, t), *rise_and_depth(gdb, t),
-                   near(pred), near(truth_onsets))
+                   ev.near(t, pred), ev.near(t, truth_onsets))
             rows.append(row)
             if not row[6]:
                 print(f"scene {i} contact {order} (gap {gap:.2f} s): true rise {row[2]:.1f} dB, {row[3]:.1f} dB "

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from common import PromptEncoder, latent_channels, latent_stats
-from config import CACHE, FEAT, LATENT_FRAMES
-from stream import CTX, HOP_F, NOISE_SCALE, SEMANTIC_N, loaded, sample
+from config import CACHE
+from diagnose_stream import streamed
+from stream import loaded
 from train import Data
-from train_stream import span_frames
 
 OUT = CACHE / "rollouts.npz"
 EMPTY_EVERY = 7  # one clip in seven streamed without a prompt, as gta.py
@@ -37,26 +37,10 @@ def caption_of(data, i):
 
 
 def rolled(model, frames, text, empty, gen, channels):
-    """The latents [B, channels, LATENT_FRAMES] of B clips streamed hop by hop together: frames
-    [B, 100, 3, 32, 32] in [0, 1] (both encoders' input, as in training), text [B, TEXT_DIM]."""
-    b = frames.shape[0]
-    hist = torch.zeros(b, channels, CTX)  # zeros: silence before the stream (stream.silence_before_stream)
-    texts = torch.cat([text, empty.expand(b, -1)])
-    twice = lambda z: torch.cat([z, z])  # noqa: E731
-    audio = torch.zeros(2 * b, FEAT)  # no existing audio
-    for h in range(0, LATENT_FRAMES, HOP_F):
-        span = torch.stack([span_frames(f, h)[0] for f in frames])
-        sync = twice(model.sync(span))
-        sem = twice(model.semantic(span[:, ::5][:, :SEMANTIC_N]))
-        ctx = twice(hist[:, :, -CTX:])
-
-        def velocity(x, t, sync=sync, sem=sem, ctx=ctx):
-            v = model.denoiser(twice(x), torch.full((2 * b,), t), texts, sync, sem, audio, ctx)
-            return v[:b], v[b:]
-
-        noise = NOISE_SCALE * torch.randn((b, channels, HOP_F), generator=gen)
-        hist = torch.cat([hist, sample(velocity, noise)], dim=2)
-    return hist[:, :, CTX:]
+    """The latents [B, channels, LATENT_FRAMES] of B clips streamed hop by hop together as v2agen
+    streams them (diagnose_stream.streamed with its own latent as each hop's context, no existing
+    audio): frames [B, 100, 3, 32, 32] in [0, 1] (both encoders' input, as in training), text [B, TEXT_DIM]."""
+    return streamed(model, (frames, frames), text, empty, None, "own", gen, channels=channels)
 
 
 class Rollouts:
