@@ -14,6 +14,8 @@ their change over time; `--uncond-context silence`), or a third branch against w
 features (`--video-guidance`).
 
     python models/foley/diagnose_stream.py --checkpoint models/foley/.cache/foley-stream.pt --context own
+    python models/foley/diagnose_stream.py --checkpoint models/foley/snapshots/foley-stream-contacts.pt \
+        --vocoder-variant hedge      # the bundled model, in its own (nested) latent
     python models/foley/diagnose_stream.py --windowed
 """
 
@@ -30,7 +32,7 @@ import scenes  # noqa: E402
 
 import evaluate as ev  # noqa: E402
 import vocoder  # noqa: E402
-from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_stats, silent_latent  # noqa: E402
+from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_channels, latent_stats, silent_latent  # noqa: E402
 from config import CACHE, FEAT, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
 from prepare import shrink  # noqa: E402
 from stream import (AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, flow_time, loaded,  # noqa: E402
@@ -174,15 +176,16 @@ def main():
     ap.add_argument("--decoder", default="vocoder", choices=["vocoder", "gl"],
                     help="gl: Griffin-Lim (the windowed package's decoder; no vocoder needed; the "
                          "windowed model scores the same with either)")
+    ap.add_argument("--vocoder-variant", default=None,
+                    help="the vocoder variant to decode with (the bundled package's: hedge), as export_stream.py takes it")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    stats = latent_stats()
-    front, enc, silence = Frontend(stats), PromptEncoder(), silent_latent(1)
-    voc = GriffinLimDecoder(stats) if a.decoder == "gl" else vocoder.load()
-    if a.windowed:
-        model = windowed_model(a.package)
-    else:
-        model = loaded(stats, torch.load(a.checkpoint)["ema"]).eval()
+    # A checkpoint's own latent (a nested one since run N), decoded by that latent's vocoder.
+    ck = None if a.windowed else torch.load(a.checkpoint)
+    stats = (ck.get("latent") if ck else None) or latent_stats()
+    front, enc, silence = Frontend(stats), PromptEncoder(), silent_latent(1, stats)
+    voc = GriffinLimDecoder(stats) if a.decoder == "gl" else vocoder.load(vocoder.Latent(stats, a.vocoder_variant))
+    model = windowed_model(a.package) if a.windowed else loaded(stats, ck["ema"]).eval()
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(ev.VALIDATION_SEED)
     totals, missed, heard_all, offsets, false, why = np.zeros(4), [], [], [], [], []
@@ -206,7 +209,7 @@ def main():
             else:
                 z = streamed(model, tuple(f[None] for f in frames), text, empty, true_latent(front, clip["audio"]),
                              a.context, gen, a.steps, a.alpha, a.ahead_ms // LATENT_MS, a.weak_gain, a.video_guidance,
-                             a.uncond_context, a.sampler, a.noise_scale)
+                             a.uncond_context, a.sampler, a.noise_scale, latent_channels(stats))
                 lead = LEAD
             if a.decoder == "gl":
                 # Griffin-Lim has no lag: a streaming latent's frame f is the audio's f + LEAD.
