@@ -45,6 +45,10 @@ PER_LATENT = SAMPLES // LATENT_FRAMES  # 320 samples per latent frame
 START_SHARE = 0.25  # examples whose hop starts within the first context (a stream's start)
 ROLLOUT_SHARE = 0.25  # with --rollouts, the share of each batch whose context is a rollout's
 AFTER_CONTACT_F = 30  # latent frames (0.6 s) after a contact in which --after-contact starts rollout hops
+# --close-pairs: a later contact 3 to 15 video frames (0.12-0.6 s) after one before it, the gaps of the
+# plain look's misses (misses.py); a later contact is a peak of at least a quarter of the clip's
+# largest onset (bounces fade), the one before it of at least half, as after_contacts takes.
+CLOSE_GAP = (3, 15)
 
 
 def hop_starts(rng, size, start_share=START_SHARE):
@@ -75,6 +79,30 @@ def after_contacts(hs, pick, onset, rng, within=AFTER_CONTACT_F):
     return hs
 
 
+def close_pairs(hs, pick, onset, rng, gap=CLOSE_GAP):
+    """Hop starts `hs` with the `pick`ed examples' hops moved to hold a later contact of a close
+    pair (CLOSE_GAP) with at least 40 ms of the hop before it, and the contact before it in their
+    context; an example whose clip holds no such pair keeps its hop. What the plain look misses
+    (misses.py, run R2b: 15 of 124 contacts, all later ones, 0.12-0.63 s after the one before) is
+    such a contact sounded under the ring of the one before: in a rollout row the context is that
+    ring, and drawn anywhere or after any contact few hops hold a second contact's attack."""
+    hs = hs.copy()
+    last = LATENT_FRAMES - HOP_F - LEAD
+    for j in np.flatnonzero(pick):
+        s = onset[j].numpy()
+        peak = (s[1:-1] >= s[:-2]) & (s[1:-1] > s[2:])
+        later = np.flatnonzero(peak & (s[1:-1] >= 0.25 * s.max())) + 1
+        first = np.flatnonzero(s >= 0.5 * s.max())
+        pairs = [(f1, f2) for f2 in later for f1 in first if gap[0] <= f2 - f1 <= gap[1]] if s.max() > 0 else []
+        if not pairs:
+            continue
+        f1, f2 = pairs[rng.integers(len(pairs))]
+        lo, hi = max(2 * f1 + 2, 2 * f2 - HOP_F + 2, HOP_F), min(2 * f2 - 2, last - last % 2)
+        if lo <= hi:
+            hs[j] = lo + 2 * rng.integers((hi - lo) // 2 + 1)
+    return hs
+
+
 def span_frames(frames, h):
     """The video frames (25 fps) a step at hop start `h` sees: from the context's start to the
     lookahead's end, clamped to the clip. frames [100, ...] → [SYNC_N, ...], and the in-clip mask."""
@@ -84,7 +112,7 @@ def span_frames(frames, h):
 
 
 def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, rolls=None, roll_share=0.0,
-                 after_contact=0.0):
+                 after_contact=0.0, close=0.0):
     b = data.batch(rng, size)
     # The last `n_roll` examples: clips the model streamed itself (rollouts.py), their context
     # its own rollout, their target the clip's whole soundtrack under the prompt it was streamed with.
@@ -113,6 +141,8 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
     hs = np.where(rolled.numpy(), np.maximum(hs, HOP_F), hs)
     if after_contact:
         hs = after_contacts(hs, rolled.numpy() & (rng.random(size) < after_contact), onset, rng)
+    if close:
+        hs = close_pairs(hs, rolled.numpy() & (rng.random(size) < close), onset, rng)
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
@@ -418,6 +448,8 @@ def main():
     ap.add_argument("--after-contact", type=float, default=0.0,
                     help="with --rollouts: share of the rollout rows whose hop starts within 0.6 s after a "
                          "contact (after_contacts)")
+    ap.add_argument("--close-pairs", type=float, default=0.0, metavar="P",
+                    help="share of rollout rows whose hop holds a close pair's later contact (close_pairs)")
     ap.add_argument("--decay-weight", type=float, default=0.0,
                     help="extra flow-loss weight of a hop frame per unit its true level lies under the "
                          "context's end (decay_weight), 0 for none")
@@ -465,8 +497,8 @@ def main():
                     help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
                          "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
     a = ap.parse_args()
-    if (a.after_contact or a.rollout_share is not None) and not a.rollouts:
-        ap.error("--after-contact and --rollout-share are about rollout rows: they need --rollouts")
+    if (a.after_contact or a.close_pairs or a.rollout_share is not None) and not a.rollouts:
+        ap.error("--after-contact, --close-pairs and --rollout-share are about rollout rows: they need --rollouts")
     if (a.decay_within_row or a.decay_by_group) and not a.decay_weight:
         ap.error("--decay-within-row and --decay-by-group normalise the decay weight: give --decay-weight")
     if a.rollout_share is None:
@@ -596,7 +628,7 @@ def main():
                      f"{latent_channels(stats)}")
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles,
-                                                         rolls, a.rollout_share, a.after_contact),
+                                                         rolls, a.rollout_share, a.after_contact, a.close_pairs),
                                 gen, a, data.embed[""], latent_parts(stats)),
         step, trained_s, warm_from, a.keep_every, {"latent": stats} if stats != latent_stats() else None)
 
