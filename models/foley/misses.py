@@ -5,9 +5,11 @@ on it, with its rise in band energy over the 30 ms before it (evaluate.band_db) 
 under the clip's loudest frame, in the true audio and in the generated one, its order in the
 scene and its gap to the contact before; then the found and the missed compared. A contact the
 true audio's own onset detector misses (a rise under 12 dB, or quieter than 35 dB under the top)
-is one the metric's ceiling (evaluate.py's "true audio" F1) misses too.
+is one the metric's ceiling (evaluate.py's "true audio" F1) misses too. With --trace, each missed
+contact's band energy every 20 ms from 400 ms before it to 120 ms after, true and generated, in
+dB under each soundtrack's loudest frame: a ring, a floor or an attack smeared ahead of the contact.
 
-    $py models/foley/misses.py --model models/foley [--scenes 48] [--look plain]
+    $py models/foley/misses.py --model models/foley [--scenes 48] [--look plain] [--trace]
 """
 
 import argparse
@@ -15,7 +17,7 @@ import argparse
 import numpy as np
 
 import evaluate as ev
-from config import WINDOW_S
+from config import HOP, RATE, WINDOW_S
 from evaluate import scenes
 
 
@@ -26,11 +28,20 @@ def rise_and_depth(db, t):
     return rise, db.max() - level
 
 
+def trace(db, gdb, t, before=40, after=14):
+    """Lines of the band energies db and gdb (HOP frames, 10 ms) around contact t, every other frame."""
+    k = int(round(t * RATE / HOP))
+    idx = range(max(0, k - before), min(k + after, len(db), len(gdb)), 2)
+    row = lambda name, v: f"  {name:>9} " + " ".join(f"{max(v[j] - v.max(), -99):5.0f}" for j in idx)  # noqa: E731
+    return [f"  {'ms':>9} " + " ".join(f"{(j - k) * 1000 * HOP // RATE:5d}" for j in idx), row("true", db), row("generated", gdb)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--scenes", type=int, default=48)
     ap.add_argument("--look", default="plain")
+    ap.add_argument("--trace", action="store_true", help="each missed contact's band energy around it")
     a = ap.parse_args()
     rng = np.random.default_rng(ev.VALIDATION_SEED)
     lib = scenes.Library("heldout")
@@ -51,6 +62,8 @@ def main():
                 print(f"scene {i} contact {order} (gap {gap:.2f} s): true rise {row[2]:.1f} dB, {row[3]:.1f} dB "
                       f"under the top; generated rise {row[4]:.1f} dB, {row[5]:.1f} under; "
                       f"the true audio's detector {'finds' if row[7] else 'misses'} it", flush=True)
+                if a.trace:
+                    print("\n".join(trace(db, gdb, t)), flush=True)
     r = np.array(rows, dtype=float)
     for name, s in (("found", r[r[:, 6] == 1]), ("missed", r[r[:, 6] == 0])):
         if len(s):

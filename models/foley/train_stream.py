@@ -9,7 +9,8 @@ longer stretch reaching back into the context (`infill`); with --own-context a s
 contexts end in the model's own sample (`own_context`), as every context in a stream does;
 with --rollouts a share of them is a stretch of the model's own multi-hop stream of the clip
 (rollouts.py), which drifts as a single sample does not, and with --after-contact a share of
-those starts in the half second after a contact, where a ring must end (after_contacts), and
+those starts in the half second after a contact, where a ring must end (after_contacts), with
+--close-pairs a share holds a later contact of a close pair (close_pairs), and
 with --decay-weight the hop frames whose recording lies under the context's end weigh more
 (decay_weight), with --decay-by-group without taking weight from the rows that start a stream
 (by_group).
@@ -464,6 +465,8 @@ def main():
                     help="strength of the video features' weakening (weakened), 0 for none")
     ap.add_argument("--freeze-video", action="store_true",
                     help="keep the video encoders as they start (--init's, or the checkpoint's), untrained")
+    ap.add_argument("--train-video", action="store_true",
+                    help="with a detail branch (whose model trains the branch alone), the video encoders train too")
     ap.add_argument("--train-only", metavar="MODULES",
                     help="train only these of the model's modules (comma-separated: sync, semantic, audio, denoiser, "
                          "onset); the rest stays as it starts, e.g. 'sync,onset' fits the sync encoder to what the "
@@ -612,9 +615,16 @@ def main():
             m.denoiser.detail.requires_grad_(True)
             if a.train_coarse:
                 m.denoiser.coarse.requires_grad_(True)
+            if a.train_video:  # the sync encoder (a fused one's both parts and its mix) and the semantic one
+                m.sync.requires_grad_(True)
+                m.semantic.requires_grad_(True)
     if a.train_coarse and not branch:
         ap.error("--train-coarse: the model has no detail branch (its whole denoiser trains anyway)")
-    print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; hop {HOP_F}, "
+    if a.train_video and (not branch or a.freeze_video or a.train_only):
+        ap.error("--train-video is for a model with a detail branch, without --freeze-video or --train-only "
+                 "(a model without a branch trains its video encoders unless --freeze-video)")
+    print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters "
+          f"({sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6:.2f} M training); hop {HOP_F}, "
           f"context {CTX}, lookahead {AHEAD} latent frames", flush=True)
     front = Frontend(stats)
     rng = np.random.default_rng(step)
