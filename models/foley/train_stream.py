@@ -82,7 +82,7 @@ def after_contacts(hs, pick, onset, rng, within=AFTER_CONTACT_F):
 
 def close_pairs(hs, pick, onset, rng, gap=CLOSE_GAP):
     """Hop starts `hs` with the `pick`ed examples' hops moved to hold a later contact of a close
-    pair (CLOSE_GAP) with at least 40 ms of the hop before it, and the contact before it in their
+    pair (CLOSE_GAP) with a latent frame or more of the hop before its rise, and the contact before it in their
     context; an example whose clip holds no such pair keeps its hop. What the plain look misses
     (misses.py, run R2b: 15 of 124 contacts, all later ones, 0.12-0.63 s after the one before) is
     such a contact sounded under the ring of the one before: in a rollout row the context is that
@@ -464,7 +464,8 @@ def main():
     ap.add_argument("--feature-noise", type=float, default=0.0,
                     help="strength of the video features' weakening (weakened), 0 for none")
     ap.add_argument("--freeze-video", action="store_true",
-                    help="keep the video encoders as they start (--init's, or the checkpoint's), untrained")
+                    help="keep the video encoders as they start (--init's, or the checkpoint's), untrained (a model "
+                         "with a detail branch keeps them so anyway unless --train-video)")
     ap.add_argument("--train-video", action="store_true",
                     help="with a detail branch (whose model trains the branch alone), the video encoders train too")
     ap.add_argument("--train-only", metavar="MODULES",
