@@ -82,8 +82,8 @@ def after_contacts(hs, pick, onset, rng, within=AFTER_CONTACT_F):
 
 def close_pairs(hs, pick, onset, rng, gap=CLOSE_GAP):
     """Hop starts `hs` with the `pick`ed examples' hops moved to hold a later contact of a close
-    pair (CLOSE_GAP) with a latent frame or more of the hop before its rise, and the contact before it in their
-    context; an example whose clip holds no such pair keeps its hop. What the plain look misses
+    pair (CLOSE_GAP) with a latent frame or more of the hop before its rise, and the contact
+    before it in their context; an example whose clip holds no such pair keeps its hop. What the plain look misses
     (misses.py, run R2b: 15 of 124 contacts, all later ones, 0.12-0.63 s after the one before) is
     such a contact sounded under the ring of the one before: in a rollout row the context is that
     ring, and drawn anywhere or after any contact few hops hold a second contact's attack."""
