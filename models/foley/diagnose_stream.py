@@ -34,9 +34,9 @@ import evaluate as ev  # noqa: E402
 import vocoder  # noqa: E402
 from common import Frontend, GriffinLimDecoder, PromptEncoder, latent_channels, latent_stats, silent_latent  # noqa: E402
 from config import CACHE, FEAT, GUIDANCE, LATENT_FRAMES, N_MELS, STEPS, WINDOW_S, WINDOWED  # noqa: E402
-from prepare import shrink  # noqa: E402
-from stream import (AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, flow_time, loaded,  # noqa: E402
-                    sample)
+from prepare import encoder_frames  # noqa: E402
+from stream import (AHEAD, CTX, HOP_F, HOP_MS, LATENT_MS, LEAD, NOISE_SCALE, SEMANTIC_N, flow_time,  # noqa: E402
+                    from_checkpoint, sample)
 from false_sounds import between_events, quiet_frames  # noqa: E402
 from train_stream import package_weights, span_frames  # noqa: E402
 
@@ -181,16 +181,14 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     # A checkpoint's own latent (a nested one since run N), decoded by that latent's vocoder.
-    ck = None if a.windowed else torch.load(a.checkpoint)
-    stats = (ck.get("latent") if ck else None) or latent_stats()
+    model, stats = (windowed_model(a.package), latent_stats()) if a.windowed else from_checkpoint(a.checkpoint)
     front, enc, silence = Frontend(stats), PromptEncoder(), silent_latent(1, stats)
     voc = GriffinLimDecoder(stats) if a.decoder == "gl" else vocoder.load(vocoder.Latent(stats, a.vocoder_variant))
-    model = windowed_model(a.package) if a.windowed else loaded(stats, ck["ema"]).eval()
     lib = scenes.Library("heldout")
     rng = np.random.default_rng(ev.VALIDATION_SEED)
     totals, missed, heard_all, offsets, false, why = np.zeros(4), [], [], [], [], []
     between = {}  # a scene's class → the level between its events (false_sounds.between_events)
-    as_input = lambda c: torch.from_numpy(shrink(c["frames"])).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
+    as_input = lambda c: encoder_frames(c["frames"])  # noqa: E731
     for i in range(a.scenes):
         state = copy.deepcopy(rng)  # the same scene in another look: the looks draw their events alike
         clip = scenes.render(rng, lib, WINDOW_S, "drop", a.look)

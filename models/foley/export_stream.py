@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 
 import vocoder
-from common import latent_channels, latent_stats
+from common import latent_channels
 from config import (CACHE, FEAT, HERE, RATE, SEMANTIC_FPS, SEMANTIC_SIZE, SYNC_FPS, SYNC_SIZE, TEXT_DIM,
                     VOCODER_REFINE_STEPS)
 from export import export, manifest
 from stream import (CONTEXT_MS, CTX, HOP_F, HOP_MS, HOP_SAMPLES, LOOKAHEAD_MS, NOISE_SCALE, SEMANTIC_N,
-                    SYNC_N, StreamDecoder, loaded)
+                    SYNC_N, StreamDecoder, from_checkpoint)
 
 
 class ZeroContext(torch.nn.Module):
@@ -51,12 +51,10 @@ def main():
     a = ap.parse_args()
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
-    ck = torch.load(a.checkpoint)
     # A model in a candidate latent (train_stream.py --latent) carries its latent; its vocoder is
     # that latent's (vocoder.py --latent).
-    stats = ck.get("latent") or latent_stats()
+    model, stats = from_checkpoint(a.checkpoint)
     channels = latent_channels(stats)
-    model = loaded(stats, ck["ema"]).eval()
     if (err := model.denoiser.step_error()) > 1e-5:
         raise SystemExit(f"the denoiser's step differs from its span by {err:.1e} of its peak (stream.py)")
     with torch.no_grad():

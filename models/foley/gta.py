@@ -27,11 +27,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import scenes  # noqa: E402
 
-from common import Frontend, PromptEncoder, latent_channels, latent_stats  # noqa: E402
+from common import Frontend, PromptEncoder, latent_channels  # noqa: E402
 from config import CACHE, SAMPLES, WINDOW_S  # noqa: E402
 from diagnose_stream import streamed, true_latent  # noqa: E402
-from prepare import PAIRS, SINGLE, shrink  # noqa: E402
-from stream import loaded  # noqa: E402
+from prepare import PAIRS, SINGLE, encoder_frames  # noqa: E402
+from stream import from_checkpoint  # noqa: E402
 from vocoder import DIR  # noqa: E402
 
 GTA_SEED = 9_000_000
@@ -43,7 +43,7 @@ def scene(i, lib, enc):
     """Scene i: its two encoders' frames (a batch of one), its prompt's embedding and its soundtrack."""
     rng = np.random.default_rng(GTA_SEED + i)
     clip = scenes.render(rng, lib, WINDOW_S, KINDS[i % len(KINDS)], LOOKS[i % 2])
-    frames = torch.from_numpy(shrink(clip["frames"])).permute(0, 3, 1, 2).float() / 255.0
+    frames = encoder_frames(clip["frames"])
     caption = "" if i % 7 == 3 else clip["caption"]
     return (frames[None], frames[None]), torch.from_numpy(enc(caption))[None], clip["audio"][:SAMPLES].astype(np.float32)
 
@@ -59,9 +59,7 @@ def main():
                     help="the streaming model (default: run N, the shipped model's coarse latent and a detail branch)")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    ck = torch.load(a.checkpoint)
-    stats = ck.get("latent") or latent_stats()
-    model = loaded(stats, ck["ema"]).eval()
+    model, stats = from_checkpoint(a.checkpoint)
     front = Frontend(stats)
     enc, lib = PromptEncoder(), scenes.Library("train")
     latents, audio = [], []

@@ -46,20 +46,18 @@ class Evidence:
     temporal convolutions, so a clip reads as a stream's spans do), and the true onset strength."""
 
     def __init__(self, checkpoint):
-        import torch
-        from common import Frontend, latent_stats
-        from stream import loaded
-        ck = torch.load(checkpoint)
-        stats = ck.get("latent") or latent_stats()  # a checkpoint's own latent, as rollouts.py reads it
-        self.model, self.front = loaded(stats, ck["ema"]).eval(), Frontend(stats)
+        from common import Frontend
+        from stream import from_checkpoint
+        self.model, stats = from_checkpoint(checkpoint)
+        self.front = Frontend(stats)
 
     def __call__(self, clip, contacts):
         """(onset head, true onset strength) at each contact (the larger over ±1 video frame), as
         shares of the clip's largest."""
         import torch
-        from prepare import shrink
+        from prepare import encoder_frames
         from train import onset_strength
-        frames = torch.from_numpy(shrink(clip["frames"])).permute(0, 3, 1, 2).float()[None] / 255.0
+        frames = encoder_frames(clip["frames"])[None]
         audio = torch.from_numpy(clip["audio"][:SAMPLES].astype(np.float32))[None]
         with torch.no_grad():
             head = self.model.onset(self.model.sync(frames))[0].numpy()

@@ -35,6 +35,13 @@ def shrink(frames, size=SYNC_SIZE):
     return np.round(x).astype(np.uint8)
 
 
+def encoder_frames(frames):
+    """A render's frames [T, 96, 96, 3] uint8 as the encoders take them, shrunk: a torch tensor
+    [T, 3, 32, 32] in [0, 1]."""
+    import torch  # only the tools that feed a model call this; the rendering does not need torch
+    return torch.from_numpy(shrink(frames)).permute(0, 3, 1, 2).float() / 255.0
+
+
 def work(job):
     seed, kinds, split, look = job
     lib = scenes.Library(split)

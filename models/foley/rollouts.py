@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import PromptEncoder, latent_channels, latent_stats
+from common import PromptEncoder, latent_channels
 from config import CACHE
 from diagnose_stream import streamed
-from stream import loaded
+from stream import from_checkpoint
 from train import Data
 
 OUT = CACHE / "rollouts.npz"
@@ -70,9 +70,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     data = Data(a.data)
-    ck = torch.load(a.checkpoint)
-    stats = ck.get("latent") or latent_stats()
-    model = loaded(stats, ck["ema"]).eval()
+    model, stats = from_checkpoint(a.checkpoint)
     enc = PromptEncoder()
     empty = torch.from_numpy(enc(""))[None]
     order = np.random.default_rng(a.seed).permutation(data.n)[: a.clips]

@@ -230,6 +230,15 @@ def loaded(stats, state):
     return model
 
 
+def from_checkpoint(path):
+    """(the model a checkpoint or snapshot holds, its EMA weights, in eval mode; its latent's
+    stats): a model trained in a candidate latent (train_stream.py --latent) carries its latent,
+    the others are in the shipped one."""
+    ck = torch.load(path)
+    stats = ck.get("latent") or latent_stats()
+    return loaded(stats, ck["ema"]).eval(), stats
+
+
 def deepened(state, stats, blocks):
     """The state dict with blocks appended to the denoiser's stack that leave its output as it was:
     each new block's last convolution and its sync input start at zero (a residual block that adds
