@@ -47,12 +47,14 @@ class VideoEncoder(nn.Module):
     # an edge between two colours of one brightness; "colour" takes every channel's step.
     EDGE_MIX = {"luma": [[0.299, 0.587, 0.114]], "colour": [[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]}
 
-    def __init__(self, motion, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False):
+    def __init__(self, motion, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0):
         super().__init__()
-        self.motion, self.still, self.edges = motion, still, bool(edges)
+        self.motion, self.still, self.edges, self.magnify = motion, still, bool(edges), magnify
         if edges:
             # A buffer, so that a state dict says which front end its weights were trained on.
             self.register_buffer("edge_mix", torch.tensor(self.EDGE_MIX[edges]))
+        if magnify:
+            self.register_buffer("motion_gain", torch.tensor(float(magnify)))
         self.cnn = FrameCnn(self.channels(motion, still, edges), size, width)
         self.temporal = nn.Conv1d(FEAT, FEAT, 5, padding=2)
 
@@ -78,6 +80,13 @@ class VideoEncoder(nn.Module):
         gx = torch.abs(mixed - torch.cat([mixed[:, :, :, :, :1], mixed[:, :, :, :, :-1]], dim=4))
         return (gx + gy).mean(dim=2, keepdim=True)
 
+    def differences(self, d):
+        """A frame difference as the CNN sees it: ×4 as shipped; with `magnify` g, tanh(g × d), a
+        soft sign under which a third of a pixel's travel (a late, low bounce at 32×32) shows nearly
+        as plainly as a whole edge's, where ×4 keeps it a tenth as large and the product of two
+        (`turn`) a hundredth (resolution_gate.py's `magnified` input only)."""
+        return torch.tanh(self.magnify * d) if self.magnify else 4.0 * d
+
     def forward(self, frames):
         b, n = frames.shape[0], frames.shape[1]
         x = self.edge_map(frames) if self.edges else frames - 0.5
@@ -89,7 +98,7 @@ class VideoEncoder(nn.Module):
             # have a strongly negative product, an object that stops has motion in and none out.
             prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
             nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
-            d_in, d_out = 4.0 * (x - prev), 4.0 * (nxt - x)
+            d_in, d_out = self.differences(x - prev), self.differences(nxt - x)
             if not self.still:
                 gain = 1.0 / (d_in.flatten(1).std(dim=1).view(b, 1, 1, 1, 1) + 0.02)
                 d_in, d_out = d_in * gain, d_out * gain

@@ -12,13 +12,16 @@ contacts and on later ones, F1 with a bootstrap interval. The threshold is chose
 the plain look (the best F1) and kept for the sketch look; the true audio's onset strength
 through the same peak picking is the ceiling. `--inputs still motion` compares, at each size,
 the input as shipped with the motion alone (model.VideoEncoder(still=False)) or with the
-brightness or colour edges in place of the colours (`edges`, `colour-edges`), `--widths` the encoder's capacity
+brightness or colour edges in place of the colours (`edges`, `colour-edges`) or its frame
+differences magnified (`magnified`: a soft sign, so that a late bounce's small travel shows as
+plainly as a large one), `--widths` the encoder's capacity
 (model.FrameCnn). Resumable: the renders and every size's, input's and
 width's encoder are cached (.cache/gate*; move gate.npz away to render again with other
 --clips or --sizes).
 
     python models/foley/resolution_gate.py --clips 2000 --steps 1500     # ~40 min on 2 cores
     python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still motion
+    python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still magnified
 """
 
 import argparse
@@ -91,13 +94,13 @@ def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
-def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False):
+def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
     input and width keep the cache name they had before the other variants existed."""
     variant = (f"-{EDGE_NAMES[edges]}" if edges else "") + ("" if still else "-motion") \
-        + ("" if width == FrameCnn.WIDTH else f"-w{width}")
+        + ("" if width == FrameCnn.WIDTH else f"-w{width}") + (f"-magnified{magnify:g}" if magnify else "")
     ckpt = CACHE / f"gate{size}{variant}.pt"
-    enc, head, opt, step = resumed(ckpt, size, still, width, edges)
+    enc, head, opt, step = resumed(ckpt, size, still, width, edges, magnify)
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
     start = time.time()
@@ -170,10 +173,14 @@ def main():
     ap.add_argument("--scenes", type=int, default=128, help="validation drop scenes per look")
     ap.add_argument("--steps", type=int, default=1500, help="pretraining steps per size (batch 16)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 48])
-    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", *EDGE_NAMES.values()], default=["still"],
+    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", "magnified", *EDGE_NAMES.values()],
+                    default=["still"],
                     help="the sync encoder's input: the still frame and its motion (as shipped), "
-                         "the motion alone, scaled by each clip's spread, or the frames' brightness "
+                         "the motion alone, scaled by each clip's spread, the still frame and its motion "
+                         "through tanh(--magnify × difference), or the frames' brightness "
                          "or colour edges and their motion (model.VideoEncoder)")
+    ap.add_argument("--magnify", type=float, default=8.0,
+                    help="the `magnified` input's gain (model.VideoEncoder.differences)")
     ap.add_argument("--widths", type=int, nargs="+", default=[FrameCnn.WIDTH],
                     help="the sync encoder's first convolution's channels (model.FrameCnn.WIDTH ships)")
     a = ap.parse_args()
@@ -195,7 +202,8 @@ def main():
         for inputs in a.inputs:
             for width in a.widths:
                 head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width,
-                                {v: k for k, v in EDGE_NAMES.items()}.get(inputs, False))
+                                {v: k for k, v in EDGE_NAMES.items()}.get(inputs, False),
+                                a.magnify if inputs == "magnified" else 0.0)
                 with torch.no_grad():
                     strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
                 report(f"{size} {inputs} w{width}", strength, contacts, heard, [offset])

@@ -413,8 +413,11 @@ def velocity_loss(model, ema, s, gen, a, empty, parts):
     weight = by_group(decayed, weight, s["real"] < CTX) if a.decay_by_group else decayed
     sq = weight * (v - (target - x0)) ** 2
     flow = sum(torch.sum(sq[:, p]) / (torch.sum(weight) * (p.stop - p.start)) for p in parts) / len(parts)
-    err = (model.onset(sync) - s["onset"]) ** 2 * s["onset_mask"]
-    aux = err.sum() / s["onset_mask"].sum().clamp(min=1)
+    # The onset head's error, optionally weighted up where the true onset is strong: a contact is
+    # one or two frames of a hop, and a later contact the encoder misses barely moves the mean.
+    mask = s["onset_mask"] * (1.0 + a.head_onset_weight * s["onset"])
+    err = (model.onset(sync) - s["onset"]) ** 2 * mask
+    aux = err.sum() / mask.sum().clamp(min=1)
     return flow + 20.0 * aux, flow, aux
 
 
@@ -436,6 +439,9 @@ def main():
                     help="share of examples whose noisy region reaches back into the context")
     ap.add_argument("--onset-weight", type=float, default=5.0,
                     help="extra flow-loss weight per unit of the latent's rise (train.py's 5)")
+    ap.add_argument("--head-onset-weight", type=float, default=0.0,
+                    help="extra weight of the onset head's error per unit of the true onset strength (0: "
+                         "every frame alike)")
     ap.add_argument("--own-context", type=float, default=0.0,
                     help="share of examples whose context's last frames the model samples itself")
     ap.add_argument("--own-steps", type=int, default=4,
@@ -471,7 +477,7 @@ def main():
     ap.add_argument("--train-only", metavar="MODULES",
                     help="train only these of the model's modules (comma-separated: sync, semantic, audio, denoiser, "
                          "onset); the rest stays as it starts, e.g. 'sync,onset' fits the sync encoder to what the "
-                         "trained denoiser reads")
+                         "trained denoiser reads (with a detail branch too: it overrides the branch's own rule)")
     ap.add_argument("--styles", type=float, default=0.0,
                     help="share of clips restyled as no scene renderer draws them (styles.py)")
     ap.add_argument("--blocks", type=int, default=None,
@@ -611,14 +617,16 @@ def main():
                 child.requires_grad_(False)
         if "sync" in frozen and sync_input == "fused":
             m.sync.mix.requires_grad_(True)  # the fusion is what a frozen fused encoder learns
-        if branch:  # only the detail branch learns: the coarse velocity, and the onsets, stay as they were
-            m.requires_grad_(False)
+        if branch and not a.train_only:  # only the detail branch learns: the coarse velocity, and the
+            m.requires_grad_(False)      # onsets, stay as they were
             m.denoiser.detail.requires_grad_(True)
             if a.train_coarse:
                 m.denoiser.coarse.requires_grad_(True)
             if a.train_video:  # the sync encoder (a fused one's both parts and its mix) and the semantic one
                 m.sync.requires_grad_(True)
                 m.semantic.requires_grad_(True)
+    if a.train_coarse and a.train_only:
+        ap.error("--train-coarse with --train-only: name the modules that train in --train-only alone")
     if a.train_coarse and not branch:
         ap.error("--train-coarse: the model has no detail branch (its whole denoiser trains anyway)")
     if a.train_video and (not branch or a.freeze_video or a.train_only):
