@@ -160,6 +160,16 @@ def bootstrap_f1(per_scene, n=2000):
     return tuple(np.percentile(stats, [2.5, 97.5]))
 
 
+def paired_bootstrap_f1(a, b, n=2000):
+    """F1(b) − F1(a) over the same scenes (per-scene match counts each) and its 95 % interval,
+    the scenes resampled together."""
+    rng = np.random.default_rng(0)
+    a, b = np.array(a), np.array(b)
+    idx = [rng.integers(len(a), size=len(a)) for _ in range(n)]
+    diffs = [f1(b[i].sum(0)) - f1(a[i].sum(0)) for i in idx]
+    return (f1(b.sum(0)) - f1(a.sum(0)), *np.percentile(diffs, [2.5, 97.5]))
+
+
 def f1(counts):
     prec = counts[0] / counts[1] if counts[1] else 0.0
     rec = counts[2] / counts[3] if counts[3] else 1.0

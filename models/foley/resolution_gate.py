@@ -94,12 +94,17 @@ def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
-def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0):
+def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0,
+             init_seed=None):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
-    input and width keep the cache name they had before the other variants existed."""
+    input and width keep the cache name they had before the other variants existed; `init_seed`
+    seeds the encoder's initial weights (unseeded by default, as before it existed)."""
     variant = (f"-{EDGE_NAMES[edges]}" if edges else "") + ("" if still else "-motion") \
-        + ("" if width == FrameCnn.WIDTH else f"-w{width}") + (f"-magnified{magnify:g}" if magnify else "")
+        + ("" if width == FrameCnn.WIDTH else f"-w{width}") + (f"-magnified{magnify:g}" if magnify else "") \
+        + ("" if init_seed is None else f"-init{init_seed}")
     ckpt = CACHE / f"gate{size}{variant}.pt"
+    if init_seed is not None:
+        torch.manual_seed(init_seed)
     enc, head, opt, step = resumed(ckpt, size, still, width, edges, magnify)
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
@@ -156,15 +161,18 @@ def best(strength, contacts, heard, offsets):
 
 
 def report(name, strength_by_look, contacts, heard, offsets):
+    """Prints each look's scores; returns the time offset chosen and each look's per-scene counts."""
     f1, th, off = best(strength_by_look["plain"], contacts, heard, offsets)
+    counts = {}
     for look, strength in strength_by_look.items():
         m, first, later = score(strength, contacts, heard, th, off)
+        counts[look] = m
         c = m.sum(0)
         lo, hi = ev.bootstrap_f1(m)
         print(f"{name:>12} {look:>6}: F1 {ev.f1(c):.3f} [{lo:.3f}, {hi:.3f}]  precision {c[0] / max(1, c[1]):.2f}  "
               f"recall {c[2] / max(1, c[3]):.2f}  first contacts {first[0]}/{first[1]}  "
               f"later {later[0]}/{later[1]} ({later[0] / max(1, later[1]):.2f})", flush=True)
-    return off
+    return off, counts
 
 
 def main():
@@ -173,12 +181,16 @@ def main():
     ap.add_argument("--scenes", type=int, default=128, help="validation drop scenes per look")
     ap.add_argument("--steps", type=int, default=1500, help="pretraining steps per size (batch 16)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 48])
-    ap.add_argument("--inputs", nargs="+", choices=["still", "motion", "magnified", *EDGE_NAMES.values()],
+    ap.add_argument("--inputs", nargs="+",
+                    choices=["still", "motion", "magnified", *EDGE_NAMES.values(),
+                             *(f"{v}-magnified" for v in EDGE_NAMES.values())],
                     default=["still"],
                     help="the sync encoder's input: the still frame and its motion (as shipped), "
                          "the motion alone, scaled by each clip's spread, the still frame and its motion "
                          "through tanh(--magnify × difference), or the frames' brightness "
-                         "or colour edges and their motion (model.VideoEncoder)")
+                         "or colour edges and their motion (model.VideoEncoder), those too magnified")
+    ap.add_argument("--init-seed", type=int,
+                    help="seed of every encoder's initial weights (a second draw of a comparison)")
     ap.add_argument("--magnify", type=float, default=8.0,
                     help="the `magnified` input's gain (model.VideoEncoder.differences)")
     ap.add_argument("--widths", type=int, nargs="+", default=[FrameCnn.WIDTH],
@@ -197,16 +209,25 @@ def main():
     # the time a frame's peak stands for (the frame's start, middle or end).
     with torch.no_grad():
         truth = onset_strength(front, torch.from_numpy(d["val_audio"])).numpy()
-    offset = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
+    offset, _ = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
+    scored = {}
     for size in a.sizes:
         for inputs in a.inputs:
             for width in a.widths:
-                head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width,
-                                {v: k for k, v in EDGE_NAMES.items()}.get(inputs, False),
-                                a.magnify if inputs == "magnified" else 0.0)
+                edges = {v: k for k, v in EDGE_NAMES.items()}.get(inputs.removesuffix("-magnified"), False)
+                head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width, edges,
+                                a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed)
                 with torch.no_grad():
                     strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
-                report(f"{size} {inputs} w{width}", strength, contacts, heard, [offset])
+                name = f"{size} {inputs} w{width}"
+                scored[name] = report(name, strength, contacts, heard, [offset])[1]
+    # Every encoder against the first, over the same scenes (the encoders' own inits differ from
+    # run to run, so the unpaired intervals above overlap more than a paired difference does).
+    first = next(iter(scored))
+    for name, counts in list(scored.items())[1:]:
+        for look in counts:
+            d, lo, hi = ev.paired_bootstrap_f1(scored[first][look], counts[look])
+            print(f"{name:>24} {look:>6}: F1 {d:+.3f} [{lo:+.3f}, {hi:+.3f}] against {first}")
 
 
 if __name__ == "__main__":
