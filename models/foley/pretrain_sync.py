@@ -29,11 +29,12 @@ CKPT = CACHE / "sync.pt"
 EDGE_NAMES = {"luma": "edges", "colour": "colour-edges"}
 
 
-def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0):
+def resumed(ckpt, size=SYNC_SIZE, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0, head=None):
     """The sync encoder at `size` (`still`, `width`, `edges`, `magnify`: model.VideoEncoder), its
-    onset head, their optimiser and the step count, resumed from `ckpt` when it exists."""
+    onset head (model.OnsetHead unless `head` is given), their optimiser and the step count,
+    resumed from `ckpt` when it exists."""
     enc = VideoEncoder(motion=True, size=size, still=still, width=width, edges=edges, magnify=magnify)
-    head = OnsetHead()
+    head = OnsetHead() if head is None else head
     opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=1e-3)
     step = 0
     if ckpt.exists():

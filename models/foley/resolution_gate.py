@@ -26,15 +26,18 @@ width's encoder are cached (.cache/gate*; move gate.npz away to render again wit
 
 import argparse
 import copy
+import itertools
 import time
 from multiprocessing import Pool
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 import evaluate as ev
 from common import Frontend, latent_stats
-from config import CACHE, FPS, SAMPLES, WINDOW_S
+from config import CACHE, FEAT, FPS, SAMPLES, WINDOW_S
 from model import FrameCnn
 from prepare import PAIRS, SINGLE, scenes, shrink
 from pretrain_sync import EDGE_NAMES, resumed, save
@@ -94,18 +97,36 @@ def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
 
+class SpanHead(nn.Module):
+    """An onset head that reads each frame's features with `back` frames before it and `ahead`
+    after (a small convolution, 32 channels, then one), as a streaming model's denoiser reads
+    the context and the lookahead around a hop, where model.OnsetHead reads one frame: does
+    the trajectory either side of a late, low bounce tell its contact, where the frame alone
+    does not?"""
+
+    def __init__(self, back, ahead):
+        super().__init__()
+        self.back, self.ahead = back, ahead
+        self.net = nn.Sequential(nn.Conv1d(FEAT, 32, back + ahead + 1), nn.GELU(), nn.Conv1d(32, 1, 1))
+
+    def forward(self, sync):
+        x = F.pad(sync.transpose(1, 2), (self.back, self.ahead))
+        return self.net(x)[:, 0]
+
+
 def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0,
-             init_seed=None):
+             init_seed=None, span=None):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
     input and width keep the cache name they had before the other variants existed; `init_seed`
-    seeds the encoder's initial weights (unseeded by default, as before it existed)."""
+    seeds the encoder's initial weights (unseeded by default, as before it existed); `span`
+    (back, ahead) reads the features through a SpanHead."""
     variant = (f"-{EDGE_NAMES[edges]}" if edges else "") + ("" if still else "-motion") \
         + ("" if width == FrameCnn.WIDTH else f"-w{width}") + (f"-magnified{magnify:g}" if magnify else "") \
-        + ("" if init_seed is None else f"-init{init_seed}")
+        + ("" if span is None else f"-span{span[0]}-{span[1]}") + ("" if init_seed is None else f"-init{init_seed}")
     ckpt = CACHE / f"gate{size}{variant}.pt"
     if init_seed is not None:
         torch.manual_seed(init_seed)
-    enc, head, opt, step = resumed(ckpt, size, still, width, edges, magnify)
+    enc, head, opt, step = resumed(ckpt, size, still, width, edges, magnify, None if span is None else SpanHead(*span))
     rng = np.random.default_rng([size, step])
     n = len(frames) - min(N_VAL, len(frames) // 5)
     start = time.time()
@@ -189,6 +210,9 @@ def main():
                          "the motion alone, scaled by each clip's spread, the still frame and its motion "
                          "through tanh(--magnify × difference), or the frames' brightness "
                          "or colour edges and their motion (model.VideoEncoder), those too magnified")
+    ap.add_argument("--span-head", type=int, nargs=2, metavar=("BACK", "AHEAD"),
+                    help="each encoder twice: with the onset head on the frame alone, and with one reading "
+                         "BACK frames before each frame and AHEAD after (SpanHead)")
     ap.add_argument("--init-seed", type=int,
                     help="seed of every encoder's initial weights (a second draw of a comparison)")
     ap.add_argument("--magnify", type=float, default=8.0,
@@ -211,16 +235,15 @@ def main():
         truth = onset_strength(front, torch.from_numpy(d["val_audio"])).numpy()
     offset, _ = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
     scored = {}
-    for size in a.sizes:
-        for inputs in a.inputs:
-            for width in a.widths:
-                edges = {v: k for k, v in EDGE_NAMES.items()}.get(inputs.removesuffix("-magnified"), False)
-                head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width, edges,
-                                a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed)
-                with torch.no_grad():
-                    strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
-                name = f"{size} {inputs} w{width}"
-                scored[name] = report(name, strength, contacts, heard, [offset])[1]
+    spans = [None] + ([tuple(a.span_head)] if a.span_head else [])
+    for size, inputs, width, span in itertools.product(a.sizes, a.inputs, a.widths, spans):
+        edges = {v: k for k, v in EDGE_NAMES.items()}.get(inputs.removesuffix("-magnified"), False)
+        head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width, edges,
+                        a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed, span)
+        with torch.no_grad():
+            strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
+        name = f"{size} {inputs} w{width}" + (f" span {span[0]}-{span[1]}" if span else "")
+        scored[name] = report(name, strength, contacts, heard, [offset])[1]
     # Every encoder against the first, over the same scenes (the encoders' own inits differ from
     # run to run, so the unpaired intervals above overlap more than a paired difference does).
     first = next(iter(scored))
