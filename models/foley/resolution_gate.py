@@ -249,8 +249,8 @@ def main():
     first = next(iter(scored))
     for name, counts in list(scored.items())[1:]:
         for look in counts:
-            d, lo, hi = ev.paired_bootstrap_f1(scored[first][look], counts[look])
-            print(f"{name:>24} {look:>6}: F1 {d:+.3f} [{lo:+.3f}, {hi:+.3f}] against {first}")
+            diff, lo, hi = ev.paired_bootstrap_f1(scored[first][look], counts[look])
+            print(f"{name:>24} {look:>6}: F1 {diff:+.3f} [{lo:+.3f}, {hi:+.3f}] against {first}")
 
 
 if __name__ == "__main__":
