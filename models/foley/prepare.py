@@ -69,10 +69,14 @@ def main():
     ap.add_argument("--look", default="varied", choices=["plain", "varied"],
                     help="varied: many backgrounds, shapes, cameras, lights (the streaming model); "
                          "plain: the first model's one look")
+    ap.add_argument("--kinds", nargs="+", choices=list(scenes.KINDS),
+                    help="the single-source scenes' kinds, in turn (default: drops twice as often as each other "
+                         "kind)")
     ap.add_argument("--stats", action="store_true",
                     help="also rewrite latents/mel48.json (every graph bakes it in: retrain all)")
     a = ap.parse_args()
-    kinds = [SINGLE[i % len(SINGLE)] for i in range(a.singles)] + \
+    single = a.kinds or SINGLE
+    kinds = [single[i % len(single)] for i in range(a.singles)] + \
         [PAIRS[i % len(PAIRS)] for i in range(a.pairs)]
     jobs = [(a.seed * 100_000 + i, kinds[i: i + 50], "train", a.look) for i in range(0, len(kinds), 50)]
     clips = []

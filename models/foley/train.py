@@ -16,6 +16,7 @@ which of the visible sources is heard:
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,13 +30,21 @@ CKPT = CACHE / "foley.pt"
 SYNC = CACHE / "sync.pt"  # pretrain_sync.py
 
 
+def join(parts):
+    """One array of several sets' (no copy for one set: a training set is gigabytes)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 class Data:
-    def __init__(self, path):
-        d = np.load(path)
-        self.frames = torch.from_numpy(d["frames"])  # [N, 100, 32, 32, 3] uint8
-        self.tracks = torch.from_numpy(d["tracks"])  # [N, 2, S] f16
-        self.classes = d["classes"]
-        self.captions = d["captions"]
+    """The rendered training clips of one training set (prepare.py), or of several one after
+    another: the first set's clips keep their indices (a rollout cache, rollouts.py, names them)."""
+
+    def __init__(self, paths):
+        sets = [np.load(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+        self.frames = torch.from_numpy(join([d["frames"] for d in sets]))  # [N, 100, 32, 32, 3] uint8
+        self.tracks = torch.from_numpy(join([d["tracks"] for d in sets]))  # [N, 2, S] f16
+        self.classes = join([d["classes"] for d in sets])
+        self.captions = join([d["captions"] for d in sets])
         self.n = len(self.frames)
         enc = PromptEncoder()
         self.embed = {}

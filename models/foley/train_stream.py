@@ -429,7 +429,9 @@ def main():
                          "the validation scenes (diagnose_stream.py --checkpoint)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--data", type=Path, default=CACHE / "dataset.npz")
+    ap.add_argument("--data", type=Path, nargs="+", default=[CACHE / "dataset.npz"],
+                    help="the training set(s) (prepare.py); with more than one, the first's clips keep their "
+                         "indices, which --rollouts names")
     ap.add_argument("--checkpoint", type=Path, default=CKPT)
     ap.add_argument("--start-share", type=float, default=START_SHARE,
                     help="share of hops within a stream's first context")
