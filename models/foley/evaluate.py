@@ -152,21 +152,24 @@ def match(pred, contacts, audible_contacts, tol=TOLERANCE):
             sum(near(c, pred, tol) for c in audible_contacts), len(audible_contacts))
 
 
+def resamples(count, n=2000):
+    """`n` draws of `count` scenes with replacement (seeded: every call draws the same)."""
+    rng = np.random.default_rng(0)
+    return [rng.integers(count, size=count) for _ in range(n)]
+
+
 def bootstrap_f1(per_scene, n=2000):
     """95 % interval of the F1 over scenes resampled with replacement."""
-    rng = np.random.default_rng(0)
     m = np.array(per_scene)
-    stats = [f1(m[rng.integers(len(m), size=len(m))].sum(0)) for _ in range(n)]
+    stats = [f1(m[i].sum(0)) for i in resamples(len(m), n)]
     return tuple(np.percentile(stats, [2.5, 97.5]))
 
 
 def paired_bootstrap_f1(a, b, n=2000):
     """F1(b) − F1(a) over the same scenes (per-scene match counts each) and its 95 % interval,
     the scenes resampled together."""
-    rng = np.random.default_rng(0)
     a, b = np.array(a), np.array(b)
-    idx = [rng.integers(len(a), size=len(a)) for _ in range(n)]
-    diffs = [f1(b[i].sum(0)) - f1(a[i].sum(0)) for i in idx]
+    diffs = [f1(b[i].sum(0)) - f1(a[i].sum(0)) for i in resamples(len(a), n)]
     return (f1(b.sum(0)) - f1(a.sum(0)), *np.percentile(diffs, [2.5, 97.5]))
 
 
