@@ -10,7 +10,8 @@ contexts end in the model's own sample (`own_context`), as every context in a st
 with --rollouts a share of them is a stretch of the model's own multi-hop stream of the clip
 (rollouts.py), which drifts as a single sample does not, and with --after-contact a share of
 those starts in the half second after a contact, where a ring must end (after_contacts), with
---close-pairs a share holds a later contact of a close pair (close_pairs), and
+--close-pairs a share holds a later contact of a close pair (close_pairs), with --quiet-before
+a share lies in the silence before the recording's first sound (quiet_before), and
 with --decay-weight the hop frames whose recording lies under the context's end weigh more
 (decay_weight), with --decay-by-group without taking weight from the rows that start a stream
 (by_group).
@@ -50,6 +51,7 @@ AFTER_CONTACT_F = 30  # latent frames (0.6 s) after a contact in which --after-c
 # plain look's misses (misses.py); a later contact is a peak of at least a quarter of the clip's
 # largest onset (bounces fade), the one before it of at least half, as after_contacts takes.
 CLOSE_GAP = (3, 15)
+SILENT_TOL = 0.05  # mean latent distance from silence under which a frame is silent (quiet_before)
 
 
 def hop_starts(rng, size, start_share=START_SHARE):
@@ -104,6 +106,24 @@ def close_pairs(hs, pick, onset, rng, gap=CLOSE_GAP):
     return hs
 
 
+def quiet_before(hs, pick, x, silent, rng):
+    """Hop starts `hs` with the `pick`ed examples' hops moved to end before their target's first
+    sound (the first latent frame of `x` [B, C, F] off the `silent` latent [C]), a hop in or later;
+    an example without room for a whole hop there keeps its hop. The rounds after run R2b that
+    weighted rows towards contacts (after_contacts, close_pairs) sounded before a thunder's flash
+    in 3 to 9 of 14 validation scenes where R2b is silent (false_sounds.py); drawn anywhere, few
+    rollout rows lie there. (The first contact by onset strength will not do: before it a steady
+    sound or a soft start may already sound, 30 of 101 such hops in a check.)"""
+    hs = hs.copy()
+    sounding = (x - silent[None, :, None]).abs().mean(1) > SILENT_TOL  # [B, F]
+    for j in np.flatnonzero(pick):
+        on = np.flatnonzero(sounding[j].numpy())
+        hi = (int(on[0]) if len(on) else x.shape[2]) - HOP_F
+        if hi >= HOP_F:
+            hs[j] = HOP_F + 2 * rng.integers((hi - HOP_F) // 2 + 1)
+    return hs
+
+
 def span_frames(frames, h):
     """The video frames (25 fps) a step at hop start `h` sees: from the context's start to the
     lookahead's end, clamped to the clip. frames [100, ...] → [SYNC_N, ...], and the in-clip mask."""
@@ -113,7 +133,7 @@ def span_frames(frames, h):
 
 
 def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, rolls=None, roll_share=0.0,
-                 after_contact=0.0, close=0.0):
+                 after_contact=0.0, close=0.0, quiet=0.0):
     b = data.batch(rng, size)
     # The last `n_roll` examples: clips the model streamed itself (rollouts.py), their context
     # its own rollout, their target the clip's whole soundtrack under the prompt it was streamed with.
@@ -144,6 +164,9 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
         hs = after_contacts(hs, rolled.numpy() & (rng.random(size) < after_contact), onset, rng)
     if close:
         hs = close_pairs(hs, rolled.numpy() & (rng.random(size) < close), onset, rng)
+    if quiet:
+        silent = silent_latent(1, front.stats)[0, :, 0]
+        hs = quiet_before(hs, rolled.numpy() & (rng.random(size) < quiet), x, silent, rng)
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
@@ -459,6 +482,9 @@ def main():
                          "contact (after_contacts)")
     ap.add_argument("--close-pairs", type=float, default=0.0, metavar="P",
                     help="share of rollout rows whose hop holds a close pair's later contact (close_pairs)")
+    ap.add_argument("--quiet-before", type=float, default=0.0, metavar="P",
+                    help="share of rollout rows whose hop lies before the target's first sound, in its "
+                         "silence (quiet_before; after --after-contact and --close-pairs, so it takes rows from them)")
     ap.add_argument("--decay-weight", type=float, default=0.0,
                     help="extra flow-loss weight of a hop frame per unit its true level lies under the "
                          "context's end (decay_weight), 0 for none")
@@ -509,8 +535,9 @@ def main():
                     help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
                          "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
     a = ap.parse_args()
-    if (a.after_contact or a.close_pairs or a.rollout_share is not None) and not a.rollouts:
-        ap.error("--after-contact, --close-pairs and --rollout-share are about rollout rows: they need --rollouts")
+    if (a.after_contact or a.close_pairs or a.quiet_before or a.rollout_share is not None) and not a.rollouts:
+        ap.error("--after-contact, --close-pairs, --quiet-before and --rollout-share are about rollout rows: "
+                 "they need --rollouts")
     if (a.decay_within_row or a.decay_by_group) and not a.decay_weight:
         ap.error("--decay-within-row and --decay-by-group normalise the decay weight: give --decay-weight")
     if a.rollout_share is None:
@@ -649,7 +676,8 @@ def main():
                      f"{latent_channels(stats)}")
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles,
-                                                         rolls, a.rollout_share, a.after_contact, a.close_pairs),
+                                                         rolls, a.rollout_share, a.after_contact, a.close_pairs,
+                                                         a.quiet_before),
                                 gen, a, data.embed[""], latent_parts(stats)),
         step, trained_s, warm_from, a.keep_every, {"latent": stats} if stats != latent_stats() else None)
 
