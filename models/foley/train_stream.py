@@ -63,6 +63,11 @@ def hop_starts(rng, size, start_share=START_SHARE):
     return np.where(rng.random(size) < start_share, early, late)
 
 
+def even_between(lo, hi, rng):
+    """A hop start drawn evenly from lo, lo + 2, ... up to hi (hops start on a video frame)."""
+    return lo + 2 * rng.integers((hi - lo) // 2 + 1)
+
+
 def after_contacts(hs, pick, onset, rng, within=AFTER_CONTACT_F):
     """Hop starts `hs` with the `pick`ed examples' moved to 2 to `within` latent frames (even)
     after one of their clip's onsets (a video frame whose onset strength is at least half the
@@ -102,7 +107,7 @@ def close_pairs(hs, pick, onset, rng, gap=CLOSE_GAP):
         f1, f2 = pairs[rng.integers(len(pairs))]
         lo, hi = max(2 * f1 + 2, 2 * f2 - HOP_F + 2, HOP_F), min(2 * f2 - 2, last - last % 2)
         if lo <= hi:
-            hs[j] = lo + 2 * rng.integers((hi - lo) // 2 + 1)
+            hs[j] = even_between(lo, hi, rng)
     return hs
 
 
@@ -120,7 +125,7 @@ def quiet_before(hs, pick, x, silent, rng):
         on = np.flatnonzero(sounding[j].numpy())
         hi = (int(on[0]) if len(on) else x.shape[2]) - HOP_F
         if hi >= HOP_F:
-            hs[j] = HOP_F + 2 * rng.integers((hi - HOP_F) // 2 + 1)
+            hs[j] = even_between(HOP_F, hi, rng)
     return hs
 
 
@@ -164,9 +169,9 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
         hs = after_contacts(hs, rolled.numpy() & (rng.random(size) < after_contact), onset, rng)
     if close:
         hs = close_pairs(hs, rolled.numpy() & (rng.random(size) < close), onset, rng)
+    silence = silent_latent(1, front.stats)  # [1, C, 1]
     if quiet:
-        silent = silent_latent(1, front.stats)[0, :, 0]
-        hs = quiet_before(hs, rolled.numpy() & (rng.random(size) < quiet), x, silent, rng)
+        hs = quiet_before(hs, rolled.numpy() & (rng.random(size) < quiet), x, silence[0, :, 0], rng)
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
@@ -190,7 +195,7 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
         c[max(0, -start):] = b["cond"][i, max(0, start): end]
         cond.append(c)
     # Before the clip starts the context is silence, as the graphs read the runtime's zeros there.
-    ctx = torch.where(in_clip(real), ctx, silent_latent(1, front.stats))
+    ctx = torch.where(in_clip(real), ctx, silence)
     # A rollout's context: its own latent over the same in-clip frames.
     own_ctx = ctx.clone() if n_roll else ctx
     for j, r in zip(range(size - n_roll, size), picked):
