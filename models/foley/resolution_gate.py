@@ -17,11 +17,15 @@ differences magnified (`magnified`: a soft sign, so that a late bounce's small t
 plainly as a large one), `--widths` the encoder's capacity
 (model.FrameCnn). Resumable: the renders and every size's, input's and
 width's encoder are cached (.cache/gate*; move gate.npz away to render again with other
---clips or --sizes).
+--clips or --sizes). `--targets contacts` pretrains on what the renderer knows instead of what the
+soundtrack shows: 1 at the video frame of each contact (evaluate.impact_times of the clip's
+events), 0 elsewhere, so a late, soft bounce counts as much as the first loud one, where the
+onset strength (as shipped) weighs it by how sharply the mix rises.
 
     python models/foley/resolution_gate.py --clips 2000 --steps 1500     # ~40 min on 2 cores
     python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still motion
     python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still magnified
+    python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --targets onset contacts
 """
 
 import argparse
@@ -54,7 +58,7 @@ def render_train(job):
     for kind in kinds:
         clip = scenes.render(rng, lib, WINDOW_S, kind, "varied")
         mix = sum(clip["tracks"].values())[:SAMPLES].astype(np.float16)
-        out.append(([shrink(clip["frames"], s) for s in sizes], mix))
+        out.append(([shrink(clip["frames"], s) for s in sizes], mix, ev.impact_times(clip)))
     return out
 
 
@@ -69,6 +73,8 @@ def render(clips, scenes_per_look, sizes):
             print(f"{len(train)}/{clips} training clips", flush=True)
     out = {f"train{s}": np.stack([c[0][k] for c in train]) for k, s in enumerate(sizes)}
     out["mix"] = np.stack([c[1] for c in train])
+    out["train_contacts"] = np.empty(len(train), dtype=object)
+    out["train_contacts"][:] = [c[2] for c in train]
     # Validation: drop scenes, each drawn in the plain and the sketch look with the same events.
     lib, rng = scenes.Library("heldout"), np.random.default_rng(ev.VALIDATION_SEED)
     contacts, heard, audio = [], [], []
@@ -93,6 +99,17 @@ def render(clips, scenes_per_look, sizes):
     np.savez(DATA, **out)
 
 
+def contact_frames(contacts, frames):
+    """[clips, frames]: 1 at the video frame each contact falls in (onset_strength's frame f holds
+    the audio from f / FPS on), 0 elsewhere."""
+    out = torch.zeros(len(contacts), frames)
+    for i, times in enumerate(contacts):
+        for t in times:
+            if int(t * FPS) < frames:
+                out[i, int(t * FPS)] = 1.0
+    return out
+
+
 def as_input(frames):
     return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
 
@@ -115,14 +132,16 @@ class SpanHead(nn.Module):
 
 
 def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0,
-             init_seed=None, span=None):
+             init_seed=None, span=None, target="onset"):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
     input and width keep the cache name they had before the other variants existed; `init_seed`
     seeds the encoder's initial weights (unseeded by default, as before it existed); `span`
-    (back, ahead) reads the features through a SpanHead."""
+    (back, ahead) reads the features through a SpanHead; `onset` is the per-frame target, named
+    by `target`."""
     variant = (f"-{EDGE_NAMES[edges]}" if edges else "") + ("" if still else "-motion") \
         + ("" if width == FrameCnn.WIDTH else f"-w{width}") + (f"-magnified{magnify:g}" if magnify else "") \
-        + ("" if span is None else f"-span{span[0]}-{span[1]}") + ("" if init_seed is None else f"-init{init_seed}")
+        + ("" if span is None else f"-span{span[0]}-{span[1]}") + ("" if target == "onset" else f"-{target}") \
+        + ("" if init_seed is None else f"-init{init_seed}")
     ckpt = CACHE / f"gate{size}{variant}.pt"
     if init_seed is not None:
         torch.manual_seed(init_seed)
@@ -217,6 +236,9 @@ def main():
                     help="seed of every encoder's initial weights (a second draw of a comparison)")
     ap.add_argument("--magnify", type=float, default=8.0,
                     help="the `magnified` input's gain (model.VideoEncoder.differences)")
+    ap.add_argument("--targets", nargs="+", choices=["onset", "contacts"], default=["onset"],
+                    help="what the onset head is trained to read: the mix's onset strength (as shipped) or "
+                         "the renderer's contact frames (contact_frames)")
     ap.add_argument("--widths", type=int, nargs="+", default=[FrameCnn.WIDTH],
                     help="the sync encoder's first convolution's channels (model.FrameCnn.WIDTH ships)")
     a = ap.parse_args()
@@ -224,6 +246,8 @@ def main():
     if not DATA.exists():
         render(a.clips, a.scenes, a.sizes)
     d = np.load(DATA, allow_pickle=True)
+    if "contacts" in a.targets and "train_contacts" not in d:
+        ap.error(f"{DATA} was rendered before the training clips' contacts were kept: move it away to render again")
     contacts, heard = list(d["contacts"]), list(d["heard"])
     front = Frontend(latent_stats())
     with torch.no_grad():
@@ -236,13 +260,15 @@ def main():
     offset, _ = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
     scored = {}
     spans = [None] + ([tuple(a.span_head)] if a.span_head else [])
-    for size, inputs, width, span in itertools.product(a.sizes, a.inputs, a.widths, spans):
+    for size, inputs, width, span, target in itertools.product(a.sizes, a.inputs, a.widths, spans, a.targets):
         edges = {v: k for k, v in EDGE_NAMES.items()}.get(inputs.removesuffix("-magnified"), False)
-        head = pretrain(size, d[f"train{size}"], onset, a.steps, inputs != "motion", width, edges,
-                        a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed, span)
+        goal = onset if target == "onset" else contact_frames(d["train_contacts"], onset.shape[1])
+        head = pretrain(size, d[f"train{size}"], goal, a.steps, inputs != "motion", width, edges,
+                        a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed, span, target)
         with torch.no_grad():
             strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
-        name = f"{size} {inputs} w{width}" + (f" span {span[0]}-{span[1]}" if span else "")
+        name = f"{size} {inputs} w{width}" + (f" span {span[0]}-{span[1]}" if span else "") \
+            + ("" if target == "onset" else f" {target}")
         scored[name] = report(name, strength, contacts, heard, [offset])[1]
     # Every encoder against the first, over the same scenes (the encoders' own inits differ from
     # run to run, so the unpaired intervals above overlap more than a paired difference does).

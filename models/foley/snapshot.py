@@ -14,6 +14,7 @@ constant learning rate as always).
     python models/foley/snapshot.py stream --note "run 1: 40 min, --onset-weight 15 ..."
     python models/foley/snapshot.py stream --checkpoint CKPT --out models/foley/snapshots/foley-stream-candidate.pt --note "..."
     python models/foley/snapshot.py stream --checkpoint CKPT --coarse-from OTHER --out /tmp/hybrid.pt --note "..."
+    python models/foley/snapshot.py stream --checkpoint CKPT --average OTHER [OTHER ...] --out /tmp/soup.pt --note "..."
     python models/foley/snapshot.py vocoder --note "70 min"
     python models/foley/snapshot.py vocoder --latent models/foley/latents/nestedmel128x2.json --variant hedge --note "..."
 """
@@ -40,6 +41,18 @@ def pack(key, state, params, runs, **fields):
     return {key: slim(state, params), **fields, "runs": runs}
 
 
+def averaged(state, others, error):
+    """The mean of `state` and `others` (weights of one architecture) in each floating tensor, in
+    float32 and back to `state`'s type; the other tensors (counters) are `state`'s."""
+    out = {}
+    for k, v in state.items():
+        if any(k not in o or o[k].shape != v.shape for o in others):
+            error(f"--average: {k} is not in every checkpoint with the shape {tuple(v.shape)}")
+        out[k] = (sum(o[k].float() for o in others) + v.float()).div(len(others) + 1).to(v.dtype) \
+            if v.is_floating_point() else v
+    return out
+
+
 def runs(path):
     """The run lines of an existing snapshot (a snapshot's history goes on in the next)."""
     return torch.load(path)["runs"] if path.exists() else []
@@ -58,9 +71,12 @@ def main():
     ap.add_argument("--coarse-from", type=Path, metavar="CHECKPOINT",
                     help="stream, with --out: a hybrid whose coarse denoiser (denoiser.coarse.*, stream.BranchedDenoiser) "
                          "is this checkpoint's and the rest --checkpoint's, to tell which branch a change is in")
+    ap.add_argument("--average", type=Path, nargs="+", metavar="CHECKPOINT",
+                    help="stream, with --out: the mean of --checkpoint's EMA weights and these checkpoints' (every "
+                         "floating tensor; a weight average, or 'soup', of rounds from one starting point)")
     a = ap.parse_args()
-    if a.coarse_from and (a.what != "stream" or not a.out):
-        ap.error("--coarse-from makes a stream hybrid: give stream and --out (the shipped snapshot stays)")
+    if (a.coarse_from or a.average) and (a.what != "stream" or not a.out):
+        ap.error("--coarse-from and --average make a stream candidate: give stream and --out (the shipped snapshot stays)")
     if a.what == "stream":
         from common import latent_stats
         from stream import loaded
@@ -89,6 +105,9 @@ def main():
             ap.error(f"--coarse-from {a.coarse_from}: no coarse denoiser of the same shapes as {ckpt}'s")
         ck[key] = {**ck[key], **{k: other[k].to(ck[key][k].dtype) for k in coarse}}
         a.note = f"{a.note} (hybrid: denoiser.coarse.* from {a.coarse_from})"
+    if a.average:
+        ck[key] = averaged(ck[key], [torch.load(p)["ema"] for p in a.average], ap.error)
+        a.note = f"{a.note} (average of {ckpt} and {', '.join(map(str, a.average))})"
     params = {k for k, _ in model(ck[key]).named_parameters()}
     snap = pack(key, ck[key], params, history + [f"step {ck['step']}: {a.note}"],
                 **{k: ck[k] for k in keep if k in ck})
