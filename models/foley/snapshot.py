@@ -106,7 +106,10 @@ def main():
         ck[key] = {**ck[key], **{k: other[k].to(ck[key][k].dtype) for k in coarse}}
         a.note = f"{a.note} (hybrid: denoiser.coarse.* from {a.coarse_from})"
     if a.average:
-        ck[key] = averaged(ck[key], [torch.load(p)["ema"] for p in a.average], ap.error)
+        others = [torch.load(p).get("ema") for p in a.average]
+        if any(o is None for o in others):
+            ap.error("--average: every checkpoint must be a streaming model's (training checkpoint or snapshot: EMA weights)")
+        ck[key] = averaged(ck[key], others, ap.error)
         a.note = f"{a.note} (average of {ckpt} and {', '.join(map(str, a.average))})"
     params = {k for k, _ in model(ck[key]).named_parameters()}
     snap = pack(key, ck[key], params, history + [f"step {ck['step']}: {a.note}"],
