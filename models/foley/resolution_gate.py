@@ -258,12 +258,14 @@ def main():
     with torch.no_grad():
         truth = onset_strength(front, torch.from_numpy(d["val_audio"])).numpy()
     offset, _ = report("true audio", {"plain": truth}, contacts, heard, [0.0, 0.5 / FPS, 1.0 / FPS])
+    goals = {"onset": onset}
+    if "contacts" in a.targets:
+        goals["contacts"] = contact_frames(d["train_contacts"], onset.shape[1])
     scored = {}
     spans = [None] + ([tuple(a.span_head)] if a.span_head else [])
     for size, inputs, width, span, target in itertools.product(a.sizes, a.inputs, a.widths, spans, a.targets):
         edges = {v: k for k, v in EDGE_NAMES.items()}.get(inputs.removesuffix("-magnified"), False)
-        goal = onset if target == "onset" else contact_frames(d["train_contacts"], onset.shape[1])
-        head = pretrain(size, d[f"train{size}"], goal, a.steps, inputs != "motion", width, edges,
+        head = pretrain(size, d[f"train{size}"], goals[target], a.steps, inputs != "motion", width, edges,
                         a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed, span, target)
         with torch.no_grad():
             strength = {look: head(d[f"{look}{size}"]).numpy() for look in ("plain", "sketch")}
