@@ -11,7 +11,8 @@ with --rollouts a share of them is a stretch of the model's own multi-hop stream
 (rollouts.py), which drifts as a single sample does not, and with --after-contact a share of
 those starts in the half second after a contact, where a ring must end (after_contacts), with
 --close-pairs a share holds a later contact of a close pair (close_pairs), with --quiet-before
-a share lies in the silence before the recording's first sound (quiet_before), and
+a share lies in the silence before the recording's first sound (quiet_before), with --runaway
+a share starts where the model's own stream sounds on over the recording's silence (sounding_on), and
 with --decay-weight the hop frames whose recording lies under the context's end weigh more
 (decay_weight), with --decay-by-group without taking weight from the rows that start a stream
 (by_group).
@@ -52,6 +53,11 @@ AFTER_CONTACT_F = 30  # latent frames (0.6 s) after a contact in which --after-c
 # largest onset (bounces fade), the one before it of at least half, as after_contacts takes.
 CLOSE_GAP = (3, 15)
 SILENT_TOL = 0.05  # mean latent distance from silence under which a frame is silent (quiet_before)
+# --runaway: a rollout frame sounds when its coarse channels lie this far from silence on average
+# (the model's own quiet frames sit 0.02-0.5 from it, never within SILENT_TOL), over the last
+# RUNAWAY_TAIL context frames before the hop.
+RUNAWAY_LEVEL = 1.0
+RUNAWAY_TAIL = 4
 
 
 def hop_starts(rng, size, start_share=START_SHARE):
@@ -129,6 +135,31 @@ def quiet_before(hs, pick, x, silent, rng):
     return hs
 
 
+def sounding_on(rolls, data, front, silent):
+    """Per rollout, the hop starts (even, a hop in or later) where the model's own stream sounds
+    on over a silent recording: the rollout's coarse channels at a sound's level (RUNAWAY_LEVEL)
+    over the context's last RUNAWAY_TAIL frames, the recording silent (SILENT_TOL, as
+    quiet_before) over them and over three quarters of the hop. The drop scenes that sound on after
+    their events (false_sounds.py --between: about 1 in 12 above -20 dB) are such a stream; in
+    run R2b's rollouts 59 of 208 clips with a silent stretch sound over most of it, and drawn
+    anywhere a rollout row rarely starts its hop there."""
+    coarse = latent_channels(front.stats["coarse"]) if "coarse" in front.stats else len(silent)
+    last = LATENT_FRAMES - HOP_F - LEAD
+    out = []
+    for first in range(0, len(rolls.idx), 32):
+        idx = rolls.idx[first: first + 32]
+        with torch.no_grad():
+            x = front(torch.stack([data.tracks[int(i)].float().sum(0) for i in idx]))[:, :, LEAD:]
+        quiet = (x - silent[None, :, None]).abs().mean(1) <= SILENT_TOL  # [B, F]
+        own = rolls.latents[first: first + len(idx), :coarse, : x.shape[2]].float()
+        loud = (own - silent[None, :coarse, None]).abs().mean(1) > RUNAWAY_LEVEL
+        for q, o in zip(quiet.numpy(), loud.numpy()):
+            out.append(np.array([h for h in range(HOP_F, last - last % 2 + 1, 2)
+                                 if o[h - RUNAWAY_TAIL: h].all() and q[h - RUNAWAY_TAIL: h].all()
+                                 and q[h: h + HOP_F].mean() >= 0.75], dtype=np.int64))
+    return out
+
+
 def span_frames(frames, h):
     """The video frames (25 fps) a step at hop start `h` sees: from the context's start to the
     lookahead's end, clamped to the clip. frames [100, ...] → [SYNC_N, ...], and the in-clip mask."""
@@ -138,12 +169,19 @@ def span_frames(frames, h):
 
 
 def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, rolls=None, roll_share=0.0,
-                 after_contact=0.0, close=0.0, quiet=0.0):
+                 after_contact=0.0, close=0.0, quiet=0.0, runaway=0.0, sounding=None):
     b = data.batch(rng, size)
     # The last `n_roll` examples: clips the model streamed itself (rollouts.py), their context
     # its own rollout, their target the clip's whole soundtrack under the prompt it was streamed with.
     n_roll = int(round(size * roll_share)) if rolls is not None else 0
     picked = rng.integers(len(rolls.idx), size=n_roll) if n_roll else []
+    # --runaway: a share of the rollout rows from the rollouts whose own stream sounds on over
+    # silence, their hop started there (sounding_on; last, so it takes rows from the others).
+    runaway_rows = []
+    if runaway and n_roll:
+        have = [r for r, starts in enumerate(sounding) if len(starts)]
+        runaway_rows = np.flatnonzero(rng.random(n_roll) < runaway)
+        picked[runaway_rows] = rng.choice(have, size=len(runaway_rows))
     rolled = torch.zeros(size, dtype=torch.bool)
     for j, r in zip(range(size - n_roll, size), picked):
         rolled[j] = True
@@ -172,6 +210,8 @@ def stream_batch(data, rng, size, front, start_share=START_SHARE, styles=0.0, ro
     silence = silent_latent(1, front.stats)  # [1, C, 1]
     if quiet:
         hs = quiet_before(hs, rolled.numpy() & (rng.random(size) < quiet), x, silence[0, :, 0], rng)
+    for k in runaway_rows:
+        hs[size - n_roll + k] = rng.choice(sounding[picked[k]])
     n_mels = x.shape[1]
     ctx = torch.zeros(size, n_mels, CTX)
     x1 = torch.zeros(size, n_mels, HOP_F)
@@ -490,6 +530,9 @@ def main():
     ap.add_argument("--quiet-before", type=float, default=0.0, metavar="P",
                     help="share of rollout rows whose hop lies before the target's first sound, in its "
                          "silence (quiet_before; after --after-contact and --close-pairs, so it takes rows from them)")
+    ap.add_argument("--runaway", type=float, default=0.0, metavar="P",
+                    help="share of rollout rows drawn from where the rollout sounds on over the recording's "
+                         "silence, the hop started there (sounding_on; last, so it takes rows from the others)")
     ap.add_argument("--decay-weight", type=float, default=0.0,
                     help="extra flow-loss weight of a hop frame per unit its true level lies under the "
                          "context's end (decay_weight), 0 for none")
@@ -540,8 +583,9 @@ def main():
                     help="with --from-snapshot: a candidate latent (latents/NAME.json, latent_study.py) to carry the "
                          "snapshot over to (relatent.py); a checkpoint goes on in the latent it was trained in")
     a = ap.parse_args()
-    if (a.after_contact or a.close_pairs or a.quiet_before or a.rollout_share is not None) and not a.rollouts:
-        ap.error("--after-contact, --close-pairs, --quiet-before and --rollout-share are about rollout rows: "
+    if (a.after_contact or a.close_pairs or a.quiet_before or a.runaway or a.rollout_share is not None) \
+            and not a.rollouts:
+        ap.error("--after-contact, --close-pairs, --quiet-before, --runaway and --rollout-share are about rollout rows: "
                  "they need --rollouts")
     if (a.decay_within_row or a.decay_by_group) and not a.decay_weight:
         ap.error("--decay-within-row and --decay-by-group normalise the decay weight: give --decay-weight")
@@ -679,10 +723,18 @@ def main():
         if rolls.latents.shape[1] != latent_channels(stats):
             ap.error(f"--rollouts {a.rollouts}: {rolls.latents.shape[1]} channels, the model's latent "
                      f"{latent_channels(stats)}")
+    sounding = None
+    if a.runaway:
+        sounding = sounding_on(rolls, data, front, silent_latent(1, stats)[0, :, 0])
+        held = sum(len(h) > 0 for h in sounding)
+        if not held:
+            ap.error(f"--runaway: none of the {len(sounding)} rollouts in {a.rollouts} sounds on over silence")
+        print(f"--runaway: {held} of {len(sounding)} rollouts sound on over silence "
+              f"({sum(len(h) for h in sounding)} hop starts)", flush=True)
     fit(model, ema, opt, ckpt, a.minutes, a.lr,
         lambda _: velocity_loss(model, ema, stream_batch(data, rng, a.batch, front, a.start_share, a.styles,
                                                          rolls, a.rollout_share, a.after_contact, a.close_pairs,
-                                                         a.quiet_before),
+                                                         a.quiet_before, a.runaway, sounding),
                                 gen, a, data.embed[""], latent_parts(stats)),
         step, trained_s, warm_from, a.keep_every, {"latent": stats} if stats != latent_stats() else None)
 
