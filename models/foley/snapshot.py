@@ -13,6 +13,7 @@ constant learning rate as always).
 
     python models/foley/snapshot.py stream --note "run 1: 40 min, --onset-weight 15 ..."
     python models/foley/snapshot.py stream --checkpoint CKPT --out models/foley/snapshots/foley-stream-candidate.pt --note "..."
+    python models/foley/snapshot.py stream --checkpoint CKPT --history-from snapshots/foley-stream-contacts.pt --out ... --note "..."
     python models/foley/snapshot.py stream --checkpoint CKPT --coarse-from OTHER --out /tmp/hybrid.pt --note "..."
     python models/foley/snapshot.py stream --checkpoint CKPT --average OTHER [OTHER ...] --out /tmp/soup.pt --note "..."
     python models/foley/snapshot.py vocoder --note "70 min"
@@ -74,7 +75,12 @@ def main():
     ap.add_argument("--average", type=Path, nargs="+", metavar="CHECKPOINT",
                     help="stream, with --out: the mean of --checkpoint's EMA weights and these checkpoints' (every "
                          "floating tensor; a weight average, or 'soup', of rounds from one starting point)")
+    ap.add_argument("--history-from", type=Path, metavar="SNAPSHOT",
+                    help="stream: a new snapshot's run lines start with this snapshot's (default: the shipped "
+                         "snapshot of its latent), e.g. snapshots/foley-stream-contacts.pt for a round from it")
     a = ap.parse_args()
+    if a.history_from and (a.what != "stream" or not a.history_from.exists()):
+        ap.error(f"--history-from {a.history_from}: an existing stream snapshot, for a stream snapshot")
     if (a.coarse_from or a.average) and (a.what != "stream" or not a.out):
         ap.error("--coarse-from and --average make a stream candidate: give stream and --out (the shipped snapshot stays)")
     if a.what == "stream":
@@ -86,8 +92,9 @@ def main():
         stats = torch.load(ckpt).get("latent") or latent_stats()
         shipped = STREAM if "name" not in stats else SNAPSHOTS / f"foley-stream-{stats['name']}.pt"
         out = a.out or shipped
-        # A new candidate's history starts with the runs of the shipped snapshot it continues.
-        history = runs(out) if out.exists() else runs(shipped)
+        # A new candidate's history starts with the runs of the snapshot it continues: the shipped
+        # one of its latent unless --history-from names another (a round from a candidate).
+        history = runs(out) if out.exists() else runs(a.history_from or shipped)
         model = lambda state: loaded(stats, state)  # noqa: E731  (as deep as its weights, their sync input and branch)
         keep = ("step", "seconds", "latent")
     else:
