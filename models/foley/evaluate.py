@@ -251,10 +251,11 @@ def seam_metric(audios, hop):
     cat = np.concatenate
     out = {"step_boundary_mean": float(cat(step_b).mean()), "step_inside_mean": float(cat(step_i).mean()),
            "step_boundary_max": float(cat(step_b).max()), "step_inside_max": float(cat(step_i).max())}
-    rng = np.random.default_rng(0)
     for key, (fb, fi) in flux.items():
+        # The same resampled soundtracks for both keys (resamples is seeded), not one generator
+        # drawn on from the first key's draws into the second's.
         excess = np.array([b.mean() - i.mean() for b, i in zip(fb, fi)])
-        draws = [excess[rng.integers(len(excess), size=len(excess))].mean() for _ in range(2000)]
+        draws = [excess[i].mean() for i in resamples(len(excess))]
         out[f"flux_boundary{key}"], out[f"flux_inside{key}"] = float(cat(fb).mean()), float(cat(fi).mean())
         out[f"flux_excess{key}"] = float(excess.mean())
         out[f"flux_excess{key}_interval"] = [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]
