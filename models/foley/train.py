@@ -16,7 +16,6 @@ which of the visible sources is heard:
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,8 +38,8 @@ class Data:
     """The rendered training clips of one training set (prepare.py), or of several one after
     another: the first set's clips keep their indices (a rollout cache, rollouts.py, names them)."""
 
-    def __init__(self, paths):
-        sets = [np.load(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    def __init__(self, *paths):
+        sets = [np.load(p) for p in paths]
         self.frames = torch.from_numpy(join([d["frames"] for d in sets]))  # [N, 100, 32, 32, 3] uint8
         self.tracks = torch.from_numpy(join([d["tracks"] for d in sets]))  # [N, 2, S] f16
         self.classes = join([d["classes"] for d in sets])

@@ -593,7 +593,7 @@ def main():
         a.rollout_share = ROLLOUT_SHARE
     ckpt = a.checkpoint
     torch.set_num_threads(2)
-    data = Data(a.data)
+    data = Data(*a.data)
     ck = torch.load(ckpt) if ckpt.exists() else torch.load(a.from_snapshot) if a.from_snapshot else None
     # The latent: a checkpoint's or snapshot's own (kept in it when it is not the shipped one).
     stats = ck["latent"] if ck and "latent" in ck else latent_stats()
