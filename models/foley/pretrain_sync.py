@@ -13,6 +13,7 @@ to contacts: an impact is a few frames of a window and barely moves that loss. R
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ import torch
 from common import Frontend, latent_stats
 from config import CACHE, SYNC_SIZE
 from model import FrameCnn, OnsetHead, VideoEncoder
-from train import onset_strength
+from train import join, onset_strength
 
 CKPT = CACHE / "sync.pt"
 # What an edge input (model.VideoEncoder.EDGE_MIX) is called in cache files (.cache/sync-<name>.pt,
@@ -57,28 +58,37 @@ def main():
     ap.add_argument("--edges", choices=list(VideoEncoder.EDGE_MIX),
                     help="edges as the input (model.VideoEncoder): .cache/sync-edges.pt (luma, run I) "
                          "or sync-colour-edges.pt")
+    ap.add_argument("--data", type=Path, nargs="+", default=[CACHE / "dataset.npz"],
+                    help="the training set(s) (prepare.py); the first's last clips are held out whatever "
+                         "follows, so encoders trained on more sets are scored on the same clips")
+    ap.add_argument("--out", type=Path, help="the checkpoint (default .cache/sync.pt, or sync-<edges>.pt)")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    d = np.load(CACHE / "dataset.npz")
-    frames = torch.from_numpy(d["frames"])
+    sets = [np.load(p) for p in a.data]
+    frames = torch.from_numpy(join([d["frames"] for d in sets]))
     front = Frontend(latent_stats())
-    onset = []
-    with torch.no_grad():
-        for i in range(0, len(frames), 256):
-            onset.append(onset_strength(front, torch.from_numpy(d["tracks"][i: i + 256]).float().sum(1)))
+    onset, sizes = [], []
+    for d in sets:
+        tracks = d["tracks"]  # once: an npz member is read whole at every access
+        with torch.no_grad():
+            for i in range(0, len(tracks), 256):
+                onset.append(onset_strength(front, torch.from_numpy(tracks[i: i + 256]).float().sum(1)))
+        sizes.append(len(tracks))
     onset = torch.cat(onset)
     n_val = 200
-    val = slice(len(frames) - n_val, None)
-    ckpt = CKPT.with_name(f"sync-{EDGE_NAMES[a.edges]}.pt") if a.edges else CKPT
+    val = np.arange(sizes[0] - n_val, sizes[0])
+    train = np.setdiff1d(np.arange(len(frames)), val)
+    ckpt = a.out or (CKPT.with_name(f"sync-{EDGE_NAMES[a.edges]}.pt") if a.edges else CKPT)
     enc, head, opt, step = resumed(ckpt, edges=a.edges)
     rng = np.random.default_rng(step)
     start = time.time()
+    print(f"{len(train)} training clips from {len(sets)} set(s), {n_val} held out; {ckpt}", flush=True)
 
     def clip(idx):
         return frames[idx].permute(0, 1, 4, 2, 3).float() / 255.0
 
     while time.time() - start < a.minutes * 60:
-        b = rng.integers(len(frames) - n_val, size=16)
+        b = train[rng.integers(len(train), size=16)]
         loss = torch.mean((head(enc(clip(b))) - onset[b]) ** 2)
         opt.zero_grad()
         loss.backward()
@@ -86,8 +96,7 @@ def main():
         step += 1
         if step % 100 == 0:
             with torch.no_grad():
-                vi = np.arange(len(frames))[val]
-                vl = torch.mean((head(enc(clip(vi))) - onset[vi]) ** 2).item()
+                vl = torch.mean((head(enc(clip(val))) - onset[val]) ** 2).item()
             var = onset[val].var().item()
             print(f"step {step} train {loss.item():.4f} held-out {vl:.4f} "
                   f"(explained {1 - vl / var:.1%})", flush=True)

@@ -26,6 +26,7 @@ onset strength (as shipped) weighs it by how sharply the mix rises.
     python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still motion
     python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --inputs still magnified
     python models/foley/resolution_gate.py --clips 1500 --steps 600 --sizes 32 --targets onset contacts
+    python models/foley/resolution_gate.py --sizes 32 --encoders .cache/sync-a.pt .cache/sync-b.pt   # pretrain_sync.py's
 """
 
 import argparse
@@ -33,6 +34,7 @@ import copy
 import itertools
 import time
 from multiprocessing import Pool
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,8 +43,8 @@ from torch import nn
 
 import evaluate as ev
 from common import Frontend, latent_stats
-from config import CACHE, FEAT, FPS, SAMPLES, WINDOW_S
-from model import FrameCnn
+from config import CACHE, FEAT, FPS, SAMPLES, SYNC_SIZE, WINDOW_S
+from model import FrameCnn, VideoEncoder
 from prepare import PAIRS, SINGLE, scenes, shrink
 from pretrain_sync import EDGE_NAMES, resumed, save
 from train import onset_strength
@@ -167,6 +169,20 @@ def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges
     return lambda x: torch.cat([head(enc(as_input(x[i: i + 32]))) for i in range(0, len(x), 32)])
 
 
+def trained(path, error):
+    """A pretrain_sync.py checkpoint's encoder and onset head (its input read from its weights),
+    as pretrain returns them: frames → per-frame onset strength."""
+    if not path.exists():
+        error(f"--encoders {path}: no such checkpoint")
+    ck = torch.load(path)
+    if not {"sync", "onset"} <= set(ck):
+        error(f"--encoders {path}: not a pretrain_sync.py checkpoint (no sync encoder and onset head)")
+    enc, head, _, step = resumed(path, edges=VideoEncoder.edges_of(ck["sync"]))
+    print(f"  {path}: step {step}", flush=True)
+    enc.eval()
+    return lambda x: torch.cat([head(enc(as_input(x[i: i + 32]))) for i in range(0, len(x), 32)])
+
+
 def peaks(strength, threshold, offset):
     """Peak times (s) of a per-frame onset strength: local maxima at or above the threshold, at
     least 100 ms apart (evaluate.onsets' spacing)."""
@@ -241,6 +257,10 @@ def main():
                          "the renderer's contact frames (contact_frames)")
     ap.add_argument("--widths", type=int, nargs="+", default=[FrameCnn.WIDTH],
                     help="the sync encoder's first convolution's channels (model.FrameCnn.WIDTH ships)")
+    ap.add_argument("--encoders", type=Path, nargs="+", metavar="CHECKPOINT",
+                    help="score these pretrain_sync.py checkpoints (encoder and onset head as trained, e.g. on "
+                         "more clips: pretrain_sync.py --data) on the validation scenes instead of pretraining "
+                         "the gate's own; the first is the one the others are paired with")
     a = ap.parse_args()
     torch.set_num_threads(2)
     if not DATA.exists():
@@ -262,8 +282,15 @@ def main():
     if "contacts" in a.targets:
         goals["contacts"] = contact_frames(d["train_contacts"], onset.shape[1])
     scored = {}
+    for path in a.encoders or []:
+        head = trained(path, ap.error)
+        with torch.no_grad():
+            strength = {look: head(d[f"{look}{SYNC_SIZE}"]).numpy() for look in ("plain", "sketch")}
+        scored[path.stem] = report(path.stem, strength, contacts, heard, [offset])[1]
     spans = [None] + ([tuple(a.span_head)] if a.span_head else [])
     for size, inputs, width, span, target in itertools.product(a.sizes, a.inputs, a.widths, spans, a.targets):
+        if a.encoders:
+            break
         edges = {v: k for k, v in EDGE_NAMES.items()}.get(inputs.removesuffix("-magnified"), False)
         head = pretrain(size, d[f"train{size}"], goals[target], a.steps, inputs != "motion", width, edges,
                         a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed, span, target)
