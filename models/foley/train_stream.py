@@ -571,6 +571,10 @@ def main():
                     help="with --from-snapshot: a fused sync encoder (model.FusedSync), the snapshot's as its base "
                          "and pretrain_sync.py's colour-edge encoder (.cache/sync-colour-edges.pt) added through a "
                          "mix that starts at zero")
+    ap.add_argument("--base-from", type=Path, metavar="CHECKPOINT",
+                    help="with --from-snapshot whose sync encoder is fused: its base (the colours' encoder) replaced "
+                         "by pretrain_sync.py's (e.g. one pretrained on more clips, --data); the edge encoder and "
+                         "the mix stay, and the denoiser learns to read the new base")
     ap.add_argument("--drop-base", type=float, default=0.0,
                     help="with a fused sync encoder: share of examples without the base's features (sync_features)")
     ap.add_argument("--detail-branch", type=int, nargs=2, metavar=("WIDTH", "BLOCKS"),
@@ -638,6 +642,20 @@ def main():
         ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith("sync.")}
         ck["ema"].update({f"sync.{k}": v for k, v in fused.state_dict().items()})
         print(f"sync encoder fused: the snapshot's and {a.fuse_from}'s (step {edges['step']} of pretrain_sync.py)")
+    if a.base_from and not ckpt.exists():
+        if not a.from_snapshot or a.sync_from or a.fuse_from:
+            ap.error("--base-from replaces a snapshot's fused sync encoder's base: give --from-snapshot alone")
+        if sync_input_of(ck["ema"]) != "fused":
+            ap.error("--base-from: the snapshot's sync encoder is not a fused one (model.FusedSync)")
+        base = torch.load(a.base_from)
+        if "sync" not in base or VideoEncoder.edges_of(base["sync"]) is not False:
+            ap.error(f"--base-from {a.base_from}: not a pretrain_sync.py encoder of the colours (no --edges)")
+        # Only the base's weights: the gate found an encoder pretrained with the plain look far
+        # better at reading contacts (README), but the denoiser, the mix and the onset head were
+        # trained on the old base's features and learn the new ones from here.
+        ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith("sync.base.")}
+        ck["ema"].update({f"sync.base.{k}": v for k, v in base["sync"].items()})
+        print(f"sync encoder's base from {a.base_from} (step {base['step']} of pretrain_sync.py)")
     if a.drop_base and sync_input_of(ck["ema"] if ck else {}) != "fused":
         ap.error("--drop-base needs a fused sync encoder (--fuse-from, or a checkpoint trained with it)")
     blocks = blocks_of(ck["ema"]) if ck else Denoiser.BLOCKS
