@@ -652,7 +652,9 @@ def main():
             ap.error(f"--base-from {a.base_from}: not a pretrain_sync.py encoder of the colours (no --edges)")
         # Only the base's weights: the gate found an encoder pretrained with the plain look far
         # better at reading contacts (README), but the denoiser, the mix and the onset head were
-        # trained on the old base's features and learn the new ones from here.
+        # trained on the old base's features. A branched model's rule trains its denoiser alone;
+        # `--train-only denoiser,onset` trains the mix too (it trains whenever the sync encoder
+        # is frozen), as run K's graft of the edge encoder did.
         ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith("sync.base.")}
         ck["ema"].update({f"sync.base.{k}": v for k, v in base["sync"].items()})
         print(f"sync encoder's base from {a.base_from} (step {base['step']} of pretrain_sync.py)")
