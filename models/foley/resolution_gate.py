@@ -133,6 +133,13 @@ class SpanHead(nn.Module):
         return self.net(x)[:, 0]
 
 
+def reader(enc, head):
+    """An encoder and its onset head, evaluated: frames [N, n, h, w, 3] uint8 → per-frame onset
+    strength [N, n], 32 clips at a time."""
+    enc.eval()
+    return lambda x: torch.cat([head(enc(as_input(x[i: i + 32]))) for i in range(0, len(x), 32)])
+
+
 def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges=False, magnify=0.0,
              init_seed=None, span=None, target="onset"):
     """pretrain_sync.py's loop at one size, to a fixed step count (resumable). The shipped
@@ -165,8 +172,7 @@ def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges
             print(f"  {size}×{size} step {step} train {loss.item():.4f} held-out {vl:.4f} (explained "
                   f"{1 - vl / onset[n:].var().item():.1%}; {(time.time() - start) / 60:.1f} min)", flush=True)
             save(ckpt, enc, head, opt, step)
-    enc.eval()
-    return lambda x: torch.cat([head(enc(as_input(x[i: i + 32]))) for i in range(0, len(x), 32)])
+    return reader(enc, head)
 
 
 def trained(path, error):
@@ -179,8 +185,7 @@ def trained(path, error):
         error(f"--encoders {path}: not a pretrain_sync.py checkpoint (no sync encoder and onset head)")
     enc, head, _, step = resumed(path, edges=VideoEncoder.edges_of(ck["sync"]))
     print(f"  {path}: step {step}", flush=True)
-    enc.eval()
-    return lambda x: torch.cat([head(enc(as_input(x[i: i + 32]))) for i in range(0, len(x), 32)])
+    return reader(enc, head)
 
 
 def peaks(strength, threshold, offset):
@@ -288,9 +293,9 @@ def main():
             strength = {look: head(d[f"{look}{SYNC_SIZE}"]).numpy() for look in ("plain", "sketch")}
         scored[path.stem] = report(path.stem, strength, contacts, heard, [offset])[1]
     spans = [None] + ([tuple(a.span_head)] if a.span_head else [])
-    for size, inputs, width, span, target in itertools.product(a.sizes, a.inputs, a.widths, spans, a.targets):
-        if a.encoders:
-            break
+    # With --encoders the checkpoints named are scored instead of the gate's own.
+    variants = [] if a.encoders else itertools.product(a.sizes, a.inputs, a.widths, spans, a.targets)
+    for size, inputs, width, span, target in variants:
         edges = {v: k for k, v in EDGE_NAMES.items()}.get(inputs.removesuffix("-magnified"), False)
         head = pretrain(size, d[f"train{size}"], goals[target], a.steps, inputs != "motion", width, edges,
                         a.magnify if inputs.endswith("magnified") else 0.0, a.init_seed, span, target)
