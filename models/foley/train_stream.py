@@ -117,6 +117,12 @@ def close_pairs(hs, pick, onset, rng, gap=CLOSE_GAP):
     return hs
 
 
+def silent_frames(x, silent):
+    """[B, F]: the latent frames of x [B, C, F] within SILENT_TOL of the `silent` latent [C] (mean
+    distance over the channels), where the recording is silent."""
+    return (x - silent[None, :, None]).abs().mean(1) <= SILENT_TOL
+
+
 def quiet_before(hs, pick, x, silent, rng):
     """Hop starts `hs` with the `pick`ed examples' hops moved to end before their target's first
     sound (the first latent frame of `x` [B, C, F] off the `silent` latent [C]), a hop in or later;
@@ -126,7 +132,7 @@ def quiet_before(hs, pick, x, silent, rng):
     rollout rows lie there. (The first contact by onset strength will not do: before it a steady
     sound or a soft start may already sound, 30 of 101 such hops in a check.)"""
     hs = hs.copy()
-    sounding = (x - silent[None, :, None]).abs().mean(1) > SILENT_TOL  # [B, F]
+    sounding = ~silent_frames(x, silent)
     for j in np.flatnonzero(pick):
         on = np.flatnonzero(sounding[j].numpy())
         hi = (int(on[0]) if len(on) else x.shape[2]) - HOP_F
@@ -138,8 +144,8 @@ def quiet_before(hs, pick, x, silent, rng):
 def sounding_on(rolls, data, front, silent):
     """Per rollout, the hop starts (even, a hop in or later) where the model's own stream sounds
     on over a silent recording: the rollout's coarse channels at a sound's level (RUNAWAY_LEVEL)
-    over the context's last RUNAWAY_TAIL frames, the recording silent (SILENT_TOL, as
-    quiet_before) over them and over three quarters of the hop. The drop scenes that sound on after
+    over the context's last RUNAWAY_TAIL frames, the recording silent (silent_frames, as
+    quiet_before reads it) over them and over three quarters of the hop. The drop scenes that sound on after
     their events (false_sounds.py --between: about 1 in 12 above -20 dB) are such a stream; in
     run R2b's rollouts 59 of 208 clips with a silent stretch sound over most of it, and drawn
     anywhere a rollout row rarely starts its hop there."""
@@ -150,7 +156,7 @@ def sounding_on(rolls, data, front, silent):
         idx = rolls.idx[first: first + 32]
         with torch.no_grad():
             x = front(torch.stack([data.tracks[int(i)].float().sum(0) for i in idx]))[:, :, LEAD:]
-        quiet = (x - silent[None, :, None]).abs().mean(1) <= SILENT_TOL  # [B, F]
+        quiet = silent_frames(x, silent)
         own = rolls.latents[first: first + len(idx), :coarse, : x.shape[2]].float()
         loud = (own - silent[None, :coarse, None]).abs().mean(1) > RUNAWAY_LEVEL
         for q, o in zip(quiet.numpy(), loud.numpy()):
