@@ -9,6 +9,8 @@ to contacts: an impact is a few frames of a window and barely moves that loss. R
     python models/foley/pretrain_sync.py --minutes 8
     python models/foley/pretrain_sync.py --minutes 12 --edges luma     # run I's edge input
     python models/foley/pretrain_sync.py --minutes 12 --edges colour   # run J's
+    python models/foley/pretrain_sync.py --minutes 30 --steps 2000 --out models/foley/.cache/sync-three-sets.pt \
+        --data models/foley/.cache/{dataset,dataset-plain2,dataset-plaindrops3}.npz
 """
 
 import argparse
@@ -55,6 +57,9 @@ def save(ckpt, enc, head, opt, step):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=8)
+    ap.add_argument("--steps", type=int,
+                    help="stop at this step (resumed steps count) if the minutes have not run out first: the "
+                         "gate's encoders were best near 2,000 steps, a count a busy machine reaches late")
     ap.add_argument("--edges", choices=list(VideoEncoder.EDGE_MIX),
                     help="edges as the input (model.VideoEncoder): .cache/sync-edges.pt (luma, run I) "
                          "or sync-colour-edges.pt")
@@ -87,7 +92,7 @@ def main():
     def clip(idx):
         return frames[idx].permute(0, 1, 4, 2, 3).float() / 255.0
 
-    while time.time() - start < a.minutes * 60:
+    while time.time() - start < a.minutes * 60 and (a.steps is None or step < a.steps):
         b = train[rng.integers(len(train), size=16)]
         loss = torch.mean((head(enc(clip(b))) - onset[b]) ** 2)
         opt.zero_grad()
@@ -101,6 +106,8 @@ def main():
             print(f"step {step} train {loss.item():.4f} held-out {vl:.4f} "
                   f"(explained {1 - vl / var:.1%})", flush=True)
             save(ckpt, enc, head, opt, step)
+    if step % 100:
+        save(ckpt, enc, head, opt, step)
 
 
 if __name__ == "__main__":
