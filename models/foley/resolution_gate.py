@@ -44,9 +44,10 @@ from torch import nn
 import evaluate as ev
 from common import Frontend, latent_stats
 from config import CACHE, FEAT, FPS, SAMPLES, SYNC_SIZE, WINDOW_S
-from model import FrameCnn, VideoEncoder
+from model import FrameCnn, FusedSync, OnsetHead, VideoEncoder
 from prepare import PAIRS, SINGLE, scenes, shrink
 from pretrain_sync import EDGE_NAMES, resumed, save
+from stream import sync_input_of
 from train import onset_strength
 
 DATA = CACHE / "gate.npz"
@@ -177,10 +178,23 @@ def pretrain(size, frames, onset, steps, still=True, width=FrameCnn.WIDTH, edges
 
 def trained(path, error):
     """A pretrain_sync.py checkpoint's encoder and onset head (its input read from its weights),
-    as pretrain returns them: frames → per-frame onset strength."""
+    or a train_stream.py checkpoint's or snapshot's, as pretrain returns them: frames →
+    per-frame onset strength."""
     if not path.exists():
         error(f"--encoders {path}: no such checkpoint")
     ck = torch.load(path)
+    if "ema" in ck:
+        # A streaming model's (train_stream.py checkpoint or snapshot): its sync encoder as the
+        # denoiser reads it (a fused one's base, edges and mix) and the onset head trained on it,
+        # so that a graft is scored against the model it replaces, not against a bare encoder.
+        ema, kind = ck["ema"], sync_input_of(ck["ema"])
+        enc = FusedSync() if kind == "fused" else VideoEncoder(motion=True, edges=kind)
+        enc.load_state_dict({k[5:]: v for k, v in ema.items() if k.startswith("sync.")})
+        head = OnsetHead()
+        head.load_state_dict({k[6:]: v for k, v in ema.items() if k.startswith("onset.")})
+        print(f"  {path}: a streaming model's sync encoder ({kind or 'colours'}) and onset head, step {ck['step']}",
+              flush=True)
+        return reader(enc, head)
     if not {"sync", "onset"} <= set(ck):
         error(f"--encoders {path}: not a pretrain_sync.py checkpoint (no sync encoder and onset head)")
     enc, head, _, step = resumed(path, edges=VideoEncoder.edges_of(ck["sync"]))
@@ -264,8 +278,9 @@ def main():
                     help="the sync encoder's first convolution's channels (model.FrameCnn.WIDTH ships)")
     ap.add_argument("--encoders", type=Path, nargs="+", metavar="CHECKPOINT",
                     help="score these pretrain_sync.py checkpoints (encoder and onset head as trained, e.g. on "
-                         "more clips: pretrain_sync.py --data) on the validation scenes instead of pretraining "
-                         "the gate's own; the first is the one the others are paired with")
+                         "more clips: pretrain_sync.py --data), or train_stream.py checkpoints or snapshots (their "
+                         "sync encoder as the denoiser reads it, and their onset head), on the validation scenes "
+                         "instead of pretraining the gate's own; the first is the one the others are paired with")
     a = ap.parse_args()
     torch.set_num_threads(2)
     if not DATA.exists():
