@@ -34,7 +34,7 @@ import scenes  # noqa: E402
 
 import snapshot  # noqa: E402
 from config import CACHE, WINDOW_S, WINDOWED  # noqa: E402
-from stream import SYNC_N, sync_input_of  # noqa: E402
+from stream import SYNC_N, fused, sync_input_of  # noqa: E402
 from model import VideoEncoder  # noqa: E402
 from prepare import PAIRS, SINGLE, shrink  # noqa: E402
 from styles import styled  # noqa: E402
@@ -248,7 +248,7 @@ def cmd_graft(a):
     snapshot form (train_stream.py --from-snapshot, diagnose_stream.py and export_stream.py
     read it)."""
     ck = torch.load(a.checkpoint)
-    if sync_input_of(ck["ema"]) == "fused":
+    if fused(sync_input_of(ck["ema"])):
         raise SystemExit(f"{a.checkpoint}: a fused sync encoder (run K and later); graft into a snapshot with one, "
                          "e.g. run E's (git show bfb4528:models/foley/snapshots/foley-stream.pt)")
     stud, sk = students(a.student)

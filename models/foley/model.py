@@ -116,23 +116,43 @@ class FusedSync(nn.Module):
     `edges` on the colour edges, the second's features added through `mix`, which starts at zero
     so that the fused model begins exactly as the model whose `base` it took. The colours read the
     training looks best, the edges every look alike (resolution_gate.py); the denoiser learns how
-    much of each to trust. Same interface as a VideoEncoder: frames → [B, n, FEAT]."""
+    much of each to trust. With `extra`, a third, colour encoder (one pretrained on more clips:
+    train_stream.py --add-from) is added the same way through `extra_mix`, so that a model grows
+    from the one it starts as rather than losing what its denoiser learnt of the base (run G,
+    README). Same interface as a VideoEncoder: frames → [B, n, FEAT]."""
 
-    def __init__(self):
+    def __init__(self, extra=False):
         super().__init__()
         self.base = VideoEncoder(motion=True)
         self.edges = VideoEncoder(motion=True, edges="colour")
-        self.mix = nn.Linear(FEAT, FEAT)
-        nn.init.zeros_(self.mix.weight)
-        nn.init.zeros_(self.mix.bias)
+        self.mix = zero_linear()
+        if extra:
+            self.extra = VideoEncoder(motion=True)
+            self.extra_mix = zero_linear()
+
+    def mixes(self):
+        """The mixes (what a frozen fused encoder still learns)."""
+        return [self.mix] + ([self.extra_mix] if hasattr(self, "extra") else [])
 
     def parts(self, frames):
-        """The base's features and what the edges add to them (training drops the first per example)."""
-        return self.base(frames), self.mix(self.edges(frames))
+        """The base's features and what the other encoders add to them (training drops the first
+        per example)."""
+        added = self.mix(self.edges(frames))
+        if hasattr(self, "extra"):
+            added = added + self.extra_mix(self.extra(frames))
+        return self.base(frames), added
 
     def forward(self, frames):
         base, added = self.parts(frames)
         return base + added
+
+
+def zero_linear():
+    """FEAT → FEAT, all zero: an added encoder's features start at nothing."""
+    mix = nn.Linear(FEAT, FEAT)
+    nn.init.zeros_(mix.weight)
+    nn.init.zeros_(mix.bias)
+    return mix
 
 
 class OnsetHead(nn.Module):

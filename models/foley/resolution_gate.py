@@ -47,7 +47,7 @@ from config import CACHE, FEAT, FPS, SAMPLES, SYNC_SIZE, WINDOW_S
 from model import FrameCnn, FusedSync, OnsetHead, VideoEncoder
 from prepare import PAIRS, SINGLE, scenes, shrink
 from pretrain_sync import EDGE_NAMES, resumed, save
-from stream import sync_input_of
+from stream import fused, sync_input_of
 from train import onset_strength
 
 DATA = CACHE / "gate.npz"
@@ -188,7 +188,7 @@ def trained(path, error):
         # denoiser reads it (a fused one's base, edges and mix) and the onset head trained on it,
         # so that a graft is scored against the model it replaces, not against a bare encoder.
         ema, kind = ck["ema"], sync_input_of(ck["ema"])
-        enc = FusedSync() if kind == "fused" else VideoEncoder(motion=True, edges=kind)
+        enc = FusedSync(extra=kind == "fused-extra") if fused(kind) else VideoEncoder(motion=True, edges=kind)
         enc.load_state_dict({k[5:]: v for k, v in ema.items() if k.startswith("sync.")})
         head = OnsetHead()
         head.load_state_dict({k[6:]: v for k, v in ema.items() if k.startswith("onset.")})

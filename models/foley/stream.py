@@ -217,9 +217,17 @@ def blocks_of(state):
 
 
 def sync_input_of(state):
-    """What a state dict's sync encoder reads: "fused" (model.FusedSync), else the edges of its
-    one encoder (model.VideoEncoder.edges_of: False, "luma" or "colour")."""
-    return "fused" if "sync.mix.weight" in state else VideoEncoder.edges_of(state, "sync.")
+    """What a state dict's sync encoder reads: "fused" (model.FusedSync), "fused-extra" (one with
+    a third encoder added), else the edges of its one encoder (model.VideoEncoder.edges_of:
+    False, "luma" or "colour")."""
+    if "sync.mix.weight" in state:
+        return "fused-extra" if "sync.extra_mix.weight" in state else "fused"
+    return VideoEncoder.edges_of(state, "sync.")
+
+
+def fused(sync_input):
+    """Whether a sync input (sync_input_of) is a model.FusedSync."""
+    return sync_input in ("fused", "fused-extra")
 
 
 def loaded(stats, state):
@@ -267,7 +275,8 @@ class StreamFoley(nn.Module):
 
     def __init__(self, stats, blocks=Denoiser.BLOCKS, sync_input=False, branch=None):
         super().__init__()
-        self.sync = FusedSync() if sync_input == "fused" else VideoEncoder(motion=True, edges=sync_input)
+        self.sync = (FusedSync(extra=sync_input == "fused-extra") if fused(sync_input)
+                     else VideoEncoder(motion=True, edges=sync_input))
         self.semantic = VideoEncoder(motion=False)
         self.audio = AudioEncoder(latent_stats())
         self.denoiser = (BranchedDenoiser(stats, blocks, branch) if branch

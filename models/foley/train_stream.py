@@ -39,7 +39,7 @@ from common import Frontend, latent_channels, latent_parts, latent_stats, silent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
 from model import Denoiser, FusedSync, VideoEncoder
 from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, branch_of, branched, deepened,
-                    sync_input_of, sample, weights)
+                    fused, sync_input_of, sample, weights)
 from styles import styled
 from train import SYNC, Data, fit, latent_rise, noised, onset_strength
 
@@ -581,6 +581,10 @@ def main():
                     help="with --from-snapshot whose sync encoder is fused: its base (the colours' encoder) replaced "
                          "by pretrain_sync.py's (e.g. one pretrained on more clips, --data); the edge encoder and "
                          "the mix stay, and the denoiser learns to read the new base")
+    ap.add_argument("--add-from", type=Path, metavar="CHECKPOINT",
+                    help="with --from-snapshot whose sync encoder is fused: pretrain_sync.py's colour encoder added "
+                         "beside its base and edges through a mix of its own that starts at zero, so that training "
+                         "starts exactly from the snapshot (--base-from swaps the base instead: run G, README)")
     ap.add_argument("--drop-base", type=float, default=0.0,
                     help="with a fused sync encoder: share of examples without the base's features (sync_features)")
     ap.add_argument("--detail-branch", type=int, nargs=2, metavar=("WIDTH", "BLOCKS"),
@@ -642,20 +646,31 @@ def main():
         if VideoEncoder.edges_of(edges["sync"]) != "colour":
             ap.error(f"--fuse-from {a.fuse_from}: not a colour-edge encoder (pretrain_sync.py --edges colour)")
         # The two encoders loaded into a FusedSync as it is built (its mix as it starts).
-        fused = FusedSync()
-        fused.base.load_state_dict({k[5:]: v for k, v in ck["ema"].items() if k.startswith("sync.")})
-        fused.edges.load_state_dict(edges["sync"])
+        pair = FusedSync()
+        pair.base.load_state_dict({k[5:]: v for k, v in ck["ema"].items() if k.startswith("sync.")})
+        pair.edges.load_state_dict(edges["sync"])
         ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith("sync.")}
-        ck["ema"].update({f"sync.{k}": v for k, v in fused.state_dict().items()})
+        ck["ema"].update({f"sync.{k}": v for k, v in pair.state_dict().items()})
         print(f"sync encoder fused: the snapshot's and {a.fuse_from}'s (step {edges['step']} of pretrain_sync.py)")
-    if a.base_from and not ckpt.exists():
+    if a.base_from and a.add_from:
+        ap.error("--base-from swaps the base, --add-from adds an encoder beside it: give one")
+    if (a.base_from or a.add_from) and not ckpt.exists():
+        flag, path = ("--base-from", a.base_from) if a.base_from else ("--add-from", a.add_from)
         if not a.from_snapshot or a.sync_from or a.fuse_from:
-            ap.error("--base-from replaces a snapshot's fused sync encoder's base: give --from-snapshot alone")
+            ap.error(f"{flag} changes a snapshot's fused sync encoder: give --from-snapshot alone")
         if sync_input_of(ck["ema"]) != "fused":
-            ap.error("--base-from: the snapshot's sync encoder is not a fused one (model.FusedSync)")
-        base = torch.load(a.base_from)
+            ap.error(f"{flag}: the snapshot's sync encoder is not a fused one of two encoders (model.FusedSync)")
+        base = torch.load(path)
         if "sync" not in base or VideoEncoder.edges_of(base["sync"]) is not False:
-            ap.error(f"--base-from {a.base_from}: not a pretrain_sync.py encoder of the colours (no --edges)")
+            ap.error(f"{flag} {path}: not a pretrain_sync.py encoder of the colours (no --edges)")
+    if a.add_from and not ckpt.exists():
+        # The snapshot as it is, the encoder beside it and its mix at zero (model.FusedSync): the
+        # model begins exactly as the snapshot, whose denoiser keeps its reading of the base.
+        ck["ema"] = dict(ck["ema"])
+        ck["ema"].update({f"sync.extra.{k}": v for k, v in base["sync"].items()})
+        ck["ema"].update({f"sync.extra_mix.{k}": v for k, v in FusedSync(extra=True).extra_mix.state_dict().items()})
+        print(f"sync encoder added beside the base from {a.add_from} (step {base['step']} of pretrain_sync.py)")
+    if a.base_from and not ckpt.exists():
         # Only the base's weights: the gate found an encoder pretrained with the plain look far
         # better at reading contacts (README), but the denoiser, the mix and the onset head were
         # trained on the old base's features. A branched model's rule trains its denoiser alone;
@@ -664,7 +679,7 @@ def main():
         ck["ema"] = {k: v for k, v in ck["ema"].items() if not k.startswith("sync.base.")}
         ck["ema"].update({f"sync.base.{k}": v for k, v in base["sync"].items()})
         print(f"sync encoder's base from {a.base_from} (step {base['step']} of pretrain_sync.py)")
-    if a.drop_base and sync_input_of(ck["ema"] if ck else {}) != "fused":
+    if a.drop_base and not fused(sync_input_of(ck["ema"] if ck else {})):
         ap.error("--drop-base needs a fused sync encoder (--fuse-from, or a checkpoint trained with it)")
     blocks = blocks_of(ck["ema"]) if ck else Denoiser.BLOCKS
     depth = a.blocks or blocks
@@ -719,8 +734,9 @@ def main():
         for name, child in m.named_children():
             if name in frozen:
                 child.requires_grad_(False)
-        if "sync" in frozen and sync_input == "fused":
-            m.sync.mix.requires_grad_(True)  # the fusion is what a frozen fused encoder learns
+        if "sync" in frozen and fused(sync_input):
+            for mix in m.sync.mixes():  # the fusion is what a frozen fused encoder learns
+                mix.requires_grad_(True)
         if branch and not a.train_only:  # only the detail branch learns: the coarse velocity, and the
             m.requires_grad_(False)      # onsets, stay as they were
             m.denoiser.detail.requires_grad_(True)
