@@ -44,10 +44,10 @@ from torch import nn
 import evaluate as ev
 from common import Frontend, latent_stats
 from config import CACHE, FEAT, FPS, SAMPLES, SYNC_SIZE, WINDOW_S
-from model import FrameCnn, FusedSync, OnsetHead, VideoEncoder
+from model import FrameCnn, VideoEncoder
 from prepare import PAIRS, SINGLE, scenes, shrink
 from pretrain_sync import EDGE_NAMES, resumed, save
-from stream import fused, sync_input_of
+from stream import from_checkpoint, sync_input_of
 from train import onset_strength
 
 DATA = CACHE / "gate.npz"
@@ -187,14 +187,10 @@ def trained(path, error):
         # A streaming model's (train_stream.py checkpoint or snapshot): its sync encoder as the
         # denoiser reads it (a fused one's base, edges and mix) and the onset head trained on it,
         # so that a graft is scored against the model it replaces, not against a bare encoder.
-        ema, kind = ck["ema"], sync_input_of(ck["ema"])
-        enc = FusedSync(extra=kind == "fused-extra") if fused(kind) else VideoEncoder(motion=True, edges=kind)
-        enc.load_state_dict({k[5:]: v for k, v in ema.items() if k.startswith("sync.")})
-        head = OnsetHead()
-        head.load_state_dict({k[6:]: v for k, v in ema.items() if k.startswith("onset.")})
-        print(f"  {path}: a streaming model's sync encoder ({kind or 'colours'}) and onset head, step {ck['step']}",
-              flush=True)
-        return reader(enc, head)
+        model, _ = from_checkpoint(path)
+        print(f"  {path}: a streaming model's sync encoder ({sync_input_of(ck['ema']) or 'colours'}) and onset head, "
+              f"step {ck['step']}", flush=True)
+        return reader(model.sync, model.onset)
     if not {"sync", "onset"} <= set(ck):
         error(f"--encoders {path}: not a pretrain_sync.py checkpoint (no sync encoder and onset head)")
     enc, head, _, step = resumed(path, edges=VideoEncoder.edges_of(ck["sync"]))

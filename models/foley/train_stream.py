@@ -37,7 +37,7 @@ import torch
 import snapshot
 from common import Frontend, latent_channels, latent_parts, latent_stats, silent_latent
 from config import CACHE, HERE, LATENT_FRAMES, SAMPLES, WINDOWED
-from model import Denoiser, FusedSync, VideoEncoder
+from model import Denoiser, FusedSync, VideoEncoder, zero_linear
 from stream import (AHEAD, CTX, HOP_F, LEAD, SEMANTIC_N, SYNC_N, StreamFoley, blocks_of, branch_of, branched, deepened,
                     fused, sync_input_of, sample, weights)
 from styles import styled
@@ -668,7 +668,7 @@ def main():
         # model begins exactly as the snapshot, whose denoiser keeps its reading of the base.
         ck["ema"] = dict(ck["ema"])
         ck["ema"].update({f"sync.extra.{k}": v for k, v in base["sync"].items()})
-        ck["ema"].update({f"sync.extra_mix.{k}": v for k, v in FusedSync(extra=True).extra_mix.state_dict().items()})
+        ck["ema"].update({f"sync.extra_mix.{k}": v for k, v in zero_linear().state_dict().items()})
         print(f"sync encoder added beside the base from {a.add_from} (step {base['step']} of pretrain_sync.py)")
     if a.base_from and not ckpt.exists():
         # Only the base's weights: the gate found an encoder pretrained with the plain look far
