@@ -126,19 +126,20 @@ class FusedSync(nn.Module):
         self.base = VideoEncoder(motion=True)
         self.edges = VideoEncoder(motion=True, edges="colour")
         self.mix = zero_linear()
+        self.has_extra = extra
         if extra:
             self.extra = VideoEncoder(motion=True)
             self.extra_mix = zero_linear()
 
     def mixes(self):
         """The mixes (what a frozen fused encoder still learns)."""
-        return [self.mix] + ([self.extra_mix] if hasattr(self, "extra") else [])
+        return [self.mix] + ([self.extra_mix] if self.has_extra else [])
 
     def parts(self, frames):
         """The base's features and what the other encoders add to them (training drops the first
         per example)."""
         added = self.mix(self.edges(frames))
-        if hasattr(self, "extra"):
+        if self.has_extra:
             added = added + self.extra_mix(self.extra(frames))
         return self.base(frames), added
 
