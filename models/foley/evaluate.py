@@ -23,7 +23,7 @@ Metrics (the issue's bars):
   against inside hops.
 
     python models/foley/evaluate.py                    # full run, writes .cache/evaluation.json
-    python models/foley/evaluate.py --quick            # CI: sync on the 48 sync scenes, against a floor
+    python models/foley/evaluate.py --quick            # CI: sync on the 96 sync scenes, against the bar
 """
 
 import argparse
@@ -48,10 +48,11 @@ VALIDATION_SEED = 8_000_000  # other held-out scenes, for choosing checkpoints (
 TOLERANCE = 0.05
 AUDIBLE_DB = 60  # the onset detector's range below the clip's loudest frame
 SYNC_BAR = {"plain": 0.85, "sketch": 0.8}  # issue 16's, on the evaluation scenes
-# CI's floor (--quick): a regression guard under the bundled package's measured 0.856 on these
-# 48 scenes, not the bar (models/foley/README.md), with room for another machine's rounding.
-QUICK_FLOOR = 0.80
-QUICK_SCENES = 48  # the full sync set: on fewer scenes the F1 swings by ±0.1 (README)
+# CI (--quick) holds the plain bar itself on the 96 scenes it is stated on: there the bundled
+# package measures 0.887, about ten onsets over it, where another CPU's rounding moves a few; on
+# its first 48 (CI's set until run A) it measures 0.856, one onset over, too close for CI.
+QUICK_FLOOR = SYNC_BAR["plain"]
+QUICK_SCENES = 96
 
 
 EXTRA = ""  # --set: element properties for every run (trying other scales or steps)
@@ -467,8 +468,8 @@ def main():
     results = {}
     if a.quick:
         f, truth = sync_metric(a.model, lib, QUICK_SCENES, log)
-        print(f"sync F1 (±50 ms) {f:.3f} (true audio: {truth:.3f}); CI's floor ≥ {QUICK_FLOOR}, "
-              f"the issue's bar ≥ {SYNC_BAR['plain']}")
+        print(f"sync F1 (±50 ms) {f:.3f} on {QUICK_SCENES} scenes (true audio: {truth:.3f}); "
+              f"the issue's bar ≥ {QUICK_FLOOR}")
         return 0 if f >= QUICK_FLOOR else 1
     only = set(a.only.split(",")) if a.only else {"sync", "prompt", "negative", "nag", "decoder", "speed"}
     clf = None
