@@ -121,7 +121,7 @@ bash models/foley/data/fetch.sh
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/data/sounds.py >/dev/null
 # Onset F1 at ±50 ms on the 96 evaluation drop scenes, through v2agen (streaming, 200 ms hops),
 # against issue 16's bar of 0.85: the package of 2026-12-07 measures 0.887 there
-# (models/foley/README.md). About three minutes.
+# (models/foley/README.md). About four minutes.
 "$DATA_HOME/gst-generative/venv/bin/python" models/foley/evaluate.py --quick > "$tmp/foley-eval.txt" \
   || { cat "$tmp/foley-eval.txt" >&2; exit 1; }
 tail -1 "$tmp/foley-eval.txt" | sed 's/^/  /'
